@@ -1,0 +1,127 @@
+//! What the database has: the engine-neutral model the planner reads, and one reader per engine.
+//!
+//! A [`Catalog`] is plain data (serde), so `snapshot` can write it and `plan --catalog` can plan
+//! offline against it.
+
+pub mod postgres;
+
+use crate::key::{Bound, KeyKind};
+use crate::names::QualifiedName;
+use crate::policy::Strategy;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+    Mariadb,
+    Mysql,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mariadb => "mariadb",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    pub format_version: u32,
+    pub engine: Engine,
+    pub server_version: String,
+    pub tables: Vec<Table>,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &QualifiedName) -> Option<&Table> {
+        self.tables.iter().find(|t| &t.name == name)
+    }
+}
+
+/// A managed partitioned table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: QualifiedName,
+    pub strategy: Strategy,
+    pub key: KeyColumn,
+    /// Columns a row copy must list (generated columns excluded), in table order.
+    pub columns: Vec<String>,
+    pub partitions: Vec<Partition>,
+    /// Facts about the rows, read only when the plan needs them.
+    #[serde(default)]
+    pub stats: KeyStats,
+}
+
+impl Table {
+    pub fn default_partition(&self) -> Option<&Partition> {
+        self.partitions
+            .iter()
+            .find(|p| p.bound == PartBound::Default)
+    }
+
+    /// Attached range partitions as (from, to, partition).
+    pub fn ranges(&self) -> impl Iterator<Item = (Bound, Bound, &Partition)> {
+        self.partitions.iter().filter_map(|p| match p.bound {
+            PartBound::Range { from, to } if !p.detach_pending => Some((from, to, p)),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyColumn {
+    pub name: String,
+    /// `None` when the key is of a type the planner cannot lay out (e.g. text).
+    pub kind: Option<KeyKind>,
+    /// The SQL type as the server names it, for messages.
+    pub sql_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partition {
+    pub name: QualifiedName,
+    pub bound: PartBound,
+    /// Planner estimate (-1 when the server has none).
+    pub est_rows: i64,
+    pub bytes: i64,
+    /// PostgreSQL: `DETACH ... CONCURRENTLY` was interrupted and must be finalized.
+    #[serde(default)]
+    pub detach_pending: bool,
+    #[serde(default)]
+    pub subpartitions: Vec<Partition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartBound {
+    Range { from: Bound, to: Bound },
+    List { values: Vec<String> },
+    Hash { modulus: u32, remainder: u32 },
+    Default,
+    /// No longer attached: partctl detached it to drop or archive it, and was interrupted.
+    Orphan,
+    /// A bound this version does not interpret, kept verbatim.
+    Other { text: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyStats {
+    /// Largest key in the whole table (integer range keys).
+    pub max_key: Option<i64>,
+    /// Smallest and largest key in the catch-all partition, when it holds rows.
+    pub catch_all_min: Option<i64>,
+    pub catch_all_max: Option<i64>,
+}
+
+/// The facts to read about a table beyond its partitions, decided by the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsNeeded {
+    pub max_key: bool,
+    pub catch_all_range: bool,
+}
+
+pub const CATALOG_FORMAT_VERSION: u32 = 1;

@@ -1,0 +1,426 @@
+//! The command line: argument parsing, output formats and exit statuses. The work is in `ops`.
+//!
+//! Exit statuses: 0 success / nothing to do; 1 error (bad input, database error, nothing
+//! half-applied); 2 `plan`: changes pending. Results go to stdout, diagnostics to stderr.
+
+use partctl::catalog::{Catalog, PartBound};
+use partctl::db::DbUrl;
+use partctl::ops::{self, Conn, PlanDoc, TableOutcome};
+use partctl::plan::{self, describe, ActionKind};
+use partctl::policy::{self, Policy};
+use anyhow::{anyhow, bail, Context as _, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "partctl",
+    version,
+    about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
+    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending."
+)]
+pub struct Cli {
+    /// Policy file or directory (every *.toml in it, by name). Repeatable.
+    #[arg(short = 'p', long = "policies", global = true, default_value = "policies")]
+    pub policies: Vec<PathBuf>,
+    /// postgres://, postgresql://, mysql:// or mariadb:// URL.
+    #[arg(
+        short = 'd',
+        long = "database-url",
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Plan as if the clock read TIME (RFC 3339, or YYYY-MM-DD = midnight UTC).
+    #[arg(long, global = true, value_name = "TIME")]
+    pub now: Option<String>,
+    #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Act on this table only (repeatable).
+    #[arg(long = "table", global = true, value_name = "NAME")]
+    pub tables: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the policy files offline.
+    Validate,
+    /// Show what `apply` would do (exit 2 when changes are pending).
+    Plan {
+        /// Save the plan as JSON, for `apply --plan`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plan offline against a catalog snapshot (from `partctl snapshot`).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
+    /// Carry the plan out.
+    Apply {
+        /// Apply a saved plan, if the database still matches it.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Print the SQL and execute nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List managed tables and their partitions.
+    Show,
+    /// Write the catalog of managed tables as JSON, for `plan --catalog`.
+    Snapshot {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Parse arguments, run, and return the exit status. Errors print to stderr as `error: ...`.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<u8> {
+    let policies = load_policies(cli)?;
+    let now = match &cli.now {
+        Some(t) => policy::parse_now(t).map_err(|m| anyhow!("--now: {m}"))?,
+        None => Utc::now(),
+    };
+    let selected = select(cli, &policies)?;
+    match &cli.command {
+        Command::Validate => {
+            println!(
+                "{} polic{} valid",
+                policies.len(),
+                if policies.len() == 1 { "y" } else { "ies" }
+            );
+            Ok(0)
+        }
+        Command::Plan { out, catalog } => {
+            let catalog = match catalog {
+                Some(path) => read_snapshot(path)?,
+                None => connect(cli)?.read_catalog(&selected)?,
+            };
+            let (_, steps) = ops::plan_steps(&selected, &catalog, now)?;
+            let doc = PlanDoc::new(now, &steps);
+            if let Some(path) = out {
+                std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            print_plan(cli.format, &doc)?;
+            Ok(if doc.steps.is_empty() { 0 } else { 2 })
+        }
+        Command::Apply { plan, dry_run } => {
+            let expected = match plan {
+                Some(path) => Some(read_plan(path)?),
+                None => None,
+            };
+            let now = expected.as_ref().map(|d| d.now).unwrap_or(now);
+            let mut conn = connect(cli)?;
+            if *dry_run {
+                let catalog = conn.read_catalog(&selected)?;
+                let (_, steps) = ops::plan_steps(&selected, &catalog, now)?;
+                let doc = PlanDoc::new(now, &steps);
+                if let Some(e) = &expected {
+                    if e.steps != doc.steps {
+                        bail!("the database no longer matches the saved plan; run `partctl plan` again");
+                    }
+                }
+                print_plan(cli.format, &doc)?;
+                return Ok(0);
+            }
+            let mut log = |m: &str| eprintln!("{m}");
+            let outcomes = ops::apply(&mut conn, &selected, now, expected.as_ref(), &mut log)?;
+            print_outcomes(cli.format, &outcomes)?;
+            Ok(0)
+        }
+        Command::Show => {
+            let catalog = connect(cli)?.read_catalog(&selected)?;
+            print_show(cli.format, &selected, &catalog, now)?;
+            Ok(0)
+        }
+        Command::Snapshot { out } => {
+            let catalog = connect(cli)?.read_catalog(&selected)?;
+            let text = serde_json::to_string_pretty(&catalog)? + "\n";
+            match out {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn load_policies(cli: &Cli) -> Result<Vec<Policy>> {
+    policy::load(&cli.policies).map_err(|e| anyhow!("invalid policies:\n{e}"))
+}
+
+fn select<'p>(cli: &Cli, policies: &'p [Policy]) -> Result<Vec<&'p Policy>> {
+    if cli.tables.is_empty() {
+        return Ok(policies.iter().collect());
+    }
+    let mut out = Vec::new();
+    for t in &cli.tables {
+        let found: Vec<&Policy> = policies
+            .iter()
+            .filter(|p| p.table.to_string() == *t || p.table.name == *t)
+            .collect();
+        if found.is_empty() {
+            bail!("--table {t}: no policy manages a table of that name");
+        }
+        for p in found {
+            if !out.iter().any(|q: &&Policy| std::ptr::eq(*q, p)) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn connect(cli: &Cli) -> Result<Conn> {
+    let raw = cli
+        .database_url
+        .as_deref()
+        .ok_or_else(|| anyhow!("no database: give --database-url or set DATABASE_URL"))?;
+    let url = DbUrl::parse(raw)?;
+    Ok(Conn::open(&url)?)
+}
+
+fn read_snapshot(path: &PathBuf) -> Result<Catalog> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a partctl catalog snapshot", path.display()))
+}
+
+fn read_plan(path: &PathBuf) -> Result<PlanDoc> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: PlanDoc = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a partctl plan", path.display()))?;
+    if doc.format_version != 1 {
+        bail!(
+            "{}: plan format_version {} is not supported (expected 1)",
+            path.display(),
+            doc.format_version
+        );
+    }
+    Ok(doc)
+}
+
+fn print_plan(format: Format, doc: &PlanDoc) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(doc)?)?,
+        Format::Text => {
+            if doc.steps.is_empty() {
+                writeln!(out, "No changes: the partitions match the policies (now = {}).", rfc(doc.now))?;
+                return Ok(());
+            }
+            writeln!(
+                out,
+                "Plan at {}: {} step{}.",
+                rfc(doc.now),
+                doc.steps.len(),
+                if doc.steps.len() == 1 { "" } else { "s" }
+            )?;
+            for s in &doc.steps {
+                writeln!(out)?;
+                writeln!(out, "{}", s.id)?;
+                writeln!(out, "  reason: {}", s.reason)?;
+                writeln!(out, "  lock:   {}", s.lock)?;
+                writeln!(
+                    out,
+                    "  sql{}:",
+                    if s.transaction { " (one transaction)" } else { " (no transaction block)" }
+                )?;
+                for q in &s.sql {
+                    for (i, line) in q.lines().enumerate() {
+                        writeln!(out, "    {}{}", if i == 0 { "" } else { "  " }, line)?;
+                    }
+                }
+            }
+        }
+        Format::Markdown => {
+            if doc.steps.is_empty() {
+                writeln!(out, "### partctl plan: no changes\n\nThe partitions match the policies (now = `{}`).", rfc(doc.now))?;
+                return Ok(());
+            }
+            writeln!(out, "### partctl plan: {} step{}\n", doc.steps.len(), if doc.steps.len() == 1 { "" } else { "s" })?;
+            writeln!(out, "Planned for `{}`.\n", rfc(doc.now))?;
+            writeln!(out, "| step | action | reason | lock |")?;
+            writeln!(out, "|---|---|---|---|")?;
+            for s in &doc.steps {
+                writeln!(out, "| `{}` | {} | {} | {} |", md(&s.id), s.action, md(&s.reason), md(&s.lock))?;
+            }
+            for s in &doc.steps {
+                writeln!(out, "\n<details><summary><code>{}</code></summary>\n\n```sql", html(&s.id))?;
+                for q in &s.sql {
+                    writeln!(out, "{q};")?;
+                }
+                writeln!(out, "```\n</details>")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let v: Vec<serde_json::Value> = outcomes
+                .iter()
+                .map(|(t, o)| match o {
+                    TableOutcome::Skipped => serde_json::json!({"table": t, "status": "skipped", "reason": "another partctl run holds the table's lock"}),
+                    TableOutcome::Done(steps) => serde_json::json!({
+                        "table": t, "status": "done",
+                        "steps": steps.iter().map(|s| serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts})).collect::<Vec<_>>()
+                    }),
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        Format::Text | Format::Markdown => {
+            for (t, o) in outcomes {
+                match o {
+                    TableOutcome::Skipped => writeln!(out, "{t}: skipped (another partctl run holds its lock)")?,
+                    TableOutcome::Done(steps) if steps.is_empty() => writeln!(out, "{t}: nothing to do")?,
+                    TableOutcome::Done(steps) => {
+                        let moved: u64 = steps.iter().map(|s| s.rows_moved).sum();
+                        writeln!(out, "{t}: {} step{} applied{}", steps.len(), if steps.len() == 1 { "" } else { "s" },
+                            if moved > 0 { format!(", {moved} rows moved") } else { String::new() })?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_show(format: Format, policies: &[&Policy], catalog: &Catalog, now: DateTime<Utc>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut tables_json = Vec::new();
+    for p in policies {
+        let Some(t) = plan::resolve(p, catalog) else { continue };
+        let expiring: Vec<String> = plan::plan_table(p, t, now)
+            .map(|acts| {
+                acts.iter()
+                    .filter(|a| matches!(a.kind, ActionKind::Detach { .. } | ActionKind::Drop { .. } | ActionKind::Archive { .. }))
+                    .map(|a| a.kind.partition().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut parts: Vec<&partctl::catalog::Partition> = t.partitions.iter().collect();
+        parts.sort_by_key(|p| match p.bound {
+            PartBound::Range { from, .. } => (0, from),
+            PartBound::Default => (1, partctl::key::Bound::Max),
+            _ => (2, partctl::key::Bound::Max),
+        });
+        let rows: Vec<(String, String, i64, i64, bool)> = parts
+            .iter()
+            .map(|part| {
+                let bounds = match (&part.bound, t.key.kind) {
+                    (PartBound::Range { from, to }, Some(k)) => describe(k, *from, *to),
+                    (PartBound::Default, _) => "DEFAULT".into(),
+                    (PartBound::Orphan, _) => "(detached, unfinished)".into(),
+                    (PartBound::List { values }, _) => format!("IN ({})", values.join(", ")),
+                    (PartBound::Hash { modulus, remainder }, _) => format!("MODULUS {modulus} REMAINDER {remainder}"),
+                    (b, _) => format!("{b:?}"),
+                };
+                let bounds = if part.detach_pending { format!("{bounds} (detach pending)") } else { bounds };
+                (part.name.name.clone(), bounds, part.est_rows, part.bytes, expiring.contains(&part.name.to_string()))
+            })
+            .collect();
+        match format {
+            Format::Json => tables_json.push(serde_json::json!({
+                "table": t.name.to_string(),
+                "strategy": t.strategy,
+                "key": t.key.name,
+                "key_type": t.key.sql_type,
+                "partitions": rows.iter().map(|(n, b, r, s, e)| serde_json::json!({
+                    "name": n, "bounds": b, "estimated_rows": r, "bytes": s, "expired": e
+                })).collect::<Vec<_>>(),
+            })),
+            Format::Text | Format::Markdown => {
+                let md_mode = format == Format::Markdown;
+                if md_mode {
+                    writeln!(out, "### {} ({} on `{}`, {})\n", md(&t.name.to_string()), t.strategy.as_str(), md(&t.key.name), t.key.sql_type)?;
+                    writeln!(out, "| partition | bounds | est. rows | size | expired |\n|---|---|---:|---:|---|")?;
+                } else {
+                    writeln!(out, "{} ({} on {}, {}): {} partition{}", t.name, t.strategy.as_str(), t.key.name, t.key.sql_type, rows.len(), if rows.len() == 1 { "" } else { "s" })?;
+                }
+                let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+                let wb = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+                for (n, b, r, s, e) in &rows {
+                    let est = if *r < 0 { "?".to_string() } else { r.to_string() };
+                    if md_mode {
+                        writeln!(out, "| `{}` | {} | {est} | {} | {} |", md(n), md(b), human(*s), if *e { "yes" } else { "" })?;
+                    } else {
+                        writeln!(out, "  {n:<w$}  {b:<wb$}  {est:>10} rows  {:>9}{}", human(*s), if *e { "  expired" } else { "" })?;
+                    }
+                }
+                writeln!(out)?;
+            }
+        }
+    }
+    if format == Format::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&serde_json::json!({"tables": tables_json}))?)?;
+    }
+    Ok(())
+}
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn human(bytes: i64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes.max(0) as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'")
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

@@ -1,0 +1,516 @@
+//! Partition-key values and the time/integer axes the planner walks.
+//!
+//! Every key value is a *coordinate*: an `i64` whose meaning depends on the key's [`KeyKind`]:
+//! integers are themselves; `date` and `timestamp` (without time zone) are microseconds of the
+//! naive wall-clock value since 1970-01-01 00:00; `timestamptz` is microseconds since the Unix
+//! epoch in UTC. The planner only compares and aligns coordinates, so it never needs to know
+//! which engine it serves.
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One end of a range partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    Min,
+    At(i64),
+    Max,
+}
+
+/// The SQL type of a range key, as far as the planner cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    SmallInt,
+    Int,
+    BigInt,
+    Date,
+    Timestamp,
+    Timestamptz,
+}
+
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+const MICROS_PER_HOUR: i64 = 60 * MICROS_PER_MINUTE;
+const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+impl KeyKind {
+    pub fn is_time(self) -> bool {
+        matches!(self, KeyKind::Date | KeyKind::Timestamp | KeyKind::Timestamptz)
+    }
+
+    /// The inclusive range of values the column can hold (integers only).
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            KeyKind::SmallInt => Some((i16::MIN as i64, i16::MAX as i64)),
+            KeyKind::Int => Some((i32::MIN as i64, i32::MAX as i64)),
+            KeyKind::BigInt => Some((i64::MIN, i64::MAX)),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::SmallInt => "smallint",
+            KeyKind::Int => "integer",
+            KeyKind::BigInt => "bigint",
+            KeyKind::Date => "date",
+            KeyKind::Timestamp => "timestamp without time zone",
+            KeyKind::Timestamptz => "timestamp with time zone",
+        }
+    }
+
+    /// Text form of a coordinate, as an SQL literal body (no quotes).
+    pub fn format(self, coord: i64) -> String {
+        match self {
+            KeyKind::SmallInt | KeyKind::Int | KeyKind::BigInt => coord.to_string(),
+            KeyKind::Date => naive_of(coord).format("%Y-%m-%d").to_string(),
+            KeyKind::Timestamp => format_naive(naive_of(coord)),
+            KeyKind::Timestamptz => format!("{}+00", format_naive(naive_of(coord))),
+        }
+    }
+
+    /// Parse a value as PostgreSQL prints it with `TimeZone = UTC` (surrounding quotes allowed).
+    pub fn parse(self, text: &str) -> Option<i64> {
+        let t = text.trim();
+        let t = t
+            .strip_prefix('\'')
+            .and_then(|s| s.strip_suffix('\''))
+            .unwrap_or(t);
+        match self {
+            KeyKind::SmallInt | KeyKind::Int | KeyKind::BigInt => t.parse().ok(),
+            KeyKind::Date => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .map(|d| micros_of(d.and_hms_opt(0, 0, 0).expect("midnight"))),
+            KeyKind::Timestamp => parse_naive(t).map(micros_of),
+            KeyKind::Timestamptz => {
+                let body = t
+                    .strip_suffix("+00:00")
+                    .or_else(|| t.strip_suffix("+00"))
+                    .or_else(|| t.strip_suffix('Z'))?;
+                parse_naive(body).map(micros_of)
+            }
+        }
+    }
+
+    /// The coordinate of the instant `now` for this key: UTC for timestamptz, the wall clock of
+    /// `tz` for naive types.
+    pub fn now_coord(self, now: DateTime<Utc>, tz: Tz) -> i64 {
+        match self {
+            KeyKind::Timestamptz => now.timestamp_micros(),
+            _ => micros_of(now.with_timezone(&tz).naive_local()),
+        }
+    }
+}
+
+fn format_naive(n: NaiveDateTime) -> String {
+    if n.and_utc().timestamp_subsec_micros() == 0 {
+        n.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        n.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+}
+
+fn parse_naive(t: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+}
+
+/// Microseconds of a naive value since 1970-01-01 00:00.
+pub fn micros_of(n: NaiveDateTime) -> i64 {
+    n.and_utc().timestamp_micros()
+}
+
+/// The naive value of a coordinate (for timestamptz: the UTC wall clock).
+pub fn naive_of(coord: i64) -> NaiveDateTime {
+    DateTime::from_timestamp_micros(coord)
+        .map(|d| d.naive_utc())
+        .unwrap_or(NaiveDateTime::MIN)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimeUnit {
+    fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Minute => "minute",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+            TimeUnit::Month => "month",
+            TimeUnit::Year => "year",
+        }
+    }
+}
+
+/// A partition width or a retention span: `N unit` for time keys, an integer for integer keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Span {
+    Time { n: u32, unit: TimeUnit },
+    Int(i64),
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Span::Int(n) => write!(f, "{n}"),
+            Span::Time { n, unit } => {
+                write!(f, "{n} {}{}", unit.name(), if *n == 1 { "" } else { "s" })
+            }
+        }
+    }
+}
+
+impl Span {
+    /// Parse `"N unit(s)"` (a bare unit means 1). Integer spans come from TOML integers.
+    pub fn parse_time(text: &str) -> Result<Span, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (n, unit) = match words.as_slice() {
+            [unit] => (1u32, *unit),
+            [n, unit] => (
+                n.parse::<u32>()
+                    .map_err(|_| format!("`{n}` is not a whole number in `{text}`"))?,
+                *unit,
+            ),
+            _ => return Err(format!("expected \"N unit\", e.g. \"1 day\", got `{text}`")),
+        };
+        if n == 0 {
+            return Err(format!("`{text}` must be at least 1"));
+        }
+        let unit = match unit.to_ascii_lowercase().trim_end_matches('s') {
+            "minute" | "min" => TimeUnit::Minute,
+            "hour" => TimeUnit::Hour,
+            "day" => TimeUnit::Day,
+            "week" => TimeUnit::Week,
+            "month" => TimeUnit::Month,
+            "year" => TimeUnit::Year,
+            _ => {
+                return Err(format!(
+                    "unknown unit `{unit}` in `{text}`; use minute(s), hour(s), day(s), week(s), month(s) or year(s)"
+                ))
+            }
+        };
+        Ok(Span::Time { n, unit })
+    }
+}
+
+/// How periods are laid out along a key: aligned integer ranges, or calendar periods in a zone.
+#[derive(Debug, Clone, Copy)]
+pub enum Axis {
+    Int {
+        step: i64,
+    },
+    Time {
+        n: u32,
+        unit: TimeUnit,
+        tz: Tz,
+        /// true for timestamptz (coordinates are UTC instants), false for date/timestamp.
+        instant: bool,
+    },
+}
+
+impl Axis {
+    /// The axis for a key kind and a partition interval; `None` when they do not fit together.
+    pub fn new(kind: KeyKind, interval: Span, tz: Tz) -> Result<Axis, String> {
+        match (kind.is_time(), interval) {
+            (false, Span::Int(step)) if step > 0 => Ok(Axis::Int { step }),
+            (false, Span::Int(_)) => Err("an integer interval must be positive".into()),
+            (false, Span::Time { .. }) => Err(format!(
+                "interval \"{interval}\" is a time span, but the key is {}; give an integer interval",
+                kind.name()
+            )),
+            (true, Span::Int(_)) => Err(format!(
+                "interval {interval} is an integer, but the key is {}; give a time interval such as \"1 day\"",
+                kind.name()
+            )),
+            (true, Span::Time { n, unit }) => {
+                if kind == KeyKind::Date && matches!(unit, TimeUnit::Minute | TimeUnit::Hour) {
+                    return Err(format!(
+                        "interval \"{interval}\" is shorter than a day, but the key is a date"
+                    ));
+                }
+                Ok(Axis::Time {
+                    n,
+                    unit,
+                    tz,
+                    instant: kind == KeyKind::Timestamptz,
+                })
+            }
+        }
+    }
+
+    /// Index of the period holding `coord`.
+    pub fn index_of(&self, coord: i64) -> i64 {
+        match *self {
+            Axis::Int { step } => coord.div_euclid(step),
+            Axis::Time {
+                n,
+                unit,
+                tz,
+                instant,
+            } => {
+                let local = if instant {
+                    naive_of(coord)
+                        .and_utc()
+                        .with_timezone(&tz)
+                        .naive_local()
+                } else {
+                    naive_of(coord)
+                };
+                let n = n as i64;
+                let m = micros_of(local);
+                match unit {
+                    TimeUnit::Minute => m.div_euclid(n * MICROS_PER_MINUTE),
+                    TimeUnit::Hour => m.div_euclid(n * MICROS_PER_HOUR),
+                    TimeUnit::Day => m.div_euclid(n * MICROS_PER_DAY),
+                    // 1969-12-29, three days before the epoch, is a Monday.
+                    TimeUnit::Week => (m + 3 * MICROS_PER_DAY).div_euclid(n * 7 * MICROS_PER_DAY),
+                    TimeUnit::Month => {
+                        let months = (local.year() as i64 - 1970) * 12 + local.month0() as i64;
+                        months.div_euclid(n)
+                    }
+                    TimeUnit::Year => (local.year() as i64 - 1970).div_euclid(n),
+                }
+            }
+        }
+    }
+
+    /// The coordinate at which period `idx` starts; `None` when it is out of range.
+    pub fn start_of(&self, idx: i64) -> Option<i64> {
+        match *self {
+            Axis::Int { step } => idx.checked_mul(step),
+            Axis::Time {
+                n,
+                unit,
+                tz,
+                instant,
+            } => {
+                let n = n as i64;
+                let local = match unit {
+                    TimeUnit::Minute => naive_at(idx.checked_mul(n * MICROS_PER_MINUTE)?)?,
+                    TimeUnit::Hour => naive_at(idx.checked_mul(n * MICROS_PER_HOUR)?)?,
+                    TimeUnit::Day => naive_at(idx.checked_mul(n * MICROS_PER_DAY)?)?,
+                    TimeUnit::Week => {
+                        naive_at(idx.checked_mul(n * 7 * MICROS_PER_DAY)? - 3 * MICROS_PER_DAY)?
+                    }
+                    TimeUnit::Month => {
+                        let m = idx.checked_mul(n)?;
+                        let year = i32::try_from(1970 + m.div_euclid(12)).ok()?;
+                        NaiveDate::from_ymd_opt(year, m.rem_euclid(12) as u32 + 1, 1)?
+                            .and_hms_opt(0, 0, 0)?
+                    }
+                    TimeUnit::Year => {
+                        let year = i32::try_from(1970 + idx.checked_mul(n)?).ok()?;
+                        NaiveDate::from_ymd_opt(year, 1, 1)?.and_hms_opt(0, 0, 0)?
+                    }
+                };
+                if instant {
+                    Some(instant_of_local(tz, local)?.timestamp_micros())
+                } else {
+                    Some(micros_of(local))
+                }
+            }
+        }
+    }
+
+    /// The coordinate `span` before `coord` (retention cutoffs). Calendar units are counted on
+    /// the wall clock of the zone; minutes and hours are absolute.
+    pub fn minus(&self, coord: i64, span: Span) -> Result<i64, String> {
+        match (*self, span) {
+            (Axis::Int { .. }, Span::Int(r)) => Ok(coord.saturating_sub(r)),
+            (Axis::Time { tz, instant, .. }, Span::Time { n, unit }) => {
+                let n64 = n as i64;
+                match unit {
+                    TimeUnit::Minute => Ok(coord - n64 * MICROS_PER_MINUTE),
+                    TimeUnit::Hour => Ok(coord - n64 * MICROS_PER_HOUR),
+                    _ => {
+                        let local = if instant {
+                            naive_of(coord)
+                                .and_utc()
+                                .with_timezone(&tz)
+                                .naive_local()
+                        } else {
+                            naive_of(coord)
+                        };
+                        let back = match unit {
+                            TimeUnit::Day => local.checked_sub_signed(Duration::days(n64)),
+                            TimeUnit::Week => local.checked_sub_signed(Duration::weeks(n64)),
+                            TimeUnit::Month => {
+                                local.checked_sub_months(chrono::Months::new(n))
+                            }
+                            TimeUnit::Year => local
+                                .checked_sub_months(chrono::Months::new(n.saturating_mul(12))),
+                            _ => unreachable!(),
+                        }
+                        .ok_or("retention reaches before the representable calendar")?;
+                        if instant {
+                            instant_of_local(tz, back)
+                                .map(|t| t.timestamp_micros())
+                                .ok_or_else(|| "retention cutoff is not representable".into())
+                        } else {
+                            Ok(micros_of(back))
+                        }
+                    }
+                }
+            }
+            (_, span) => Err(format!(
+                "retain {span} does not fit the key type (use an integer for integer keys, \"N days\" for time keys)"
+            )),
+        }
+    }
+
+    /// The local wall-clock value of a coordinate (used to name partitions).
+    pub fn local(&self, coord: i64) -> NaiveDateTime {
+        match *self {
+            Axis::Time {
+                tz, instant: true, ..
+            } => naive_of(coord)
+                .and_utc()
+                .with_timezone(&tz)
+                .naive_local(),
+            _ => naive_of(coord),
+        }
+    }
+
+    pub fn is_sub_day(&self) -> bool {
+        matches!(
+            self,
+            Axis::Time {
+                unit: TimeUnit::Minute | TimeUnit::Hour,
+                ..
+            }
+        )
+    }
+}
+
+fn naive_at(micros: i64) -> Option<NaiveDateTime> {
+    DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
+}
+
+/// The instant at which the wall clock of `tz` first reads `local`. In a DST gap (the wall clock
+/// skips `local`), the first instant after the gap.
+pub fn instant_of_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => Some(t),
+        LocalResult::Ambiguous(a, b) => Some(a.min(b)),
+        LocalResult::None => {
+            // Walk forward minute by minute to the end of the gap (gaps are at most a few hours).
+            let mut probe = local;
+            for _ in 0..(48 * 60) {
+                probe += Duration::minutes(1);
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return Some(t);
+                }
+            }
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()
+    }
+
+    #[test]
+    fn parses_spans() {
+        assert_eq!(
+            Span::parse_time("1 day").unwrap(),
+            Span::Time {
+                n: 1,
+                unit: TimeUnit::Day
+            }
+        );
+        assert_eq!(
+            Span::parse_time("3 Months").unwrap(),
+            Span::Time {
+                n: 3,
+                unit: TimeUnit::Month
+            }
+        );
+        assert!(Span::parse_time("0 days").is_err());
+        assert!(Span::parse_time("1 fortnight").is_err());
+        assert!(Span::parse_time("one day").is_err());
+    }
+
+    #[test]
+    fn months_align_on_local_midnight_across_dst() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let axis = Axis::new(KeyKind::Timestamptz, Span::parse_time("1 month").unwrap(), tz)
+            .unwrap();
+        let i = axis.index_of(utc("2026-03-10T12:00:00Z"));
+        assert_eq!(axis.start_of(i), Some(utc("2026-03-01T05:00:00Z"))); // EST
+        assert_eq!(axis.start_of(i + 1), Some(utc("2026-04-01T04:00:00Z"))); // EDT
+        // Just before local midnight on April 1st still belongs to March.
+        assert_eq!(axis.index_of(utc("2026-04-01T03:59:59Z")), i);
+    }
+
+    #[test]
+    fn quarters_and_weeks() {
+        let tz = Tz::UTC;
+        let q = Axis::new(KeyKind::Date, Span::parse_time("3 months").unwrap(), tz).unwrap();
+        let i = q.index_of(micros_of(
+            NaiveDate::from_ymd_opt(2026, 5, 17).unwrap().into(),
+        ));
+        assert_eq!(KeyKind::Date.format(q.start_of(i).unwrap()), "2026-04-01");
+        let w = Axis::new(KeyKind::Date, Span::parse_time("1 week").unwrap(), tz).unwrap();
+        let i = w.index_of(micros_of(
+            NaiveDate::from_ymd_opt(2026, 11, 21).unwrap().into(),
+        ));
+        // 2026-11-21 is a Saturday; its week starts Monday 2026-11-16.
+        assert_eq!(KeyKind::Date.format(w.start_of(i).unwrap()), "2026-11-16");
+    }
+
+    #[test]
+    fn negative_integers_align_down() {
+        let a = Axis::Int { step: 100 };
+        assert_eq!(a.index_of(-1), -1);
+        assert_eq!(a.start_of(-1), Some(-100));
+        assert_eq!(a.index_of(199), 1);
+    }
+
+    #[test]
+    fn dst_gap_hours_do_not_produce_empty_or_backwards_periods() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let axis =
+            Axis::new(KeyKind::Timestamptz, Span::parse_time("1 hour").unwrap(), tz).unwrap();
+        let i = axis.index_of(utc("2026-03-08T06:30:00Z")); // 01:30 EST, before the gap
+        let starts: Vec<i64> = (i..i + 3).map(|k| axis.start_of(k).unwrap()).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn literals_round_trip() {
+        for kind in [KeyKind::Date, KeyKind::Timestamp, KeyKind::Timestamptz, KeyKind::Int] {
+            let c = utc("2026-03-10T00:00:00Z");
+            assert_eq!(kind.parse(&kind.format(c)), Some(c), "{kind:?}");
+        }
+        assert_eq!(
+            KeyKind::Timestamptz.parse("'2026-03-10 05:00:00+00'"),
+            Some(utc("2026-03-10T05:00:00Z"))
+        );
+    }
+}

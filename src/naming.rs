@@ -1,0 +1,156 @@
+//! Partition names from the policy's `name_template` (tera). Names are only labels: partitions
+//! are recognised by their bounds.
+
+use crate::key::{Span, TimeUnit};
+use crate::policy::MAX_IDENT_BYTES;
+use chrono::NaiveDateTime;
+use std::collections::HashMap;
+use tera::{Context, Tera, Value};
+
+/// The template used when a policy gives none.
+pub fn default_template(interval: Span) -> &'static str {
+    match interval {
+        Span::Int(_) => "{{ table }}_p{{ from }}",
+        Span::Time {
+            unit: TimeUnit::Minute | TimeUnit::Hour,
+            ..
+        } => "{{ table }}_p{{ from | date(format='%Y%m%d_%H%M') }}",
+        Span::Time { .. } => "{{ table }}_p{{ from | date(format='%Y%m%d') }}",
+    }
+}
+
+/// A partition's lower bound as the template sees it.
+pub enum From {
+    Int(i64),
+    /// Wall-clock time in the policy's zone.
+    Local(NaiveDateTime),
+    /// The partition has no lower bound (MINVALUE).
+    Min,
+}
+
+const LOCAL_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// `{{ x | date(format='%Y%m%d') }}` over the wall-clock strings this module hands to templates.
+fn date_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let format = match args.get("format") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err("date: `format` must be a string".into()),
+        None => "%Y-%m-%d".to_string(),
+    };
+    if chrono::format::StrftimeItems::new(&format)
+        .any(|i| matches!(i, chrono::format::Item::Error))
+    {
+        return Err(format!("date: invalid format `{format}`").into());
+    }
+    match value {
+        Value::String(s) => {
+            let t = NaiveDateTime::parse_from_str(s, LOCAL_FORMAT)
+                .map_err(|_| tera::Error::msg(format!("date: `{s}` is not a date-time")))?;
+            Ok(Value::String(t.format(&format).to_string()))
+        }
+        Value::Number(n) => Ok(Value::String(n.to_string())),
+        _ => Err("date: expects a date".into()),
+    }
+}
+
+fn engine(template: &str) -> Result<Tera, String> {
+    let mut t = Tera::default();
+    t.register_filter("date", date_filter);
+    t.add_raw_template("name", template)
+        .map_err(|e| flatten(&e))?;
+    Ok(t)
+}
+
+fn flatten(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Render partition names for one table; compile the template once.
+pub struct Namer {
+    tera: Tera,
+    table: String,
+}
+
+impl Namer {
+    pub fn new(template: &str, table: &str) -> Result<Namer, String> {
+        Ok(Namer {
+            tera: engine(template)?,
+            table: table.to_string(),
+        })
+    }
+
+    pub fn name(&self, from: From, to: Option<&From>) -> Result<String, String> {
+        let mut ctx = Context::new();
+        ctx.insert("table", &self.table);
+        let val = |f: &From| -> Value {
+            match f {
+                From::Int(i) => Value::from(*i),
+                From::Local(t) => Value::String(t.format(LOCAL_FORMAT).to_string()),
+                From::Min => Value::String("min".into()),
+            }
+        };
+        ctx.insert("from", &val(&from));
+        if let Some(t) = to {
+            ctx.insert("to", &val(t));
+        }
+        let name = self
+            .tera
+            .render("name", &ctx)
+            .map_err(|e| flatten(&e))?
+            .trim()
+            .to_string();
+        if name.is_empty() {
+            return Err("the template renders an empty name".into());
+        }
+        if name.len() > MAX_IDENT_BYTES {
+            return Err(format!(
+                "`{name}` is {} bytes; names are limited to {MAX_IDENT_BYTES}",
+                name.len()
+            ));
+        }
+        Ok(name)
+    }
+}
+
+/// Validation: the template compiles and renders a name of legal length for a sample bound.
+pub fn check_template(template: &str, table: &str, interval: Span) -> Result<(), String> {
+    let namer = Namer::new(template, table)?;
+    let (from, to) = match interval {
+        Span::Int(_) => (From::Int(1_000_000_000), From::Int(1_000_000_100)),
+        Span::Time { .. } => {
+            let t = NaiveDateTime::parse_from_str("2026-12-31T23:59:00", LOCAL_FORMAT)
+                .expect("sample date");
+            (From::Local(t), From::Local(t))
+        }
+    };
+    namer.name(from, Some(&to)).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names() {
+        let day = Span::parse_time("1 day").unwrap();
+        let n = Namer::new(default_template(day), "events").unwrap();
+        let t = NaiveDateTime::parse_from_str("2026-03-11T00:00:00", LOCAL_FORMAT).unwrap();
+        assert_eq!(n.name(From::Local(t), None).unwrap(), "events_p20260311");
+        let n = Namer::new(default_template(Span::Int(100)), "ids").unwrap();
+        assert_eq!(n.name(From::Int(-100), None).unwrap(), "ids_p-100");
+    }
+
+    #[test]
+    fn template_errors_are_reported() {
+        assert!(check_template("{{ table }_p", "t", Span::Int(1)).is_err());
+        assert!(check_template("{{ from | date(format='%Q') }}", "t", Span::parse_time("1 day").unwrap()).is_err());
+        assert!(check_template("{{ nosuch }}", "t", Span::Int(1)).is_err());
+    }
+}

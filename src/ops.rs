@@ -1,0 +1,266 @@
+//! The commands' work, between the CLI and the layers: policies + catalog + now -> plan ->
+//! steps, and applying them. Engine-specific calls are confined to the `Conn` enum.
+
+use crate::apply::{self, ApplyError};
+use crate::catalog::{self, Catalog, Engine, StatsNeeded};
+use crate::db::{self, DbError, DbUrl};
+use crate::plan::{self, Action, PlanError};
+use crate::policy::{Policy, Strategy};
+use crate::render::{self, postgres::POSTGRES, Dialect, RenderError, Step};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Catalog(#[from] catalog::postgres::CatalogError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A saved or printed plan (contract: "Plan as JSON").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDoc {
+    pub format_version: u32,
+    pub now: DateTime<Utc>,
+    pub steps: Vec<StepDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDoc {
+    pub id: String,
+    pub table: String,
+    pub action: String,
+    pub partition: String,
+    pub reason: String,
+    pub lock: String,
+    pub sql: Vec<String>,
+    /// Whether the statements run in one transaction (an extension of the contract).
+    #[serde(default = "yes")]
+    pub transaction: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PlanDoc {
+    pub fn new(now: DateTime<Utc>, steps: &[Step]) -> PlanDoc {
+        PlanDoc {
+            format_version: 1,
+            now,
+            steps: steps
+                .iter()
+                .map(|s| StepDoc {
+                    id: s.id.clone(),
+                    table: s.table.clone(),
+                    action: s.action.clone(),
+                    partition: s.partition.clone(),
+                    reason: s.reason.clone(),
+                    lock: s.lock.clone(),
+                    sql: s.sql.clone(),
+                    transaction: s.transactional,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An open connection to one of the engines.
+pub enum Conn {
+    Postgres(Box<postgres::Client>),
+}
+
+impl Conn {
+    pub fn open(url: &DbUrl) -> Result<Conn, OpError> {
+        match url.engine {
+            Engine::Postgres => Ok(Conn::Postgres(Box::new(db::pg_connect(url)?))),
+            Engine::Mysql | Engine::Mariadb => Err(OpError::Other(format!(
+                "{}: MySQL/MariaDB support is not built yet in this version of partctl",
+                url
+            ))),
+        }
+    }
+
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        match self {
+            Conn::Postgres(_) => &POSTGRES,
+        }
+    }
+
+    pub fn read_catalog(&mut self, policies: &[&Policy]) -> Result<Catalog, OpError> {
+        let wanted: Vec<_> = policies
+            .iter()
+            .map(|p| (p.table.clone(), stats_needed(p)))
+            .collect();
+        match self {
+            Conn::Postgres(c) => Ok(catalog::postgres::read(c, &wanted)?),
+        }
+    }
+
+    fn try_lock(&mut self, table: &str) -> Result<bool, OpError> {
+        match self {
+            Conn::Postgres(c) => apply::pg_try_lock(c, table).map_err(|m| {
+                OpError::Other(format!("{table}: taking the advisory lock: {m}"))
+            }),
+        }
+    }
+
+    fn unlock(&mut self, table: &str) {
+        match self {
+            Conn::Postgres(c) => {
+                let _ = apply::pg_unlock(c, table);
+            }
+        }
+    }
+
+    fn run_step(
+        &mut self,
+        step: &Step,
+        retries: u32,
+        on_retry: impl FnMut(u32, &str),
+    ) -> Result<apply::Applied, OpError> {
+        match self {
+            Conn::Postgres(c) => Ok(apply::pg_run_step(c, step, retries, on_retry)?),
+        }
+    }
+}
+
+/// What the planner needs to know about a table's rows, beyond its partitions.
+pub fn stats_needed(p: &Policy) -> StatsNeeded {
+    let integer = matches!(p.interval, Some(crate::key::Span::Int(_)));
+    StatsNeeded {
+        max_key: p.strategy == Strategy::Range && integer,
+        catch_all_range: p.strategy == Strategy::Range,
+    }
+}
+
+pub fn dialect_for(engine: Engine) -> &'static dyn Dialect {
+    match engine {
+        Engine::Postgres => &POSTGRES,
+        // The MySQL dialect arrives with MySQL support; until then plans render as PostgreSQL.
+        Engine::Mysql | Engine::Mariadb => &POSTGRES,
+    }
+}
+
+/// Plan and render against a catalog.
+pub fn plan_steps(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Action>, Vec<Step>), OpError> {
+    let actions = plan::plan(policies, catalog, now)?;
+    let steps = render::render_all(dialect_for(catalog.engine), &actions, |a| {
+        let idx = policies
+            .iter()
+            .position(|p| p.table.matches(&a.table))?;
+        Some((idx, policies[idx], catalog.table(&a.table)?))
+    })?;
+    Ok((actions, steps))
+}
+
+/// Outcome of `apply` for one table.
+#[derive(Debug)]
+pub enum TableOutcome {
+    Done(Vec<apply::Applied>),
+    /// Another run holds the table's advisory lock.
+    Skipped,
+}
+
+/// Apply: lock each table, re-read the catalog under the lock, plan, and run the steps.
+/// With `expected`, the fresh plan must equal it, or nothing runs.
+pub fn apply(
+    conn: &mut Conn,
+    policies: &[&Policy],
+    now: DateTime<Utc>,
+    expected: Option<&PlanDoc>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, TableOutcome)>, OpError> {
+    // Resolve names (a policy may leave the schema to the connection's default).
+    let first = conn.read_catalog(policies)?;
+    let mut locked: Vec<(usize, String)> = Vec::new();
+    let mut outcomes = Vec::new();
+    for (i, p) in policies.iter().enumerate() {
+        let name = plan::resolve(p, &first)
+            .map(|t| t.name.to_string())
+            .unwrap_or_else(|| p.table.to_string());
+        if conn.try_lock(&name)? {
+            locked.push((i, name));
+        } else {
+            log(&format!(
+                "{name}: another partctl run holds this table's lock; skipped"
+            ));
+            outcomes.push((name, TableOutcome::Skipped));
+        }
+    }
+    let result = apply_locked(conn, policies, &locked, now, expected, log);
+    for (_, name) in &locked {
+        conn.unlock(name);
+    }
+    outcomes.extend(result?);
+    Ok(outcomes)
+}
+
+fn apply_locked(
+    conn: &mut Conn,
+    policies: &[&Policy],
+    locked: &[(usize, String)],
+    now: DateTime<Utc>,
+    expected: Option<&PlanDoc>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, TableOutcome)>, OpError> {
+    let mine: Vec<&Policy> = locked.iter().map(|(i, _)| policies[*i]).collect();
+    if mine.is_empty() {
+        return Ok(vec![]);
+    }
+    // Fresh under the locks: a run that finished a moment ago is seen.
+    let catalog = conn.read_catalog(&mine)?;
+    let (_, steps) = plan_steps(&mine, &catalog, now)?;
+    if let Some(doc) = expected {
+        let fresh = PlanDoc::new(now, &steps);
+        let wanted: Vec<&StepDoc> = doc
+            .steps
+            .iter()
+            .filter(|s| locked.iter().any(|(_, n)| *n == s.table))
+            .collect();
+        let got: Vec<&StepDoc> = fresh.steps.iter().collect();
+        if wanted != got {
+            return Err(OpError::Other(
+                "the database no longer matches the saved plan (it changed since the plan was made); run `partctl plan` again".into(),
+            ));
+        }
+    }
+    let mut outcomes = Vec::new();
+    for (i, name) in locked {
+        let mut done = Vec::new();
+        for step in steps.iter().filter(|s| &s.table == name) {
+            let policy = policies[*i];
+            let applied = conn.run_step(step, policy.retries, |n, msg| {
+                log(&format!(
+                    "{}: lock not available ({msg}); retry {n} of {}",
+                    step.id, policy.retries
+                ))
+            })?;
+            log(&format!(
+                "applied {}{}",
+                step.id,
+                if applied.rows_moved > 0 {
+                    format!(" ({} rows moved from the catch-all)", applied.rows_moved)
+                } else {
+                    String::new()
+                }
+            ));
+            done.push(applied);
+        }
+        outcomes.push((name.clone(), TableOutcome::Done(done)));
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,529 @@
+//! The planner: a pure function of (policies, catalog, now) to actions. No I/O, no clock, no
+//! engine: it knows key coordinates and bounds, never SQL.
+
+use crate::catalog::{Catalog, PartBound, Table};
+use crate::key::{instant_of_local, micros_of, Axis, Bound, KeyKind};
+use crate::naming::{self, Namer};
+use crate::names::QualifiedName;
+use crate::policy::{OnExpire, Policy, Start, Strategy};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+
+/// What to do to one table. Rendering turns an action into a step with SQL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub table: QualifiedName,
+    pub kind: ActionKind,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum ActionKind {
+    /// A new range partition `[from, to)`. `move_rows`: the catch-all may hold rows in range.
+    Create {
+        partition: QualifiedName,
+        from: Bound,
+        to: Bound,
+        move_rows: bool,
+    },
+    /// A new catch-all partition.
+    CreateDefault { partition: QualifiedName },
+    /// Expired partitions. `has_default`: the table has a catch-all when this runs.
+    Detach {
+        partition: QualifiedName,
+        has_default: bool,
+    },
+    Drop {
+        partition: QualifiedName,
+        has_default: bool,
+    },
+    Archive {
+        partition: QualifiedName,
+        schema: String,
+        has_default: bool,
+    },
+    /// Finish an interrupted `DETACH ... CONCURRENTLY`, then drop or archive if it expired.
+    Finalize {
+        partition: QualifiedName,
+        then: Option<Then>,
+    },
+    /// Finish a drop or archive that a crash interrupted after the detach.
+    Cleanup { partition: QualifiedName, then: Then },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Then {
+    Drop,
+    Archive { schema: String },
+}
+
+impl ActionKind {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ActionKind::Create { .. } | ActionKind::CreateDefault { .. } => "create",
+            ActionKind::Detach { .. } => "detach",
+            ActionKind::Drop { .. } => "drop",
+            ActionKind::Archive { .. } => "archive",
+            ActionKind::Finalize { .. } => "finalize",
+            ActionKind::Cleanup { then: Then::Drop, .. } => "drop",
+            ActionKind::Cleanup { .. } => "archive",
+        }
+    }
+
+    pub fn partition(&self) -> &QualifiedName {
+        match self {
+            ActionKind::Create { partition, .. }
+            | ActionKind::CreateDefault { partition }
+            | ActionKind::Detach { partition, .. }
+            | ActionKind::Drop { partition, .. }
+            | ActionKind::Archive { partition, .. }
+            | ActionKind::Finalize { partition, .. }
+            | ActionKind::Cleanup { partition, .. } => partition,
+        }
+    }
+}
+
+/// A policy that cannot be planned against the live table.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{table}: {message}")]
+pub struct PlanError {
+    pub table: String,
+    pub message: String,
+}
+
+/// Find the catalog table a policy names.
+pub fn resolve<'c>(policy: &Policy, catalog: &'c Catalog) -> Option<&'c Table> {
+    catalog.tables.iter().find(|t| policy.table.matches(&t.name))
+}
+
+/// Plan every policy. Policies whose table is missing from the catalog are errors.
+pub fn plan(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    let mut out = Vec::new();
+    for p in policies {
+        let table = resolve(p, catalog).ok_or_else(|| PlanError {
+            table: p.table.to_string(),
+            message: format!(
+                "the table named at {} is not in the database (or is not partitioned)",
+                p.origin
+            ),
+        })?;
+        out.extend(plan_table(p, table, now)?);
+    }
+    Ok(out)
+}
+
+/// Plan one table.
+pub fn plan_table(
+    policy: &Policy,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    let err = |message: String| PlanError {
+        table: table.name.to_string(),
+        message,
+    };
+    if policy.strategy != table.strategy || policy.column != table.key.name {
+        return Err(err(format!(
+            "the policy at {} says partition_by = \"{}\" on column `{}`, but the table is partitioned by {} on `{}`",
+            policy.origin,
+            policy.strategy.as_str(),
+            policy.column,
+            table.strategy.as_str(),
+            table.key.name
+        )));
+    }
+    match policy.strategy {
+        Strategy::Range => plan_range(policy, table, now).map_err(err),
+        other => Err(err(format!(
+            "{} partitioning is not supported by this version of partctl yet",
+            other.as_str()
+        ))),
+    }
+}
+
+/// `[from, to)` half-open interval on bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    from: Bound,
+    to: Bound,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:?}, {:?})", self.from, self.to)
+    }
+}
+
+fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<Action>, String> {
+    let kind = table.key.kind.ok_or_else(|| {
+        format!(
+            "range key `{}` is of type {}, which partctl cannot lay out; use an integer, date or timestamp key",
+            table.key.name, table.key.sql_type
+        )
+    })?;
+    if policy.subpartition.is_some() {
+        return Err("sub-partitioning is not supported by this version of partctl yet".into());
+    }
+    let interval = policy.interval.ok_or("range tables need an interval")?;
+    let tz = policy.timezone;
+    let axis = Axis::new(kind, interval, tz)?;
+    let out_of_range = || "the partition bounds fall outside the key's range".to_string();
+
+    // 1. The current period.
+    let reference = if kind.is_time() {
+        kind.now_coord(now, tz)
+    } else {
+        table
+            .stats
+            .max_key
+            .into_iter()
+            .chain(table.stats.catch_all_max)
+            .max()
+            .unwrap_or(0)
+    };
+    let cur = axis.index_of(reference);
+    let cur_start = axis.start_of(cur).ok_or_else(out_of_range)?;
+
+    // 2. The horizon: premake periods after the current one.
+    let horizon = period_start(&axis, cur + policy.premake as i64 + 1, kind)?;
+
+    // 3. The cutoff.
+    let cutoff = match policy.retain {
+        None => None,
+        Some(r) => Some(axis.minus(reference, r)?),
+    };
+    let expired = |from: Bound, to: Bound| -> bool {
+        let _ = from;
+        match (cutoff, to) {
+            (Some(c), Bound::At(t)) => t <= c && t <= cur_start,
+            (Some(_), Bound::Min) => true,
+            _ => false,
+        }
+    };
+
+    // 4. Coverage: from the earliest of (oldest partition, start, oldest catch-all row, the
+    // current period), raised to the start of the cutoff's period, up to the horizon.
+    let ranges: Vec<Run> = {
+        let mut r: Vec<Run> = table
+            .ranges()
+            .map(|(from, to, _)| Run { from, to })
+            .collect();
+        r.sort_by_key(|r| (r.from, r.to));
+        r
+    };
+    let mut low = Bound::At(cur_start);
+    if let Some(first) = ranges.first() {
+        low = low.min(first.from);
+    }
+    if let Some(s) = policy.start {
+        let c = match s {
+            Start::Int(v) => v,
+            Start::Local(local) => match kind {
+                KeyKind::Timestamptz => instant_of_local(tz, local)
+                    .ok_or("`start` does not exist in the policy's time zone")?
+                    .timestamp_micros(),
+                _ => micros_of(local),
+            },
+        };
+        low = low.min(Bound::At(c));
+    }
+    if let Some(m) = table.stats.catch_all_min {
+        low = low.min(Bound::At(
+            axis.start_of(axis.index_of(m)).ok_or_else(out_of_range)?,
+        ));
+    }
+    if let Some(c) = cutoff {
+        let floor = axis.start_of(axis.index_of(c)).ok_or_else(out_of_range)?;
+        low = low.max(Bound::At(floor));
+    }
+
+    let kept: Vec<Run> = ranges
+        .iter()
+        .copied()
+        .filter(|r| !expired(r.from, r.to))
+        .collect();
+    let mut gaps = Vec::new();
+    let mut pos = low;
+    for r in &kept {
+        if r.to <= pos {
+            continue;
+        }
+        if r.from >= horizon {
+            break;
+        }
+        if r.from > pos {
+            gaps.push(Run {
+                from: pos,
+                to: r.from,
+            });
+        }
+        pos = pos.max(r.to);
+    }
+    if pos < horizon {
+        gaps.push(Run {
+            from: pos,
+            to: horizon,
+        });
+    }
+
+    // Split gaps on period boundaries; an unaligned piece gets a partition of its own.
+    let mut creates: Vec<Run> = Vec::new();
+    for g in gaps {
+        let mut x = g.from;
+        while x < g.to {
+            let Bound::At(xc) = x else {
+                return Err("cannot fill a gap that starts at MINVALUE".into());
+            };
+            let mut k = axis.index_of(xc) + 1;
+            let mut next = period_start(&axis, k, kind)?;
+            while next <= x {
+                k += 1;
+                next = period_start(&axis, k, kind)?;
+            }
+            let end = next.min(g.to);
+            creates.push(Run { from: x, to: end });
+            x = end;
+        }
+    }
+
+    // Names.
+    let template = policy
+        .name_template
+        .as_deref()
+        .unwrap_or_else(|| naming::default_template(interval));
+    let namer = Namer::new(template, &table.name.name)?;
+    let bound_for_name = |b: Bound| -> naming::From {
+        match b {
+            Bound::At(c) if kind.is_time() => naming::From::Local(axis.local(c)),
+            Bound::At(c) => naming::From::Int(c),
+            Bound::Min | Bound::Max => naming::From::Min,
+        }
+    };
+    let mut actions = Vec::new();
+    let act = |kind: ActionKind, reason: String| Action {
+        table: table.name.clone(),
+        kind,
+        reason,
+    };
+
+    // Interrupted detaches come first: the table is in an intermediate state until they finish.
+    for p in table.partitions.iter().filter(|p| p.detach_pending) {
+        let then = match p.bound {
+            PartBound::Range { from, to } if expired(from, to) => match &policy.on_expire {
+                OnExpire::Detach => None,
+                OnExpire::Drop => Some(Then::Drop),
+                OnExpire::Archive { schema } => Some(Then::Archive {
+                    schema: schema.clone(),
+                }),
+            },
+            _ => None,
+        };
+        actions.push(act(
+            ActionKind::Finalize {
+                partition: p.name.clone(),
+                then,
+            },
+            "an earlier DETACH ... CONCURRENTLY was interrupted; finish it".into(),
+        ));
+    }
+
+    // Partitions a crashed run detached but did not get to drop or archive.
+    for p in table.partitions.iter().filter(|p| p.bound == PartBound::Orphan) {
+        let then = match &policy.on_expire {
+            OnExpire::Detach => continue,
+            OnExpire::Drop => Then::Drop,
+            OnExpire::Archive { schema } => Then::Archive {
+                schema: schema.clone(),
+            },
+        };
+        actions.push(act(
+            ActionKind::Cleanup {
+                partition: p.name.clone(),
+                then,
+            },
+            "an earlier run detached this expired partition but stopped before finishing".into(),
+        ));
+    }
+
+    let mut has_default = table.default_partition().is_some();
+    if policy.default_partition && !has_default {
+        let name = name_default(&table.name)?;
+        if table.partitions.iter().any(|p| p.name.name == name.name) {
+            return Err(format!(
+                "the catch-all partition would be named `{}`, which is already taken",
+                name.name
+            ));
+        }
+        actions.push(act(
+            ActionKind::CreateDefault { partition: name },
+            "default_partition = true: keep a catch-all partition".into(),
+        ));
+        has_default = true;
+    }
+
+    let mut taken: Vec<String> = table.partitions.iter().map(|p| p.name.name.clone()).collect();
+    taken.extend(actions.iter().map(|a: &Action| a.kind.partition().name.clone()));
+    let mut name_for = |from: Bound, to: Bound| -> Result<QualifiedName, String> {
+        let n = namer.name(bound_for_name(from), Some(&bound_for_name(to)))?;
+        if taken.contains(&n) {
+            return Err(format!(
+                "the partition for {} would be named `{n}`, which is already taken; set a name_template that makes names unique",
+                describe(kind, from, to)
+            ));
+        }
+        taken.push(n.clone());
+        Ok(QualifiedName::new(table.name.schema.clone(), n))
+    };
+
+    for c in &creates {
+        let partition = name_for(c.from, c.to)?;
+        let move_rows = has_default
+            && match (table.stats.catch_all_min, table.stats.catch_all_max) {
+                (Some(lo), Some(hi)) => Bound::At(hi) >= c.from && Bound::At(lo) < c.to,
+                _ => false,
+            };
+        let what = if kind.is_time() { "now" } else { "max(key)" };
+        let reason = if c.to <= Bound::At(cur_start) {
+            "fill a gap in the partition run".to_string()
+        } else if c.from <= Bound::At(cur_start) {
+            format!("the current period (holding {what})")
+        } else {
+            format!(
+                "premake: keep {} partition{} ahead of {what}",
+                policy.premake,
+                if policy.premake == 1 { "" } else { "s" },
+            )
+        };
+        let reason = if move_rows {
+            format!("{reason}; move its rows out of the catch-all")
+        } else {
+            reason
+        };
+        actions.push(act(
+            ActionKind::Create {
+                partition,
+                from: c.from,
+                to: c.to,
+                move_rows,
+            },
+            reason,
+        ));
+    }
+
+    let mut expiring: Vec<(Run, &QualifiedName)> = table
+        .ranges()
+        .filter(|(from, to, _)| expired(*from, *to))
+        .map(|(from, to, p)| (Run { from, to }, &p.name))
+        .collect();
+    expiring.sort_by_key(|(r, _)| (r.from, r.to));
+    for (r, name) in expiring {
+        let reason = format!(
+            "retain {}: {} ends at or before the cutoff",
+            policy.retain.map(|s| s.to_string()).unwrap_or_default(),
+            describe(kind, r.from, r.to)
+        );
+        let partition = name.clone();
+        let kind = match &policy.on_expire {
+            OnExpire::Detach => ActionKind::Detach {
+                partition,
+                has_default,
+            },
+            OnExpire::Drop => ActionKind::Drop {
+                partition,
+                has_default,
+            },
+            OnExpire::Archive { schema } => ActionKind::Archive {
+                partition,
+                schema: schema.clone(),
+                has_default,
+            },
+        };
+        actions.push(act(kind, reason));
+    }
+    Ok(actions)
+}
+
+/// Start of period `k`, as a bound; integers past the key type's range become MAXVALUE/MINVALUE.
+fn period_start(axis: &Axis, k: i64, kind: KeyKind) -> Result<Bound, String> {
+    let c = axis
+        .start_of(k)
+        .ok_or("the partition bounds fall outside the key's range")?;
+    if let Some((lo, hi)) = kind.int_range() {
+        if c > hi {
+            return Ok(Bound::Max);
+        }
+        if c < lo {
+            return Ok(Bound::Min);
+        }
+    }
+    Ok(Bound::At(c))
+}
+
+fn name_default(table: &QualifiedName) -> Result<QualifiedName, String> {
+    let name = format!("{}_default", table.name);
+    if name.len() > crate::policy::MAX_IDENT_BYTES {
+        return Err(format!(
+            "the catch-all partition name `{name}` would exceed {} bytes",
+            crate::policy::MAX_IDENT_BYTES
+        ));
+    }
+    Ok(QualifiedName::new(table.schema.clone(), name))
+}
+
+/// A range for people: `[2026-03-10, 2026-03-11)`.
+pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
+    let f = |b: Bound| match b {
+        Bound::Min => "MINVALUE".to_string(),
+        Bound::Max => "MAXVALUE".to_string(),
+        Bound::At(c) => kind.format(c),
+    };
+    format!("[{}, {})", f(from), f(to))
+}
+
+/// What the catalog would look like after the actions ran (for tests and `--dry-run` checks).
+pub fn simulate(table: &Table, actions: &[Action]) -> Table {
+    let mut t = table.clone();
+    for a in actions {
+        match &a.kind {
+            ActionKind::Create {
+                partition, from, to, ..
+            } => t.partitions.push(crate::catalog::Partition {
+                name: partition.clone(),
+                bound: PartBound::Range {
+                    from: *from,
+                    to: *to,
+                },
+                est_rows: 0,
+                bytes: 0,
+                detach_pending: false,
+                subpartitions: vec![],
+            }),
+            ActionKind::CreateDefault { partition } => t.partitions.push(crate::catalog::Partition {
+                name: partition.clone(),
+                bound: PartBound::Default,
+                est_rows: 0,
+                bytes: 0,
+                detach_pending: false,
+                subpartitions: vec![],
+            }),
+            ActionKind::Detach { partition, .. }
+            | ActionKind::Drop { partition, .. }
+            | ActionKind::Archive { partition, .. }
+            | ActionKind::Finalize { partition, .. }
+            | ActionKind::Cleanup { partition, .. } => {
+                t.partitions.retain(|p| &p.name != partition)
+            }
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! SQL rendering. All SQL text lives in `templates/<dialect>/`; identifiers reach it only
+//! through the dialect's `ident` filter and values only through its `literal` filter.
+//!
+//! A step template renders a sequence of statements, each introduced by a marker line
+//! `--- <role>` that tells the executor what the statement is for (see [`Role`]). A template
+//! whose first marker is `--- no_transaction` runs outside a transaction block.
+
+pub mod postgres;
+
+use crate::catalog::Table;
+use crate::names::QualifiedName;
+use crate::plan::Action;
+use crate::policy::Policy;
+use serde::Serialize;
+use std::collections::HashMap;
+use tera::{Context, Tera, Value};
+
+/// What a statement is for; the executor checks row counts through these roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Run it.
+    Exec,
+    /// `SELECT count(*)` of the rows about to move; remembered.
+    CountSource,
+    /// Moves rows; the number of rows it reports must equal the remembered count.
+    MoveRows,
+    /// `SELECT count(*)` at the destination; must equal the remembered count.
+    CountTarget,
+    /// `SELECT count(*)` of rows left behind; must be 0.
+    CountLeft,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stmt {
+    pub sql: String,
+    pub role: Role,
+}
+
+/// One unit of work: what the plan shows and what the executor runs.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Step {
+    pub id: String,
+    pub table: String,
+    pub action: String,
+    pub partition: String,
+    pub reason: String,
+    pub lock: String,
+    pub sql: Vec<String>,
+    #[serde(skip)]
+    pub stmts: Vec<Stmt>,
+    #[serde(skip)]
+    pub transactional: bool,
+    /// Index into the table's policy list (for timeouts and retries).
+    #[serde(skip)]
+    pub policy: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {what}: {message}")]
+pub struct RenderError {
+    pub what: String,
+    pub message: String,
+}
+
+/// An SQL dialect: one quoting function for identifiers, one for literals, and its templates.
+pub trait Dialect: Sync + Send {
+    fn quote_ident(&self, ident: &str) -> Result<String, String>;
+    fn quote_literal(&self, value: &str) -> Result<String, String>;
+    fn templates(&self) -> &'static [(&'static str, &'static str)];
+    /// Render one planned action into a step.
+    fn render(
+        &self,
+        t: &Templates,
+        action: &Action,
+        table: &Table,
+        policy: &Policy,
+    ) -> Result<Step, RenderError>;
+}
+
+/// A dialect's templates, compiled once, with its quoting filters registered.
+pub struct Templates {
+    tera: Tera,
+}
+
+impl Templates {
+    pub fn new(dialect: &'static dyn Dialect) -> Templates {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![]);
+        tera.add_raw_templates(dialect.templates().iter().copied())
+            .expect("the built-in templates compile (tested)");
+        tera.register_filter(
+            "ident",
+            move |v: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
+                ident_value(dialect, v).map(Value::String).map_err(tera::Error::msg)
+            },
+        );
+        tera.register_filter(
+            "literal",
+            move |v: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
+                literal_value(dialect, v).map(Value::String).map_err(tera::Error::msg)
+            },
+        );
+        Templates { tera }
+    }
+
+    /// Render a template to text.
+    pub fn text(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        self.tera.render(name, ctx).map_err(|e| RenderError {
+            what: name.to_string(),
+            message: flatten(&e),
+        })
+    }
+
+    /// Render a step template into statements (split on `--- role` markers).
+    pub fn statements(
+        &self,
+        name: &str,
+        ctx: &Context,
+    ) -> Result<(Vec<Stmt>, bool), RenderError> {
+        let text = self.text(name, ctx)?;
+        split_statements(&text).map_err(|message| RenderError {
+            what: name.to_string(),
+            message,
+        })
+    }
+}
+
+fn flatten(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// `ident` accepts a string, a `{schema, name}` object (qualified name) or a list (joined by
+/// ", ").
+fn ident_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => d.quote_ident(s),
+        Value::Object(o) => {
+            let part = |k: &str| -> Result<String, String> {
+                match o.get(k) {
+                    Some(Value::String(s)) => d.quote_ident(s),
+                    _ => Err(format!("ident: qualified name without `{k}`")),
+                }
+            };
+            Ok(format!("{}.{}", part("schema")?, part("name")?))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|i| ident_value(d, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(", ")),
+        other => Err(format!("ident: cannot quote {other}")),
+    }
+}
+
+fn literal_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => d.quote_literal(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(if *b { "TRUE" } else { "FALSE" }.into()),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| literal_value(d, i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(", ")),
+        Value::Null => Ok("NULL".into()),
+        Value::Object(_) => Err("literal: cannot quote an object".into()),
+    }
+}
+
+fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
+    let mut stmts: Vec<Stmt> = Vec::new();
+    let mut transactional = true;
+    let mut current: Option<(Role, String)> = None;
+    let flush = |cur: &mut Option<(Role, String)>, out: &mut Vec<Stmt>| {
+        if let Some((role, sql)) = cur.take() {
+            let sql = sql.trim().trim_end_matches(';').trim().to_string();
+            if !sql.is_empty() {
+                out.push(Stmt { sql, role });
+            }
+        }
+    };
+    for line in text.lines() {
+        if let Some(marker) = line.trim().strip_prefix("--- ") {
+            flush(&mut current, &mut stmts);
+            let role = match marker.trim() {
+                "no_transaction" => {
+                    transactional = false;
+                    continue;
+                }
+                "exec" => Role::Exec,
+                "count_source" => Role::CountSource,
+                "move_rows" => Role::MoveRows,
+                "count_target" => Role::CountTarget,
+                "count_left" => Role::CountLeft,
+                other => return Err(format!("unknown statement role `{other}`")),
+            };
+            current = Some((role, String::new()));
+        } else if let Some((_, sql)) = current.as_mut() {
+            sql.push_str(line);
+            sql.push('\n');
+        } else if !line.trim().is_empty() {
+            return Err(format!("text before the first `--- role` marker: `{line}`"));
+        }
+    }
+    flush(&mut current, &mut stmts);
+    Ok((stmts, transactional))
+}
+
+/// `{schema, name}` for templates.
+#[derive(Serialize)]
+pub struct NameCtx<'a> {
+    pub schema: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> From<&'a QualifiedName> for NameCtx<'a> {
+    fn from(q: &'a QualifiedName) -> Self {
+        NameCtx {
+            schema: &q.schema,
+            name: &q.name,
+        }
+    }
+}
+
+/// Step id as in the contract: `public.events/create/events_p20260311`.
+pub fn step_id(action: &Action) -> String {
+    format!(
+        "{}/{}/{}",
+        action.table,
+        action.kind.verb(),
+        action.kind.partition().name
+    )
+}
+
+/// Render every action; `policy_of` maps an action to the index of its policy and the table.
+pub fn render_all<'a>(
+    dialect: &'static dyn Dialect,
+    actions: &[Action],
+    lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
+) -> Result<Vec<Step>, RenderError> {
+    let t = Templates::new(dialect);
+    actions
+        .iter()
+        .map(|a| {
+            let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
+                what: a.table.to_string(),
+                message: "no policy for this table".into(),
+            })?;
+            let mut step = dialect.render(&t, a, table, policy)?;
+            step.policy = idx;
+            Ok(step)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_role_markers() {
+        let (s, tx) = split_statements(
+            "--- no_transaction\n--- exec\nSET x = 1;\n\n--- count_source\nSELECT count(*)\nFROM t;\n",
+        )
+        .unwrap();
+        assert!(!tx);
+        assert_eq!(
+            s,
+            vec![
+                Stmt {
+                    sql: "SET x = 1".into(),
+                    role: Role::Exec
+                },
+                Stmt {
+                    sql: "SELECT count(*)\nFROM t".into(),
+                    role: Role::CountSource
+                }
+            ]
+        );
+        assert!(split_statements("SELECT 1").is_err());
+        assert!(split_statements("--- bogus\nSELECT 1").is_err());
+    }
+}
