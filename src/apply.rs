@@ -62,9 +62,8 @@ pub fn pg_unlock(client: &mut postgres::Client, table: &str) -> Result<(), Strin
 
 /// SQLSTATEs worth another attempt: lock_not_available, deadlock_detected, serialization_failure.
 fn retryable(e: &postgres::Error) -> bool {
-    e.code().is_some_and(|c| {
-        matches!(c.code(), "55P03" | "40P01" | "40001")
-    })
+    e.code()
+        .is_some_and(|c| matches!(c.code(), "55P03" | "40P01" | "40001"))
 }
 
 /// Backoff before attempt `n` (1-based): 200 ms doubling, capped at 10 s, with jitter.
@@ -195,7 +194,9 @@ fn run_on<C: postgres::GenericClient>(c: &mut C, step: &Step) -> Result<u64, Fai
             Role::CountLeft => {
                 let left = count(c)?;
                 if left != 0 {
-                    return Err(mismatch(format!("{left} rows left behind in the catch-all")));
+                    return Err(mismatch(format!(
+                        "{left} rows left behind in the catch-all"
+                    )));
                 }
             }
         }

@@ -3,14 +3,14 @@
 //! Exit statuses: 0 success / nothing to do; 1 error (bad input, database error, nothing
 //! half-applied); 2 `plan`: changes pending. Results go to stdout, diagnostics to stderr.
 
+use anyhow::{anyhow, bail, Context as _, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
 use partctl::catalog::{Catalog, PartBound};
 use partctl::db::DbUrl;
 use partctl::ops::{self, Conn, PlanDoc, TableOutcome};
 use partctl::plan::{self, describe, ActionKind};
 use partctl::policy::{self, Policy};
-use anyhow::{anyhow, bail, Context as _, Result};
-use chrono::{DateTime, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -23,7 +23,12 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// Policy file or directory (every *.toml in it, by name). Repeatable.
-    #[arg(short = 'p', long = "policies", global = true, default_value = "policies")]
+    #[arg(
+        short = 'p',
+        long = "policies",
+        global = true,
+        default_value = "policies"
+    )]
     pub policies: Vec<PathBuf>,
     /// postgres://, postgresql://, mysql:// or mariadb:// URL.
     #[arg(
@@ -242,7 +247,11 @@ fn print_plan(format: Format, doc: &PlanDoc) -> Result<()> {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(doc)?)?,
         Format::Text => {
             if doc.steps.is_empty() {
-                writeln!(out, "No changes: the partitions match the policies (now = {}).", rfc(doc.now))?;
+                writeln!(
+                    out,
+                    "No changes: the partitions match the policies (now = {}).",
+                    rfc(doc.now)
+                )?;
                 return Ok(());
             }
             writeln!(
@@ -260,7 +269,11 @@ fn print_plan(format: Format, doc: &PlanDoc) -> Result<()> {
                 writeln!(
                     out,
                     "  sql{}:",
-                    if s.transaction { " (one transaction)" } else { " (no transaction block)" }
+                    if s.transaction {
+                        " (one transaction)"
+                    } else {
+                        " (no transaction block)"
+                    }
                 )?;
                 for q in &s.sql {
                     for (i, line) in q.lines().enumerate() {
@@ -274,15 +287,31 @@ fn print_plan(format: Format, doc: &PlanDoc) -> Result<()> {
                 writeln!(out, "### partctl plan: no changes\n\nThe partitions match the policies (now = `{}`).", rfc(doc.now))?;
                 return Ok(());
             }
-            writeln!(out, "### partctl plan: {} step{}\n", doc.steps.len(), if doc.steps.len() == 1 { "" } else { "s" })?;
+            writeln!(
+                out,
+                "### partctl plan: {} step{}\n",
+                doc.steps.len(),
+                if doc.steps.len() == 1 { "" } else { "s" }
+            )?;
             writeln!(out, "Planned for `{}`.\n", rfc(doc.now))?;
             writeln!(out, "| step | action | reason | lock |")?;
             writeln!(out, "|---|---|---|---|")?;
             for s in &doc.steps {
-                writeln!(out, "| `{}` | {} | {} | {} |", md(&s.id), s.action, md(&s.reason), md(&s.lock))?;
+                writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    md(&s.id),
+                    s.action,
+                    md(&s.reason),
+                    md(&s.lock)
+                )?;
             }
             for s in &doc.steps {
-                writeln!(out, "\n<details><summary><code>{}</code></summary>\n\n```sql", html(&s.id))?;
+                writeln!(
+                    out,
+                    "\n<details><summary><code>{}</code></summary>\n\n```sql",
+                    html(&s.id)
+                )?;
                 for q in &s.sql {
                     writeln!(out, "{q};")?;
                 }
@@ -312,12 +341,25 @@ fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result
         Format::Text | Format::Markdown => {
             for (t, o) in outcomes {
                 match o {
-                    TableOutcome::Skipped => writeln!(out, "{t}: skipped (another partctl run holds its lock)")?,
-                    TableOutcome::Done(steps) if steps.is_empty() => writeln!(out, "{t}: nothing to do")?,
+                    TableOutcome::Skipped => {
+                        writeln!(out, "{t}: skipped (another partctl run holds its lock)")?
+                    }
+                    TableOutcome::Done(steps) if steps.is_empty() => {
+                        writeln!(out, "{t}: nothing to do")?
+                    }
                     TableOutcome::Done(steps) => {
                         let moved: u64 = steps.iter().map(|s| s.rows_moved).sum();
-                        writeln!(out, "{t}: {} step{} applied{}", steps.len(), if steps.len() == 1 { "" } else { "s" },
-                            if moved > 0 { format!(", {moved} rows moved") } else { String::new() })?;
+                        writeln!(
+                            out,
+                            "{t}: {} step{} applied{}",
+                            steps.len(),
+                            if steps.len() == 1 { "" } else { "s" },
+                            if moved > 0 {
+                                format!(", {moved} rows moved")
+                            } else {
+                                String::new()
+                            }
+                        )?;
                     }
                 }
             }
@@ -326,15 +368,29 @@ fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result
     Ok(())
 }
 
-fn print_show(format: Format, policies: &[&Policy], catalog: &Catalog, now: DateTime<Utc>) -> Result<()> {
+fn print_show(
+    format: Format,
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut tables_json = Vec::new();
     for p in policies {
-        let Some(t) = plan::resolve(p, catalog) else { continue };
+        let Some(t) = plan::resolve(p, catalog) else {
+            continue;
+        };
         let expiring: Vec<String> = plan::plan_table(p, t, now)
             .map(|acts| {
                 acts.iter()
-                    .filter(|a| matches!(a.kind, ActionKind::Detach { .. } | ActionKind::Drop { .. } | ActionKind::Archive { .. }))
+                    .filter(|a| {
+                        matches!(
+                            a.kind,
+                            ActionKind::Detach { .. }
+                                | ActionKind::Drop { .. }
+                                | ActionKind::Archive { .. }
+                        )
+                    })
                     .map(|a| a.kind.partition().to_string())
                     .collect()
             })
@@ -353,11 +409,23 @@ fn print_show(format: Format, policies: &[&Policy], catalog: &Catalog, now: Date
                     (PartBound::Default, _) => "DEFAULT".into(),
                     (PartBound::Orphan, _) => "(detached, unfinished)".into(),
                     (PartBound::List { values }, _) => format!("IN ({})", values.join(", ")),
-                    (PartBound::Hash { modulus, remainder }, _) => format!("MODULUS {modulus} REMAINDER {remainder}"),
+                    (PartBound::Hash { modulus, remainder }, _) => {
+                        format!("MODULUS {modulus} REMAINDER {remainder}")
+                    }
                     (b, _) => format!("{b:?}"),
                 };
-                let bounds = if part.detach_pending { format!("{bounds} (detach pending)") } else { bounds };
-                (part.name.name.clone(), bounds, part.est_rows, part.bytes, expiring.contains(&part.name.to_string()))
+                let bounds = if part.detach_pending {
+                    format!("{bounds} (detach pending)")
+                } else {
+                    bounds
+                };
+                (
+                    part.name.name.clone(),
+                    bounds,
+                    part.est_rows,
+                    part.bytes,
+                    expiring.contains(&part.name.to_string()),
+                )
             })
             .collect();
         match format {
@@ -373,19 +441,51 @@ fn print_show(format: Format, policies: &[&Policy], catalog: &Catalog, now: Date
             Format::Text | Format::Markdown => {
                 let md_mode = format == Format::Markdown;
                 if md_mode {
-                    writeln!(out, "### {} ({} on `{}`, {})\n", md(&t.name.to_string()), t.strategy.as_str(), md(&t.key.name), t.key.sql_type)?;
+                    writeln!(
+                        out,
+                        "### {} ({} on `{}`, {})\n",
+                        md(&t.name.to_string()),
+                        t.strategy.as_str(),
+                        md(&t.key.name),
+                        t.key.sql_type
+                    )?;
                     writeln!(out, "| partition | bounds | est. rows | size | expired |\n|---|---|---:|---:|---|")?;
                 } else {
-                    writeln!(out, "{} ({} on {}, {}): {} partition{}", t.name, t.strategy.as_str(), t.key.name, t.key.sql_type, rows.len(), if rows.len() == 1 { "" } else { "s" })?;
+                    writeln!(
+                        out,
+                        "{} ({} on {}, {}): {} partition{}",
+                        t.name,
+                        t.strategy.as_str(),
+                        t.key.name,
+                        t.key.sql_type,
+                        rows.len(),
+                        if rows.len() == 1 { "" } else { "s" }
+                    )?;
                 }
                 let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
                 let wb = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
                 for (n, b, r, s, e) in &rows {
-                    let est = if *r < 0 { "?".to_string() } else { r.to_string() };
-                    if md_mode {
-                        writeln!(out, "| `{}` | {} | {est} | {} | {} |", md(n), md(b), human(*s), if *e { "yes" } else { "" })?;
+                    let est = if *r < 0 {
+                        "?".to_string()
                     } else {
-                        writeln!(out, "  {n:<w$}  {b:<wb$}  {est:>10} rows  {:>9}{}", human(*s), if *e { "  expired" } else { "" })?;
+                        r.to_string()
+                    };
+                    if md_mode {
+                        writeln!(
+                            out,
+                            "| `{}` | {} | {est} | {} | {} |",
+                            md(n),
+                            md(b),
+                            human(*s),
+                            if *e { "yes" } else { "" }
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "  {n:<w$}  {b:<wb$}  {est:>10} rows  {:>9}{}",
+                            human(*s),
+                            if *e { "  expired" } else { "" }
+                        )?;
                     }
                 }
                 writeln!(out)?;
@@ -393,7 +493,11 @@ fn print_show(format: Format, policies: &[&Policy], catalog: &Catalog, now: Date
         }
     }
     if format == Format::Json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&serde_json::json!({"tables": tables_json}))?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"tables": tables_json}))?
+        )?;
     }
     Ok(())
 }
@@ -422,5 +526,7 @@ fn md(s: &str) -> String {
 }
 
 fn html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

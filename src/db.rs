@@ -120,9 +120,15 @@ mod tests {
         );
         assert_eq!(redact("postgres://db/x"), "postgres://db/x");
         let u = DbUrl::parse("postgresql://u:pw@h/d").unwrap();
-        assert_eq!(format!("{u} {u:?}"), "postgresql://u:***@h/d DbUrl(postgresql://u:***@h/d)");
+        assert_eq!(
+            format!("{u} {u:?}"),
+            "postgresql://u:***@h/d DbUrl(postgresql://u:***@h/d)"
+        );
         assert_eq!(scrub("bad pw here", &u), "bad *** here");
-        assert!(DbUrl::parse("sqlite://u:pw@x").unwrap_err().to_string().contains("u:***@x"));
+        assert!(DbUrl::parse("sqlite://u:pw@x")
+            .unwrap_err()
+            .to_string()
+            .contains("u:***@x"));
     }
 }
 
@@ -143,7 +149,8 @@ pub fn pg_connect(url: &DbUrl) -> Result<postgres::Client, DbError> {
         config.connect(postgres::NoTls)
     } else {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| fail(e.to_string()))?

@@ -6,9 +6,7 @@
 //! epoch in UTC. The planner only compares and aligns coordinates, so it never needs to know
 //! which engine it serves.
 
-use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -40,7 +38,10 @@ const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 
 impl KeyKind {
     pub fn is_time(self) -> bool {
-        matches!(self, KeyKind::Date | KeyKind::Timestamp | KeyKind::Timestamptz)
+        matches!(
+            self,
+            KeyKind::Date | KeyKind::Timestamp | KeyKind::Timestamptz
+        )
     }
 
     /// The inclusive range of values the column can hold (integers only).
@@ -270,10 +271,7 @@ impl Axis {
                 instant,
             } => {
                 let local = if instant {
-                    naive_of(coord)
-                        .and_utc()
-                        .with_timezone(&tz)
-                        .naive_local()
+                    naive_of(coord).and_utc().with_timezone(&tz).naive_local()
                 } else {
                     naive_of(coord)
                 };
@@ -384,10 +382,7 @@ impl Axis {
         match *self {
             Axis::Time {
                 tz, instant: true, ..
-            } => naive_of(coord)
-                .and_utc()
-                .with_timezone(&tz)
-                .naive_local(),
+            } => naive_of(coord).and_utc().with_timezone(&tz).naive_local(),
             _ => naive_of(coord),
         }
     }
@@ -459,12 +454,16 @@ mod tests {
     #[test]
     fn months_align_on_local_midnight_across_dst() {
         let tz: Tz = "America/New_York".parse().unwrap();
-        let axis = Axis::new(KeyKind::Timestamptz, Span::parse_time("1 month").unwrap(), tz)
-            .unwrap();
+        let axis = Axis::new(
+            KeyKind::Timestamptz,
+            Span::parse_time("1 month").unwrap(),
+            tz,
+        )
+        .unwrap();
         let i = axis.index_of(utc("2026-03-10T12:00:00Z"));
         assert_eq!(axis.start_of(i), Some(utc("2026-03-01T05:00:00Z"))); // EST
         assert_eq!(axis.start_of(i + 1), Some(utc("2026-04-01T04:00:00Z"))); // EDT
-        // Just before local midnight on April 1st still belongs to March.
+                                                                             // Just before local midnight on April 1st still belongs to March.
         assert_eq!(axis.index_of(utc("2026-04-01T03:59:59Z")), i);
     }
 
@@ -495,8 +494,12 @@ mod tests {
     #[test]
     fn dst_gap_hours_do_not_produce_empty_or_backwards_periods() {
         let tz: Tz = "America/New_York".parse().unwrap();
-        let axis =
-            Axis::new(KeyKind::Timestamptz, Span::parse_time("1 hour").unwrap(), tz).unwrap();
+        let axis = Axis::new(
+            KeyKind::Timestamptz,
+            Span::parse_time("1 hour").unwrap(),
+            tz,
+        )
+        .unwrap();
         let i = axis.index_of(utc("2026-03-08T06:30:00Z")); // 01:30 EST, before the gap
         let starts: Vec<i64> = (i..i + 3).map(|k| axis.start_of(k).unwrap()).collect();
         assert!(starts.windows(2).all(|w| w[0] <= w[1]));
@@ -504,7 +507,12 @@ mod tests {
 
     #[test]
     fn literals_round_trip() {
-        for kind in [KeyKind::Date, KeyKind::Timestamp, KeyKind::Timestamptz, KeyKind::Int] {
+        for kind in [
+            KeyKind::Date,
+            KeyKind::Timestamp,
+            KeyKind::Timestamptz,
+            KeyKind::Int,
+        ] {
             let c = utc("2026-03-10T00:00:00Z");
             assert_eq!(kind.parse(&kind.format(c)), Some(c), "{kind:?}");
         }

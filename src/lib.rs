@@ -4,13 +4,13 @@
 //! Data flows one way: [`policy`] (parse + validate, pure) -> [`catalog`] (what the database
 //! has) -> [`plan`] (pure) -> [`render`] (SQL through templates) -> [`apply`] (executor).
 
+pub mod apply;
 pub mod catalog;
+pub mod db;
 pub mod key;
-pub mod naming;
 pub mod names;
+pub mod naming;
+pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod render;
-pub mod db;
-pub mod apply;
-pub mod ops;

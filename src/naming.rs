@@ -37,8 +37,7 @@ fn date_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Val
         Some(_) => return Err("date: `format` must be a string".into()),
         None => "%Y-%m-%d".to_string(),
     };
-    if chrono::format::StrftimeItems::new(&format)
-        .any(|i| matches!(i, chrono::format::Item::Error))
+    if chrono::format::StrftimeItems::new(&format).any(|i| matches!(i, chrono::format::Item::Error))
     {
         return Err(format!("date: invalid format `{format}`").into());
     }
@@ -150,7 +149,12 @@ mod tests {
     #[test]
     fn template_errors_are_reported() {
         assert!(check_template("{{ table }_p", "t", Span::Int(1)).is_err());
-        assert!(check_template("{{ from | date(format='%Q') }}", "t", Span::parse_time("1 day").unwrap()).is_err());
+        assert!(check_template(
+            "{{ from | date(format='%Q') }}",
+            "t",
+            Span::parse_time("1 day").unwrap()
+        )
+        .is_err());
         assert!(check_template("{{ nosuch }}", "t", Span::Int(1)).is_err());
     }
 }

@@ -108,9 +108,8 @@ impl Conn {
 
     fn try_lock(&mut self, table: &str) -> Result<bool, OpError> {
         match self {
-            Conn::Postgres(c) => apply::pg_try_lock(c, table).map_err(|m| {
-                OpError::Other(format!("{table}: taking the advisory lock: {m}"))
-            }),
+            Conn::Postgres(c) => apply::pg_try_lock(c, table)
+                .map_err(|m| OpError::Other(format!("{table}: taking the advisory lock: {m}"))),
         }
     }
 
@@ -159,9 +158,7 @@ pub fn plan_steps(
 ) -> Result<(Vec<Action>, Vec<Step>), OpError> {
     let actions = plan::plan(policies, catalog, now)?;
     let steps = render::render_all(dialect_for(catalog.engine), &actions, |a| {
-        let idx = policies
-            .iter()
-            .position(|p| p.table.matches(&a.table))?;
+        let idx = policies.iter().position(|p| p.table.matches(&a.table))?;
         Some((idx, policies[idx], catalog.table(&a.table)?))
     })?;
     Ok((actions, steps))

@@ -328,10 +328,7 @@ pub fn parse_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Policy>, Polic
         if let Some(first) = policies[..i].iter().find(|q| q.table == p.table) {
             errors.push(PolicyError {
                 origin: p.origin.clone(),
-                message: format!(
-                    "table `{}` is already defined at {}",
-                    p.table, first.origin
-                ),
+                message: format!("table `{}` is already defined at {}", p.table, first.origin),
             });
         }
     }
@@ -446,19 +443,34 @@ impl Ctx<'_> {
                     if let Some(pos) = pos {
                         self.err(
                             pos,
-                            format!("{key}: only range tables take `{key}`; this table is {}", s.as_str()),
+                            format!(
+                                "{key}: only range tables take `{key}`; this table is {}",
+                                s.as_str()
+                            ),
                         );
                     }
                 }
             }
             if s != Strategy::List {
                 if let Some(l) = &t.lists {
-                    self.err(at(l), format!("lists: only list tables take `lists`; this table is {}", s.as_str()));
+                    self.err(
+                        at(l),
+                        format!(
+                            "lists: only list tables take `lists`; this table is {}",
+                            s.as_str()
+                        ),
+                    );
                 }
             }
             if s != Strategy::Hash {
                 if let Some(m) = &t.modulus {
-                    self.err(at(m), format!("modulus: only hash tables take `modulus`; this table is {}", s.as_str()));
+                    self.err(
+                        at(m),
+                        format!(
+                            "modulus: only hash tables take `modulus`; this table is {}",
+                            s.as_str()
+                        ),
+                    );
                 }
             }
         }
@@ -552,13 +564,19 @@ impl Ctx<'_> {
         let on_expire = match t.on_expire.as_ref().map(|s| (s.get_ref().as_str(), at(s))) {
             None | Some(("detach", _)) => {
                 if let Some(a) = &t.archive_schema {
-                    self.err(at(a), "archive_schema: only used with on_expire = \"archive\"");
+                    self.err(
+                        at(a),
+                        "archive_schema: only used with on_expire = \"archive\"",
+                    );
                 }
                 OnExpire::Detach
             }
             Some(("drop", _)) => {
                 if let Some(a) = &t.archive_schema {
-                    self.err(at(a), "archive_schema: only used with on_expire = \"archive\"");
+                    self.err(
+                        at(a),
+                        "archive_schema: only used with on_expire = \"archive\"",
+                    );
                 }
                 OnExpire::Drop
             }
@@ -569,7 +587,10 @@ impl Ctx<'_> {
                     }
                 }
                 Some(a) => {
-                    self.err(at(a), format!("archive_schema: must be 1 to {MAX_IDENT_BYTES} bytes"));
+                    self.err(
+                        at(a),
+                        format!("archive_schema: must be 1 to {MAX_IDENT_BYTES} bytes"),
+                    );
                     OnExpire::Detach
                 }
                 None => {
@@ -620,8 +641,15 @@ impl Ctx<'_> {
                 self.err(at(tpl), format!("name_template: {m}"));
             }
         } else if let (None, Some(tref), Some(iv)) = (&t.name_template, &table, interval) {
-            if let Err(m) = crate::naming::check_template(crate::naming::default_template(iv), &tref.name, iv) {
-                self.err(at(&t.name), format!("name: partition names would be too long: {m}; set a shorter name_template"));
+            if let Err(m) =
+                crate::naming::check_template(crate::naming::default_template(iv), &tref.name, iv)
+            {
+                self.err(
+                    at(&t.name),
+                    format!(
+                        "name: partition names would be too long: {m}; set a shorter name_template"
+                    ),
+                );
             }
         }
 
@@ -665,11 +693,19 @@ impl Ctx<'_> {
                     "hash" => Some(Strategy::Hash),
                     "list" => Some(Strategy::List),
                     other => {
-                        self.err(at(s), format!("subpartition: partition_by `{other}` is not one of hash, list"));
+                        self.err(
+                            at(s),
+                            format!(
+                                "subpartition: partition_by `{other}` is not one of hash, list"
+                            ),
+                        );
                         None
                     }
                 };
-                let modulus = r.modulus.and_then(|m| u32::try_from(m).ok()).filter(|m| (1..=1024).contains(m));
+                let modulus = r
+                    .modulus
+                    .and_then(|m| u32::try_from(m).ok())
+                    .filter(|m| (1..=1024).contains(m));
                 let lists = r.lists.clone().unwrap_or_default();
                 match strat {
                     Some(Strategy::Hash) if modulus.is_none() => {
@@ -746,7 +782,10 @@ impl Ctx<'_> {
                 defaults.and_then(|d| self.duration(&d.statement_timeout, "statement_timeout"))
             })
             .unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
-        let retries_src = t.retries.as_ref().or(defaults.and_then(|d| d.retries.as_ref()));
+        let retries_src = t
+            .retries
+            .as_ref()
+            .or(defaults.and_then(|d| d.retries.as_ref()));
         let retries = match retries_src {
             None => DEFAULT_RETRIES,
             Some(r) => match u32::try_from(*r.get_ref()) {
@@ -797,7 +836,9 @@ fn check_lists(lists: &BTreeMap<String, Vec<ListValue>>) -> Option<String> {
         }
         for v in values {
             if let Some(other) = seen.insert(v, suffix) {
-                return Some(format!("value {v} appears in both `{other}` and `{suffix}`"));
+                return Some(format!(
+                    "value {v} appears in both `{other}` and `{suffix}`"
+                ));
             }
         }
     }
@@ -864,7 +905,10 @@ pub fn parse_cron(text: &str) -> Result<cron::Schedule, String> {
         }
     };
     let dow = translate_dow(rest[4]).map_err(|m| format!("`{text}`: weekday field: {m}"))?;
-    let expr = format!("{sec} {} {} {} {} {dow}", rest[0], rest[1], rest[2], rest[3]);
+    let expr = format!(
+        "{sec} {} {} {} {} {dow}",
+        rest[0], rest[1], rest[2], rest[3]
+    );
     expr.parse::<cron::Schedule>()
         .map_err(|e| format!("`{text}` is not a valid cron expression: {e}"))
 }
@@ -993,23 +1037,38 @@ max_partitions = 2
         let e = errors(
             "[[table]]\nname = \"t\"\npartition_by = \"range\"\ncolumn = \"c\"\ninterval = \"1 fortnight\"\ntimezone = \"Mars/Olympus\"\non_expire = \"archive\"\nschedule = \"* * *\"\n",
         );
-        assert!(e.contains("p.toml:5:12: interval: unknown unit `fortnight`"), "{e}");
+        assert!(
+            e.contains("p.toml:5:12: interval: unknown unit `fortnight`"),
+            "{e}"
+        );
         assert!(e.contains("p.toml:6:12: timezone: `Mars/Olympus`"), "{e}");
-        assert!(e.contains("p.toml:7:13: on_expire: \"archive\" needs `archive_schema`"), "{e}");
-        assert!(e.contains("p.toml:8:12: schedule: `* * *` has 3 fields"), "{e}");
+        assert!(
+            e.contains("p.toml:7:13: on_expire: \"archive\" needs `archive_schema`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("p.toml:8:12: schedule: `* * *` has 3 fields"),
+            "{e}"
+        );
     }
 
     #[test]
     fn duplicate_tables_and_lists() {
         let e = errors("[[table]]\nname = \"a.t\"\npartition_by = \"list\"\ncolumn = \"c\"\nlists = { x = [\"US\"], y = [\"US\"] }\n[[table]]\nname = \"a.t\"\npartition_by = \"hash\"\ncolumn = \"c\"\nmodulus = 4\n");
-        assert!(e.contains("value \"US\" appears in both `x` and `y`"), "{e}");
+        assert!(
+            e.contains("value \"US\" appears in both `x` and `y`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_table_defined_twice_is_an_error() {
         let t = "[[table]]\nname = \"a.t\"\npartition_by = \"hash\"\ncolumn = \"c\"\nmodulus = 4\n";
         let e = errors(&format!("{t}{t}"));
-        assert!(e.contains("p.toml:6:1: table `a.t` is already defined at p.toml:1:1"), "{e}");
+        assert!(
+            e.contains("p.toml:6:1: table `a.t` is already defined at p.toml:1:1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1022,7 +1081,10 @@ max_partitions = 2
     #[test]
     fn keys_of_other_strategies_are_errors() {
         let e = errors("[[table]]\nname = \"t\"\npartition_by = \"hash\"\ncolumn = \"c\"\nmodulus = 4\ninterval = \"1 day\"\n");
-        assert!(e.contains("interval: only range tables take `interval`"), "{e}");
+        assert!(
+            e.contains("interval: only range tables take `interval`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1040,14 +1102,21 @@ max_partitions = 2
         let sunday = parse_now("2026-11-22T03:00:00Z").unwrap();
         let last = parse_now("2026-11-21T00:00:00Z").unwrap();
         assert!(s.due(Some(last), sunday, Tz::UTC));
-        assert!(!s.due(Some(last), parse_now("2026-11-21T23:00:00Z").unwrap(), Tz::UTC));
+        assert!(!s.due(
+            Some(last),
+            parse_now("2026-11-21T23:00:00Z").unwrap(),
+            Tz::UTC
+        ));
     }
 
     #[test]
     fn durations() {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("5 minutes").unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            parse_duration("5 minutes").unwrap(),
+            Duration::from_secs(300)
+        );
         assert!(parse_duration("soon").is_err());
     }
 }

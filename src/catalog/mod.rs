@@ -98,14 +98,24 @@ pub struct Partition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PartBound {
-    Range { from: Bound, to: Bound },
-    List { values: Vec<String> },
-    Hash { modulus: u32, remainder: u32 },
+    Range {
+        from: Bound,
+        to: Bound,
+    },
+    List {
+        values: Vec<String>,
+    },
+    Hash {
+        modulus: u32,
+        remainder: u32,
+    },
     Default,
     /// No longer attached: partctl detached it to drop or archive it, and was interrupted.
     Orphan,
     /// A bound this version does not interpret, kept verbatim.
-    Other { text: String },
+    Other {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -51,12 +51,18 @@ pub fn read(
         .map_err(q)?
         .get(0);
     let rows = client
-        .query(include_str!("../../templates/postgres/catalog.sql"), &[&schemas, &names])
+        .query(
+            include_str!("../../templates/postgres/catalog.sql"),
+            &[&schemas, &names],
+        )
         .map_err(q)?;
     let templates = Templates::new(&POSTGRES);
     let mut tables = Vec::new();
     for (row, (tref, needed)) in rows.iter().zip(wanted) {
-        let name = QualifiedName::new(row.get::<_, String>("schema_name"), row.get::<_, String>("table_name"));
+        let name = QualifiedName::new(
+            row.get::<_, String>("schema_name"),
+            row.get::<_, String>("table_name"),
+        );
         let fail = |message: String| CatalogError::Table {
             table: name.to_string(),
             message,
@@ -68,7 +74,11 @@ pub fn read(
             Some("r") => Strategy::Range,
             Some("l") => Strategy::List,
             Some("h") => Strategy::Hash,
-            _ => return Err(fail("the table is not partitioned (create it with PARTITION BY)".into())),
+            _ => {
+                return Err(fail(
+                    "the table is not partitioned (create it with PARTITION BY)".into(),
+                ))
+            }
         };
         if row.get::<_, bool>("key_is_expression") || row.get::<_, i32>("key_count") != 1 {
             return Err(fail(
@@ -84,18 +94,23 @@ pub fn read(
             "date" => Some(KeyKind::Date),
             "timestamp without time zone" => Some(KeyKind::Timestamp),
             "timestamp with time zone" => Some(KeyKind::Timestamptz),
-            t if t.starts_with("timestamp(") && t.ends_with("without time zone") => Some(KeyKind::Timestamp),
+            t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
+                Some(KeyKind::Timestamp)
+            }
             t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
             _ => None,
         };
-        let raw: Vec<RawPartition> = serde_json::from_value(row.get::<_, serde_json::Value>("partitions"))
-            .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
+        let raw: Vec<RawPartition> =
+            serde_json::from_value(row.get::<_, serde_json::Value>("partitions"))
+                .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
         let mut partitions = Vec::new();
         for p in raw {
             let pname = QualifiedName::new(p.schema, p.name);
             let text = p.bound.unwrap_or_default();
             let bound = parse_bound(&text, kind).ok_or_else(|| {
-                fail(format!("cannot read the bound of partition {pname}: `{text}`"))
+                fail(format!(
+                    "cannot read the bound of partition {pname}: `{text}`"
+                ))
             })?;
             partitions.push(Partition {
                 name: pname,
@@ -103,15 +118,12 @@ pub fn read(
                 est_rows: p.rows,
                 bytes: p.bytes,
                 detach_pending: p.pending,
-                subpartitions: if p.relkind == "p" {
-                    vec![]
-                } else {
-                    vec![]
-                },
+                subpartitions: if p.relkind == "p" { vec![] } else { vec![] },
             });
         }
-        let orphans: Vec<RawName> = serde_json::from_value(row.get::<_, serde_json::Value>("orphans"))
-            .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
+        let orphans: Vec<RawName> =
+            serde_json::from_value(row.get::<_, serde_json::Value>("orphans"))
+                .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
         for o in orphans {
             partitions.push(Partition {
                 name: QualifiedName::new(o.schema, o.name),
@@ -177,10 +189,13 @@ fn read_stats(
     let get = |col: &str| -> Result<Option<i64>, CatalogError> {
         match row.get::<_, Option<String>>(col) {
             None => Ok(None),
-            Some(text) => kind.parse(&text).map(Some).ok_or_else(|| CatalogError::Table {
-                table: table.name.to_string(),
-                message: format!("cannot read key value `{text}`"),
-            }),
+            Some(text) => kind
+                .parse(&text)
+                .map(Some)
+                .ok_or_else(|| CatalogError::Table {
+                    table: table.name.to_string(),
+                    message: format!("cannot read key value `{text}`"),
+                }),
         }
     };
     Ok(KeyStats {
@@ -213,7 +228,9 @@ pub fn parse_bound(text: &str, kind: Option<KeyKind>) -> Option<PartBound> {
         };
         return match (kind, conv(&from), conv(&to)) {
             (Some(_), Some(from), Some(to)) => Some(PartBound::Range { from, to }),
-            _ => Some(PartBound::Other { text: t.to_string() }),
+            _ => Some(PartBound::Other {
+                text: t.to_string(),
+            }),
         };
     }
     if let Some(rest) = t.strip_prefix("FOR VALUES IN (") {
@@ -240,7 +257,9 @@ pub fn parse_bound(text: &str, kind: Option<KeyKind>) -> Option<PartBound> {
             remainder: r.trim().parse().ok()?,
         });
     }
-    Some(PartBound::Other { text: t.to_string() })
+    Some(PartBound::Other {
+        text: t.to_string(),
+    })
 }
 
 /// Split one value off the front: a quoted literal (with '' escapes) or a bare token.
@@ -282,28 +301,50 @@ mod tests {
     fn reads_bounds_as_postgres_prints_them() {
         let k = Some(KeyKind::Timestamptz);
         assert_eq!(
-            parse_bound("FOR VALUES FROM ('2026-03-10 00:00:00+00') TO ('2026-03-11 00:00:00+00')", k),
+            parse_bound(
+                "FOR VALUES FROM ('2026-03-10 00:00:00+00') TO ('2026-03-11 00:00:00+00')",
+                k
+            ),
             Some(PartBound::Range {
-                from: Bound::At(KeyKind::Timestamptz.parse("2026-03-10 00:00:00+00").unwrap()),
-                to: Bound::At(KeyKind::Timestamptz.parse("2026-03-11 00:00:00+00").unwrap()),
+                from: Bound::At(
+                    KeyKind::Timestamptz
+                        .parse("2026-03-10 00:00:00+00")
+                        .unwrap()
+                ),
+                to: Bound::At(
+                    KeyKind::Timestamptz
+                        .parse("2026-03-11 00:00:00+00")
+                        .unwrap()
+                ),
             })
         );
         assert_eq!(
             parse_bound("FOR VALUES FROM (MINVALUE) TO ('-100')", Some(KeyKind::Int)),
-            Some(PartBound::Range { from: Bound::Min, to: Bound::At(-100) })
+            Some(PartBound::Range {
+                from: Bound::Min,
+                to: Bound::At(-100)
+            })
         );
         assert_eq!(
             parse_bound("FOR VALUES FROM (0) TO (100)", Some(KeyKind::BigInt)),
-            Some(PartBound::Range { from: Bound::At(0), to: Bound::At(100) })
+            Some(PartBound::Range {
+                from: Bound::At(0),
+                to: Bound::At(100)
+            })
         );
         assert_eq!(parse_bound("DEFAULT", None), Some(PartBound::Default));
         assert_eq!(
             parse_bound("FOR VALUES IN ('US', 'it''s')", None),
-            Some(PartBound::List { values: vec!["US".into(), "it's".into()] })
+            Some(PartBound::List {
+                values: vec!["US".into(), "it's".into()]
+            })
         );
         assert_eq!(
             parse_bound("FOR VALUES WITH (modulus 4, remainder 3)", None),
-            Some(PartBound::Hash { modulus: 4, remainder: 3 })
+            Some(PartBound::Hash {
+                modulus: 4,
+                remainder: 3
+            })
         );
     }
 }

@@ -91,13 +91,17 @@ impl Templates {
         tera.register_filter(
             "ident",
             move |v: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
-                ident_value(dialect, v).map(Value::String).map_err(tera::Error::msg)
+                ident_value(dialect, v)
+                    .map(Value::String)
+                    .map_err(tera::Error::msg)
             },
         );
         tera.register_filter(
             "literal",
             move |v: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
-                literal_value(dialect, v).map(Value::String).map_err(tera::Error::msg)
+                literal_value(dialect, v)
+                    .map(Value::String)
+                    .map_err(tera::Error::msg)
             },
         );
         Templates { tera }
@@ -112,11 +116,7 @@ impl Templates {
     }
 
     /// Render a step template into statements (split on `--- role` markers).
-    pub fn statements(
-        &self,
-        name: &str,
-        ctx: &Context,
-    ) -> Result<(Vec<Stmt>, bool), RenderError> {
+    pub fn statements(&self, name: &str, ctx: &Context) -> Result<(Vec<Stmt>, bool), RenderError> {
         let text = self.text(name, ctx)?;
         split_statements(&text).map_err(|message| RenderError {
             what: name.to_string(),

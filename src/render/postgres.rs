@@ -48,7 +48,10 @@ fn millis(d: Duration) -> String {
 impl Dialect for Postgres {
     fn quote_ident(&self, ident: &str) -> Result<String, String> {
         if ident.is_empty() || ident.contains('\0') {
-            return Err(format!("`{}` is not a valid identifier", ident.escape_debug()));
+            return Err(format!(
+                "`{}` is not a valid identifier",
+                ident.escape_debug()
+            ));
         }
         Ok(format!("\"{}\"", ident.replace('"', "\"\"")))
     }
@@ -121,7 +124,10 @@ impl Dialect for Postgres {
                 ctx.insert("partition", &NameCtx::from(partition));
                 ctx.insert("is_default", &true);
                 ctx.insert("move_rows", &false);
-                ("create.sql.tera", format!("SHARE UPDATE EXCLUSIVE on {parent}"))
+                (
+                    "create.sql.tera",
+                    format!("SHARE UPDATE EXCLUSIVE on {parent}"),
+                )
             }
             ActionKind::Detach {
                 partition,
@@ -148,11 +154,16 @@ impl Dialect for Postgres {
                 ctx.insert("orphan", &false);
                 ctx.insert("transactional", has_default);
                 let lock = if *has_default {
-                    format!("ACCESS EXCLUSIVE on {parent} (DETACH; a catch-all forbids CONCURRENTLY)")
+                    format!(
+                        "ACCESS EXCLUSIVE on {parent} (DETACH; a catch-all forbids CONCURRENTLY)"
+                    )
                 } else {
                     format!("SHARE UPDATE EXCLUSIVE on {parent} (DETACH CONCURRENTLY)")
                 };
-                ("expire.sql.tera", with_partition_lock(lock, partition, then.as_ref()))
+                (
+                    "expire.sql.tera",
+                    with_partition_lock(lock, partition, then.as_ref()),
+                )
             }
             ActionKind::Finalize { partition, then } => {
                 expire_ctx(&mut ctx, parent, partition, then.as_ref());
@@ -160,7 +171,10 @@ impl Dialect for Postgres {
                 ctx.insert("orphan", &false);
                 ctx.insert("transactional", &false);
                 let lock = format!("SHARE UPDATE EXCLUSIVE on {parent} (DETACH FINALIZE)");
-                ("expire.sql.tera", with_partition_lock(lock, partition, then.as_ref()))
+                (
+                    "expire.sql.tera",
+                    with_partition_lock(lock, partition, then.as_ref()),
+                )
             }
             ActionKind::Cleanup { partition, then } => {
                 expire_ctx(&mut ctx, parent, partition, Some(then));
@@ -187,7 +201,12 @@ impl Dialect for Postgres {
     }
 }
 
-fn expire_ctx(ctx: &mut Context, parent: &QualifiedName, partition: &QualifiedName, then: Option<&Then>) {
+fn expire_ctx(
+    ctx: &mut Context,
+    parent: &QualifiedName,
+    partition: &QualifiedName,
+    then: Option<&Then>,
+) {
     ctx.insert("partition", &NameCtx::from(partition));
     ctx.insert("marker", &detach_marker(parent));
     match then {
@@ -222,4 +241,178 @@ fn check_name(partition: &str) -> String {
         base.pop();
     }
     format!("{base}{SUFFIX}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{KeyColumn, KeyStats, PartBound, Partition};
+    use crate::key::KeyKind;
+    use crate::plan::Action;
+    use crate::policy::{parse_sources, Strategy};
+    use std::path::PathBuf;
+
+    fn policy() -> Policy {
+        parse_sources(&[(
+            PathBuf::from("t.toml"),
+            "[[table]]\nname = 'Sales.Ev\"il; DROP TABLE x; --'\npartition_by = 'range'\ncolumn = 'Created At'\ninterval = '1 day'\nlock_timeout = '1500ms'\n".into(),
+        )])
+        .unwrap()
+        .remove(0)
+    }
+
+    fn table(with_default: bool) -> Table {
+        let name = QualifiedName::new("Sales", "Ev\"il; DROP TABLE x; --");
+        let mut partitions = vec![];
+        if with_default {
+            partitions.push(Partition {
+                name: QualifiedName::new("Sales", "Ev'il_default"),
+                bound: PartBound::Default,
+                est_rows: 10,
+                bytes: 8192,
+                detach_pending: false,
+                subpartitions: vec![],
+            });
+        }
+        Table {
+            name,
+            strategy: Strategy::Range,
+            key: KeyColumn {
+                name: "Created At".into(),
+                kind: Some(KeyKind::Timestamptz),
+                sql_type: "timestamp with time zone".into(),
+            },
+            columns: vec!["id".into(), "Created At".into(), "a\"b".into()],
+            partitions,
+            stats: KeyStats::default(),
+        }
+    }
+
+    fn render(kind: ActionKind, with_default: bool) -> String {
+        let t = table(with_default);
+        let action = Action {
+            table: t.name.clone(),
+            kind,
+            reason: "test".into(),
+        };
+        let templates = Templates::new(&POSTGRES);
+        let step = POSTGRES.render(&templates, &action, &t, &policy()).unwrap();
+        format!(
+            "id: {}\nlock: {}\ntransaction: {}\n\n{};\n",
+            step.id,
+            step.lock,
+            step.transactional,
+            step.sql.join(";\n")
+        )
+    }
+
+    fn part(n: &str) -> QualifiedName {
+        QualifiedName::new("Sales", n)
+    }
+
+    fn ts(s: &str) -> Bound {
+        Bound::At(KeyKind::Timestamptz.parse(s).unwrap())
+    }
+
+    #[test]
+    fn quoting_doubles_quotes_and_refuses_nul() {
+        assert_eq!(POSTGRES.quote_ident("a\"b").unwrap(), "\"a\"\"b\"");
+        assert_eq!(POSTGRES.quote_literal("it's").unwrap(), "'it''s'");
+        assert!(POSTGRES.quote_ident("a\0b").is_err());
+        assert!(POSTGRES.quote_literal("a\0b").is_err());
+    }
+
+    #[test]
+    fn create_with_rows_moved_from_the_catch_all() {
+        insta::assert_snapshot!(render(
+            ActionKind::Create {
+                partition: part("p'1\"x"),
+                from: ts("2026-03-10 00:00:00+00"),
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: true,
+            },
+            true
+        ));
+    }
+
+    #[test]
+    fn create_without_catch_all_and_open_lower_bound() {
+        insta::assert_snapshot!(render(
+            ActionKind::Create {
+                partition: part("p_min"),
+                from: Bound::Min,
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: false,
+            },
+            false
+        ));
+    }
+
+    #[test]
+    fn create_default() {
+        insta::assert_snapshot!(render(
+            ActionKind::CreateDefault {
+                partition: part("Ev_default")
+            },
+            false
+        ));
+    }
+
+    #[test]
+    fn detach_concurrently_without_catch_all() {
+        insta::assert_snapshot!(render(
+            ActionKind::Detach {
+                partition: part("old"),
+                has_default: false
+            },
+            false
+        ));
+    }
+
+    #[test]
+    fn drop_with_catch_all_is_one_transaction() {
+        insta::assert_snapshot!(render(
+            ActionKind::Drop {
+                partition: part("old"),
+                has_default: true
+            },
+            true
+        ));
+    }
+
+    #[test]
+    fn archive_concurrently_labels_the_partition_first() {
+        insta::assert_snapshot!(render(
+            ActionKind::Archive {
+                partition: part("old"),
+                schema: "Arch\"ive".into(),
+                has_default: false
+            },
+            false
+        ));
+    }
+
+    #[test]
+    fn finalize_then_drop() {
+        insta::assert_snapshot!(render(
+            ActionKind::Finalize {
+                partition: part("old"),
+                then: Some(Then::Drop)
+            },
+            false
+        ));
+    }
+
+    #[test]
+    fn cleanup_of_an_orphan() {
+        insta::assert_snapshot!(render(
+            ActionKind::Cleanup {
+                partition: part("old"),
+                then: Then::Archive {
+                    schema: "archive".into()
+                }
+            },
+            false
+        ));
+    }
 }
