@@ -104,34 +104,6 @@ fn password_of(url: &str) -> Option<String> {
     Some(userinfo.split_once(':')?.1.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
-            "postgres://app:***@db:5432/x?sslmode=require"
-        );
-        assert_eq!(
-            redact("mysql://root@127.0.0.1/x?password=hunter2&a=b"),
-            "mysql://root@127.0.0.1/x?password=***&a=b"
-        );
-        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
-        let u = DbUrl::parse("postgresql://u:pw@h/d").unwrap();
-        assert_eq!(
-            format!("{u} {u:?}"),
-            "postgresql://u:***@h/d DbUrl(postgresql://u:***@h/d)"
-        );
-        assert_eq!(scrub("bad pw here", &u), "bad *** here");
-        assert!(DbUrl::parse("sqlite://u:pw@x")
-            .unwrap_err()
-            .to_string()
-            .contains("u:***@x"));
-    }
-}
-
 /// Connect to PostgreSQL. TLS (rustls, webpki roots) follows the URL's `sslmode`; the session
 /// then speaks UTC and ISO dates so that bounds read back in one fixed format.
 pub fn pg_connect(url: &DbUrl) -> Result<postgres::Client, DbError> {
@@ -188,4 +160,32 @@ pub fn error_text(e: &postgres::Error) -> String {
         src = cause.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
+            "postgres://app:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redact("mysql://root@127.0.0.1/x?password=hunter2&a=b"),
+            "mysql://root@127.0.0.1/x?password=***&a=b"
+        );
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        let u = DbUrl::parse("postgresql://u:pw@h/d").unwrap();
+        assert_eq!(
+            format!("{u} {u:?}"),
+            "postgresql://u:***@h/d DbUrl(postgresql://u:***@h/d)"
+        );
+        assert_eq!(scrub("bad pw here", &u), "bad *** here");
+        assert!(DbUrl::parse("sqlite://u:pw@x")
+            .unwrap_err()
+            .to_string()
+            .contains("u:***@x"));
+    }
 }

@@ -28,6 +28,7 @@ struct RawPartition {
     rows: i64,
     bytes: i64,
     pending: bool,
+    #[allow(dead_code)]
     relkind: String,
 }
 
@@ -118,7 +119,8 @@ pub fn read(
                 est_rows: p.rows,
                 bytes: p.bytes,
                 detach_pending: p.pending,
-                subpartitions: if p.relkind == "p" { vec![] } else { vec![] },
+                // Sub-partitions (relkind "p") are read with composite partitioning.
+                subpartitions: vec![],
             });
         }
         let orphans: Vec<RawName> =

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Full local/CI check: ensure PostgreSQL + MariaDB server binaries exist (the
+# integration tests start throwaway servers themselves), then fmt, clippy, tests.
+# Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+have_pg() {
+    local d
+    if command -v pg_config >/dev/null 2>&1; then
+        d=$(pg_config --bindir 2>/dev/null || true)
+        [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && return 0
+    fi
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && return 0
+    done
+    command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1
+}
+
+have_any() { # have_any NAME... : any of the names is in PATH or an sbin dir
+    local n d
+    for n in "$@"; do
+        command -v "$n" >/dev/null 2>&1 && return 0
+        for d in /usr/sbin /sbin /usr/local/sbin; do
+            [ -x "$d/$n" ] && return 0
+        done
+    done
+    return 1
+}
+
+have_maria() {
+    have_any mariadbd mysqld && have_any mariadb-install-db mysql_install_db
+}
+
+packages=()
+have_pg || packages+=(postgresql)
+have_maria || packages+=(mariadb-server)
+# Some crates (ring) compile C code; rustup toolchains need a linker anyway.
+command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+
+if [ ${#packages[@]} -gt 0 ]; then
+    cmd="apt-get install -y ${packages[*]}"
+    if [ "$(id -u)" != 0 ]; then
+        echo "Missing system packages. Install them with:" >&2
+        echo "    sudo apt-get update && sudo $cmd" >&2
+        exit 1
+    fi
+    log "installing ${packages[*]}"
+    # Keep the packages' postinst scripts from starting system services (no
+    # init system in containers, and the tests start their own servers). An
+    # existing policy-rc.d is left alone.
+    policy=/usr/sbin/policy-rc.d
+    added_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        added_policy=1
+    fi
+    apt_log=$(mktemp)
+    status=0
+    {
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+    } >"$apt_log" 2>&1 || status=$?
+    [ -n "$added_policy" ] && rm -f "$policy"
+    if [ "$status" != 0 ]; then
+        tail -n 40 "$apt_log" >&2
+        echo "package installation failed (exit $status): $cmd" >&2
+        exit "$status"
+    fi
+    rm -f "$apt_log"
+    have_pg || { echo "PostgreSQL binaries still missing after install" >&2; exit 1; }
+    have_maria || { echo "MariaDB binaries still missing after install" >&2; exit 1; }
+fi
+
+# Minimal rustup profiles lack rustfmt/clippy.
+if command -v rustup >/dev/null 2>&1; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --quiet --all-targets -- -D warnings
+
+log "cargo test"
+cargo test --all-targets --no-fail-fast
+
+log "all checks passed"
