@@ -139,7 +139,7 @@ pub fn naive_of(coord: i64) -> NaiveDateTime {
         .unwrap_or(NaiveDateTime::MIN)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeUnit {
     Minute,
@@ -151,7 +151,7 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             TimeUnit::Minute => "minute",
             TimeUnit::Hour => "hour",
@@ -260,8 +260,28 @@ impl Axis {
         }
     }
 
-    /// Index of the period holding `coord`.
+    /// Index of the period holding `coord`: `start_of(i) <= coord < start_of(i + 1)`.
     pub fn index_of(&self, coord: i64) -> i64 {
+        let k = self.local_index(coord);
+        if let Axis::Time { instant: true, .. } = self {
+            // When clocks fall back, the wall clock repeats: an instant in the second pass reads
+            // the same local time as one in the first, but the periods (which begin at the first
+            // instant of their local start) are laid out once. Settle on the period whose
+            // instants hold `coord`.
+            let mut k = k;
+            while self.start_of(k + 1).is_some_and(|s| s <= coord) {
+                k += 1;
+            }
+            while self.start_of(k).is_some_and(|s| s > coord) {
+                k -= 1;
+            }
+            return k;
+        }
+        k
+    }
+
+    /// Index of the period whose local (wall-clock) span holds the local time of `coord`.
+    fn local_index(&self, coord: i64) -> i64 {
         match *self {
             Axis::Int { step } => coord.div_euclid(step),
             Axis::Time {

@@ -2,9 +2,9 @@
 //! engine: it knows key coordinates and bounds, never SQL.
 
 use crate::catalog::{Catalog, PartBound, Table};
-use crate::key::{instant_of_local, micros_of, Axis, Bound, KeyKind};
-use crate::naming::{self, Namer};
+use crate::key::{instant_of_local, micros_of, Axis, Bound, KeyKind, Span, TimeUnit};
 use crate::names::QualifiedName;
+use crate::naming::{self, Namer};
 use crate::policy::{OnExpire, Policy, Start, Strategy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,7 +50,10 @@ pub enum ActionKind {
         then: Option<Then>,
     },
     /// Finish a drop or archive that a crash interrupted after the detach.
-    Cleanup { partition: QualifiedName, then: Then },
+    Cleanup {
+        partition: QualifiedName,
+        then: Then,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,7 +71,9 @@ impl ActionKind {
             ActionKind::Drop { .. } => "drop",
             ActionKind::Archive { .. } => "archive",
             ActionKind::Finalize { .. } => "finalize",
-            ActionKind::Cleanup { then: Then::Drop, .. } => "drop",
+            ActionKind::Cleanup {
+                then: Then::Drop, ..
+            } => "drop",
             ActionKind::Cleanup { .. } => "archive",
         }
     }
@@ -96,7 +101,10 @@ pub struct PlanError {
 
 /// Find the catalog table a policy names.
 pub fn resolve<'c>(policy: &Policy, catalog: &'c Catalog) -> Option<&'c Table> {
-    catalog.tables.iter().find(|t| policy.table.matches(&t.name))
+    catalog
+        .tables
+        .iter()
+        .find(|t| policy.table.matches(&t.name))
 }
 
 /// Plan every policy. Policies whose table is missing from the catalog are errors.
@@ -174,6 +182,15 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     let interval = policy.interval.ok_or("range tables need an interval")?;
     let tz = policy.timezone;
     let axis = Axis::new(kind, interval, tz)?;
+    if let (Some(g), Span::Time { n, unit }) = (table.key.granularity, interval) {
+        let whole_years = g == TimeUnit::Year && unit == TimeUnit::Month && n % 12 == 0;
+        if unit < g && !whole_years {
+            return Err(format!(
+                "the table's partition bounds can only fall on whole {}s (its partition expression), but interval is \"{interval}\"",
+                g.name()
+            ));
+        }
+    }
     let out_of_range = || "the partition bounds fall outside the key's range".to_string();
 
     // 1. The current period.
@@ -244,14 +261,11 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         low = low.max(Bound::At(floor));
     }
 
-    let kept: Vec<Run> = ranges
-        .iter()
-        .copied()
-        .filter(|r| !expired(r.from, r.to))
-        .collect();
+    // Expired partitions hold their ranges until they are removed (after the creates), so the
+    // run is laid out around them rather than over them.
     let mut gaps = Vec::new();
     let mut pos = low;
-    for r in &kept {
+    for r in &ranges {
         if r.to <= pos {
             continue;
         }
@@ -273,24 +287,46 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         });
     }
 
-    // Split gaps on period boundaries; an unaligned piece gets a partition of its own.
+    // The first period boundary after `x`.
+    let next_boundary = |x: i64| -> Result<Bound, String> {
+        let mut k = axis.index_of(x) + 1;
+        let mut next = period_start(&axis, k, kind)?;
+        while next <= Bound::At(x) {
+            k += 1;
+            next = period_start(&axis, k, kind)?;
+        }
+        Ok(next)
+    };
+    // Fill gaps with aligned periods; the unaligned piece at either end of a gap gets a partition
+    // of its own, and a gap that holds no whole period gets one partition covering exactly it.
+    // A piece that would expire at once is not created.
     let mut creates: Vec<Run> = Vec::new();
     for g in gaps {
-        let mut x = g.from;
-        while x < g.to {
-            let Bound::At(xc) = x else {
-                return Err("cannot fill a gap that starts at MINVALUE".into());
-            };
-            let mut k = axis.index_of(xc) + 1;
-            let mut next = period_start(&axis, k, kind)?;
-            while next <= x {
-                k += 1;
-                next = period_start(&axis, k, kind)?;
+        let Bound::At(gc) = g.from else {
+            return Err("cannot fill a gap that starts at MINVALUE".into());
+        };
+        let first = if period_start(&axis, axis.index_of(gc), kind)? == g.from {
+            g.from
+        } else {
+            next_boundary(gc)?
+        };
+        let whole = match first {
+            Bound::At(fc) if first < g.to => next_boundary(fc)? <= g.to,
+            _ => false,
+        };
+        let mut pieces = Vec::new();
+        if whole {
+            let mut x = g.from;
+            while x < g.to {
+                let Bound::At(xc) = x else { break };
+                let end = next_boundary(xc)?.min(g.to);
+                pieces.push(Run { from: x, to: end });
+                x = end;
             }
-            let end = next.min(g.to);
-            creates.push(Run { from: x, to: end });
-            x = end;
+        } else {
+            pieces.push(g);
         }
+        creates.extend(pieces.into_iter().filter(|p| !expired(p.from, p.to)));
     }
 
     // Names.
@@ -335,7 +371,11 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     }
 
     // Partitions a crashed run detached but did not get to drop or archive.
-    for p in table.partitions.iter().filter(|p| p.bound == PartBound::Orphan) {
+    for p in table
+        .partitions
+        .iter()
+        .filter(|p| p.bound == PartBound::Orphan)
+    {
         let then = match &policy.on_expire {
             OnExpire::Detach => continue,
             OnExpire::Drop => Then::Drop,
@@ -368,8 +408,16 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         has_default = true;
     }
 
-    let mut taken: Vec<String> = table.partitions.iter().map(|p| p.name.name.clone()).collect();
-    taken.extend(actions.iter().map(|a: &Action| a.kind.partition().name.clone()));
+    let mut taken: Vec<String> = table
+        .partitions
+        .iter()
+        .map(|p| p.name.name.clone())
+        .collect();
+    taken.extend(
+        actions
+            .iter()
+            .map(|a: &Action| a.kind.partition().name.clone()),
+    );
     let mut name_for = |from: Bound, to: Bound| -> Result<QualifiedName, String> {
         let n = namer.name(bound_for_name(from), Some(&bound_for_name(to)))?;
         if taken.contains(&n) {
@@ -493,7 +541,10 @@ pub fn simulate(table: &Table, actions: &[Action]) -> Table {
     for a in actions {
         match &a.kind {
             ActionKind::Create {
-                partition, from, to, ..
+                partition,
+                from,
+                to,
+                ..
             } => t.partitions.push(crate::catalog::Partition {
                 name: partition.clone(),
                 bound: PartBound::Range {
@@ -505,14 +556,16 @@ pub fn simulate(table: &Table, actions: &[Action]) -> Table {
                 detach_pending: false,
                 subpartitions: vec![],
             }),
-            ActionKind::CreateDefault { partition } => t.partitions.push(crate::catalog::Partition {
-                name: partition.clone(),
-                bound: PartBound::Default,
-                est_rows: 0,
-                bytes: 0,
-                detach_pending: false,
-                subpartitions: vec![],
-            }),
+            ActionKind::CreateDefault { partition } => {
+                t.partitions.push(crate::catalog::Partition {
+                    name: partition.clone(),
+                    bound: PartBound::Default,
+                    est_rows: 0,
+                    bytes: 0,
+                    detach_pending: false,
+                    subpartitions: vec![],
+                })
+            }
             ActionKind::Detach { partition, .. }
             | ActionKind::Drop { partition, .. }
             | ActionKind::Archive { partition, .. }

@@ -1023,7 +1023,7 @@ max_partitions = 2
         assert_eq!(p.timezone, chrono_tz::Europe::Paris);
         assert!(matches!(p.start, Some(Start::Local(_))));
         assert_eq!(p.verify.len(), 1);
-        assert_eq!(p.verify[0].origin.line, 19);
+        assert_eq!(p.verify[0].origin.line, 20); // the [[table.verify]] header
     }
 
     #[test]

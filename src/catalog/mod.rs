@@ -79,6 +79,14 @@ pub struct KeyColumn {
     pub kind: Option<KeyKind>,
     /// The SQL type as the server names it, for messages.
     pub sql_type: String,
+    /// How bounds relate to the column when the engine partitions on an expression of it
+    /// (MySQL: `to_days`, `unix_timestamp`, `year`, `column`, `columns`). Engine detail: only the
+    /// renderer reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    /// The coarsest unit bounds can be expressed in (e.g. whole days under TO_DAYS()).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<crate::key::TimeUnit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

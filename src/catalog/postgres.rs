@@ -143,6 +143,8 @@ pub fn read(
                 name: key_name,
                 kind,
                 sql_type,
+                expr: None,
+                granularity: None,
             },
             columns: row.get("columns"),
             partitions,

@@ -281,6 +281,8 @@ mod tests {
                 name: "Created At".into(),
                 kind: Some(KeyKind::Timestamptz),
                 sql_type: "timestamp with time zone".into(),
+                expr: None,
+                granularity: None,
             },
             columns: vec!["id".into(), "Created At".into(), "a\"b".into()],
             partitions,
