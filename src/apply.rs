@@ -204,6 +204,106 @@ fn run_on<C: postgres::GenericClient>(c: &mut C, step: &Step) -> Result<u64, Fai
     Ok(moved)
 }
 
+/// GET_LOCK name for a table (MySQL limits lock names to 64 characters).
+pub fn my_lock_name(table: &str) -> String {
+    format!("partctl:{:016x}", advisory_key(table) as u64)
+}
+
+pub fn my_try_lock(conn: &mut mysql::Conn, table: &str) -> Result<bool, String> {
+    use mysql::prelude::Queryable;
+    conn.exec_first::<Option<i64>, _, _>(
+        include_str!("../templates/mysql/advisory_lock.sql"),
+        (my_lock_name(table),),
+    )
+    .map(|r| r.flatten() == Some(1))
+    .map_err(|e| e.to_string())
+}
+
+pub fn my_unlock(conn: &mut mysql::Conn, table: &str) -> Result<(), String> {
+    use mysql::prelude::Queryable;
+    conn.exec_drop(
+        include_str!("../templates/mysql/advisory_unlock.sql"),
+        (my_lock_name(table),),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// MySQL errors worth another attempt: 1205 lock wait timeout (metadata locks included),
+/// 1213 deadlock.
+fn my_retryable(e: &mysql::Error) -> bool {
+    matches!(e, mysql::Error::MySqlError(m) if m.code == 1205 || m.code == 1213)
+}
+
+/// Run one MySQL/MariaDB step with retries. DDL commits implicitly, so a step is a sequence of
+/// atomic statements; a retry resumes at the statement that could not get its lock.
+pub fn my_run_step(
+    conn: &mut mysql::Conn,
+    step: &Step,
+    retries: u32,
+    mut on_retry: impl FnMut(u32, &str),
+) -> Result<Applied, ApplyError> {
+    use mysql::prelude::Queryable;
+    let mut expected: Option<i64> = None;
+    let mut moved: u64 = 0;
+    let mut attempt = 1;
+    let mut i = 0;
+    while i < step.stmts.len() {
+        let s = &step.stmts[i];
+        let result: Result<Option<i64>, mysql::Error> = match s.role {
+            Role::Exec | Role::MoveRows => conn.query_drop(s.sql.as_str()).map(|_| None),
+            _ => conn
+                .query_first::<Option<i64>, _>(s.sql.as_str())
+                .map(|r| Some(r.flatten().unwrap_or(0))),
+        };
+        let value = match result {
+            Ok(v) => v,
+            Err(e) if my_retryable(&e) && attempt <= retries => {
+                on_retry(attempt, &e.to_string());
+                std::thread::sleep(backoff(attempt));
+                attempt += 1;
+                continue;
+            }
+            Err(e) => {
+                return Err(ApplyError::Statement {
+                    step: step.id.clone(),
+                    sql: s.sql.clone(),
+                    message: if my_retryable(&e) {
+                        format!("{e} (gave up after {attempt} attempts)")
+                    } else {
+                        e.to_string()
+                    },
+                })
+            }
+        };
+        let mismatch = |detail: String| ApplyError::RowCount {
+            step: step.id.clone(),
+            detail,
+        };
+        match (s.role, value) {
+            (Role::CountSource, Some(n)) => expected = Some(n),
+            (Role::CountTarget, Some(n)) => {
+                let want = expected.unwrap_or(0);
+                if n != want {
+                    return Err(mismatch(format!(
+                        "{want} rows to move, {n} arrived; the catch-all was reorganized, no row is lost, but check the table"
+                    )));
+                }
+                moved = n as u64;
+            }
+            (Role::CountLeft, Some(n)) if n != 0 => {
+                return Err(mismatch(format!("{n} rows left behind in the catch-all")))
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(Applied {
+        id: step.id.clone(),
+        rows_moved: moved,
+        attempts: attempt,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,6 +162,33 @@ pub fn error_text(e: &postgres::Error) -> String {
     s
 }
 
+/// Connect to MySQL or MariaDB (`mysql://` or `mariadb://`). TLS (rustls) follows the URL's
+/// `require_ssl` parameter. Returns the connection and the server's `VERSION()`.
+pub fn my_connect(url: &DbUrl) -> Result<(mysql::Conn, String), DbError> {
+    use mysql::prelude::Queryable;
+    let fail = |message: String| DbError::Connect {
+        target: url.to_string(),
+        message: scrub(&message, url),
+    };
+    let raw = url.expose();
+    let normalized = match raw.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => raw.to_string(),
+    };
+    let opts = mysql::Opts::from_url(&normalized).map_err(|e| fail(e.to_string()))?;
+    let opts = mysql::OptsBuilder::from_opts(opts)
+        .tcp_connect_timeout(Some(std::time::Duration::from_secs(10)))
+        .prefer_socket(false);
+    let mut conn = mysql::Conn::new(opts).map_err(|e| fail(e.to_string()))?;
+    conn.query_drop(include_str!("../templates/mysql/session.sql"))
+        .map_err(|e| fail(e.to_string()))?;
+    let version: String = conn
+        .query_first("SELECT VERSION()")
+        .map_err(|e| fail(e.to_string()))?
+        .unwrap_or_default();
+    Ok((conn, version))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,22 +77,20 @@ impl PlanDoc {
 /// An open connection to one of the engines.
 pub enum Conn {
     Postgres(Box<postgres::Client>),
+    MySql(Box<mysql::Conn>, catalog::mysql::Server),
 }
 
 impl Conn {
     pub fn open(url: &DbUrl) -> Result<Conn, OpError> {
         match url.engine {
             Engine::Postgres => Ok(Conn::Postgres(Box::new(db::pg_connect(url)?))),
-            Engine::Mysql | Engine::Mariadb => Err(OpError::Other(format!(
-                "{}: MySQL/MariaDB support is not built yet in this version of partctl",
-                url
-            ))),
-        }
-    }
-
-    pub fn dialect(&self) -> &'static dyn Dialect {
-        match self {
-            Conn::Postgres(_) => &POSTGRES,
+            Engine::Mysql | Engine::Mariadb => {
+                let (conn, version) = db::my_connect(url)?;
+                Ok(Conn::MySql(
+                    Box::new(conn),
+                    catalog::mysql::Server::from_version(&version),
+                ))
+            }
         }
     }
 
@@ -103,20 +101,25 @@ impl Conn {
             .collect();
         match self {
             Conn::Postgres(c) => Ok(catalog::postgres::read(c, &wanted)?),
+            Conn::MySql(c, server) => Ok(catalog::mysql::read(c, server, &wanted)?),
         }
     }
 
     fn try_lock(&mut self, table: &str) -> Result<bool, OpError> {
         match self {
-            Conn::Postgres(c) => apply::pg_try_lock(c, table)
-                .map_err(|m| OpError::Other(format!("{table}: taking the advisory lock: {m}"))),
+            Conn::Postgres(c) => apply::pg_try_lock(c, table),
+            Conn::MySql(c, _) => apply::my_try_lock(c, table),
         }
+        .map_err(|m| OpError::Other(format!("{table}: taking the advisory lock: {m}")))
     }
 
     fn unlock(&mut self, table: &str) {
         match self {
             Conn::Postgres(c) => {
                 let _ = apply::pg_unlock(c, table);
+            }
+            Conn::MySql(c, _) => {
+                let _ = apply::my_unlock(c, table);
             }
         }
     }
@@ -129,6 +132,7 @@ impl Conn {
     ) -> Result<apply::Applied, OpError> {
         match self {
             Conn::Postgres(c) => Ok(apply::pg_run_step(c, step, retries, on_retry)?),
+            Conn::MySql(c, _) => Ok(apply::my_run_step(c, step, retries, on_retry)?),
         }
     }
 }
@@ -142,13 +146,24 @@ pub fn stats_needed(p: &Policy) -> StatsNeeded {
     }
 }
 
-pub fn dialect_for(engine: Engine) -> &'static dyn Dialect {
-    match engine {
+/// The dialect for a catalog's server (MariaDB detaches with CONVERT PARTITION from 10.7).
+pub fn dialect_for(catalog: &Catalog) -> &'static dyn Dialect {
+    match catalog.engine {
         Engine::Postgres => &POSTGRES,
-        // The MySQL dialect arrives with MySQL support; until then plans render as PostgreSQL.
-        Engine::Mysql | Engine::Mariadb => &POSTGRES,
+        Engine::Mysql => &render::mysql::MYSQL,
+        Engine::Mariadb => {
+            let s = catalog::mysql::Server::from_version(&catalog.server_version);
+            if (s.major, s.minor) >= (10, 7) {
+                &render::mysql::MARIADB
+            } else {
+                &render::mysql::MARIADB_OLD
+            }
+        }
     }
 }
+
+/// MySQL and MariaDB allow at most this many partitions (sub-partitions included) per table.
+pub const MYSQL_PARTITION_LIMIT: usize = 8192;
 
 /// Plan and render against a catalog.
 pub fn plan_steps(
@@ -157,7 +172,25 @@ pub fn plan_steps(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Action>, Vec<Step>), OpError> {
     let actions = plan::plan(policies, catalog, now)?;
-    let steps = render::render_all(dialect_for(catalog.engine), &actions, |a| {
+    if catalog.engine != Engine::Postgres {
+        for t in &catalog.tables {
+            let mine: Vec<Action> = actions
+                .iter()
+                .filter(|a| a.table == t.name)
+                .cloned()
+                .collect();
+            let after = plan::simulate(t, &mine).partitions.len();
+            if after > MYSQL_PARTITION_LIMIT {
+                return Err(OpError::Plan(PlanError {
+                    table: t.name.to_string(),
+                    message: format!(
+                        "the plan would leave {after} partitions, over the server's limit of {MYSQL_PARTITION_LIMIT}; lower premake, widen the interval or set retain"
+                    ),
+                }));
+            }
+        }
+    }
+    let steps = render::render_all(dialect_for(catalog), &actions, |a| {
         let idx = policies.iter().position(|p| p.table.matches(&a.table))?;
         Some((idx, policies[idx], catalog.table(&a.table)?))
     })?;

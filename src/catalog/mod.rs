@@ -3,6 +3,7 @@
 //! A [`Catalog`] is plain data (serde), so `snapshot` can write it and `plan --catalog` can plan
 //! offline against it.
 
+pub mod mysql;
 pub mod postgres;
 
 use crate::key::{Bound, KeyKind};

@@ -5,6 +5,7 @@
 //! `--- <role>` that tells the executor what the statement is for (see [`Role`]). A template
 //! whose first marker is `--- no_transaction` runs outside a transaction block.
 
+pub mod mysql;
 pub mod postgres;
 
 use crate::catalog::Table;

@@ -1,0 +1,396 @@
+//! The MySQL/MariaDB dialect: one static per flavour, since the servers accept different SQL
+//! for the same step (MariaDB rejects ALGORITHM/LOCK on partition operations and, from 10.7,
+//! detaches with CONVERT PARTITION; MySQL 8 wants ALGORITHM/LOCK and detaches by EXCHANGE).
+
+use super::{step_id, Dialect, NameCtx, RenderError, Step, Templates};
+use crate::catalog::mysql::KeyExpr;
+use crate::catalog::Table;
+use crate::key::Bound;
+use crate::names::QualifiedName;
+use crate::plan::{Action, ActionKind, Then};
+use crate::policy::Policy;
+use tera::Context;
+
+pub struct MySql {
+    flavor: &'static str,
+    /// MariaDB >= 10.7: `CONVERT PARTITION ... TO TABLE`.
+    convert_partition: bool,
+}
+
+pub static MARIADB: MySql = MySql {
+    flavor: "mariadb",
+    convert_partition: true,
+};
+/// MariaDB before 10.7: no CONVERT PARTITION; detach by EXCHANGE as on MySQL.
+pub static MARIADB_OLD: MySql = MySql {
+    flavor: "mariadb",
+    convert_partition: false,
+};
+pub static MYSQL: MySql = MySql {
+    flavor: "mysql",
+    convert_partition: false,
+};
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/mysql/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "catalog.sql.tera",
+    "columns.sql.tera",
+    "key_stats.sql.tera",
+    "key_expr.sql.tera",
+    "timeouts.sql.tera",
+    "less_than.sql.tera",
+    "online.sql.tera",
+    "range_predicate.sql.tera",
+    "create.sql.tera",
+    "create_default.sql.tera",
+    "expire.sql.tera",
+];
+
+/// The longest identifier MySQL accepts.
+const MAX_IDENT: usize = 64;
+
+/// The table a detached partition becomes: the partition's own name when it already starts with
+/// the table's (partctl's names do), else `<table>_<partition>`.
+pub fn detached_name(table: &QualifiedName, partition: &str) -> QualifiedName {
+    let mut name = if partition.starts_with(&table.name) {
+        partition.to_string()
+    } else {
+        format!("{}_{partition}", table.name)
+    };
+    while name.len() > MAX_IDENT {
+        name.pop();
+    }
+    QualifiedName::new(table.schema.clone(), name)
+}
+
+impl Dialect for MySql {
+    fn quote_ident(&self, ident: &str) -> Result<String, String> {
+        if ident.is_empty() || ident.contains('\0') || ident.len() > MAX_IDENT {
+            return Err(format!(
+                "`{}` is not a valid MySQL identifier (1 to {MAX_IDENT} bytes, no NUL)",
+                ident.escape_debug()
+            ));
+        }
+        Ok(format!("`{}`", ident.replace('`', "``")))
+    }
+
+    fn quote_literal(&self, value: &str) -> Result<String, String> {
+        if value.contains('\0') {
+            return Err("a literal cannot contain a NUL byte".into());
+        }
+        // Every partctl session clears NO_BACKSLASH_ESCAPES (session.sql), so backslashes escape.
+        Ok(format!(
+            "'{}'",
+            value.replace('\\', "\\\\").replace('\'', "''")
+        ))
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn render(
+        &self,
+        t: &Templates,
+        action: &Action,
+        table: &Table,
+        policy: &Policy,
+    ) -> Result<Step, RenderError> {
+        let fail = |message: String| RenderError {
+            what: step_id(action),
+            message,
+        };
+        let expr = match table.key.expr.as_deref() {
+            Some("to_days") => KeyExpr::ToDays,
+            Some("unix_timestamp") => KeyExpr::UnixTimestamp,
+            Some("year") => KeyExpr::Year,
+            Some("columns") => KeyExpr::Columns,
+            _ => KeyExpr::Column,
+        };
+        let mut ctx = Context::new();
+        ctx.insert("flavor", self.flavor);
+        ctx.insert("convert_partition", &self.convert_partition);
+        ctx.insert("table", &NameCtx::from(&table.name));
+        ctx.insert("key", &table.key.name);
+        ctx.insert("expr", expr.sql_name());
+        ctx.insert("columns_syntax", &(expr == KeyExpr::Columns));
+        let secs = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;
+        ctx.insert("lock_wait_seconds", &secs(policy.lock_timeout));
+        ctx.insert("statement_seconds", &secs(policy.statement_timeout));
+        ctx.insert(
+            "statement_ms",
+            &(policy.statement_timeout.as_millis().max(1) as u64),
+        );
+        let default = table.default_partition().map(|p| p.name.name.clone());
+        ctx.insert("default", &default);
+        let parent = &table.name;
+
+        let (template, lock) = match &action.kind {
+            ActionKind::Create { partition, to, .. } => {
+                ctx.insert("partition", &partition.name);
+                if let (Bound::At(c), Some(kind)) = (to, table.key.kind) {
+                    let (v, numeric) = expr.encode(kind, *c).map_err(fail)?;
+                    if numeric {
+                        let n: i64 = v.parse().map_err(|_| fail(format!("bad bound {v}")))?;
+                        ctx.insert("to", &n);
+                    } else {
+                        ctx.insert("to", &v);
+                    }
+                }
+                let lock = match &default {
+                    Some(d) => format!(
+                        "metadata lock on {parent}; writes wait while REORGANIZE PARTITION copies the catch-all {d}"
+                    ),
+                    None => format!("brief exclusive metadata lock on {parent} (ADD PARTITION copies no data)"),
+                };
+                ("create.sql.tera", lock)
+            }
+            ActionKind::CreateDefault { partition } => {
+                ctx.insert("partition", &partition.name);
+                (
+                    "create_default.sql.tera",
+                    format!(
+                        "brief exclusive metadata lock on {parent} (ADD PARTITION copies no data)"
+                    ),
+                )
+            }
+            ActionKind::Detach { partition, .. }
+            | ActionKind::Drop { partition, .. }
+            | ActionKind::Archive { partition, .. } => {
+                let then = match &action.kind {
+                    ActionKind::Drop { .. } => Some(Then::Drop),
+                    ActionKind::Archive { schema, .. } => Some(Then::Archive {
+                        schema: schema.clone(),
+                    }),
+                    _ => None,
+                };
+                ctx.insert("partition", &partition.name);
+                let detached = detached_name(parent, &partition.name);
+                ctx.insert("detached", &NameCtx::from(&detached));
+                match &then {
+                    Some(Then::Drop) => ctx.insert("then", "drop"),
+                    Some(Then::Archive { schema }) => {
+                        ctx.insert("then", "archive");
+                        ctx.insert("archive_schema", schema);
+                        ctx.insert(
+                            "archived",
+                            &NameCtx {
+                                schema,
+                                name: &detached.name,
+                            },
+                        );
+                    }
+                    None => ctx.insert("then", &Option::<String>::None),
+                }
+                let how = match (&then, self.convert_partition) {
+                    (Some(Then::Drop), _) => "DROP PARTITION",
+                    (_, true) => "CONVERT PARTITION",
+                    (_, false) => "EXCHANGE PARTITION, then DROP PARTITION",
+                };
+                (
+                    "expire.sql.tera",
+                    format!("brief exclusive metadata lock on {parent} ({how})"),
+                )
+            }
+            ActionKind::Finalize { .. } | ActionKind::Cleanup { .. } => {
+                return Err(fail(
+                    "interrupted PostgreSQL detaches do not occur on MySQL/MariaDB".into(),
+                ))
+            }
+        };
+        let (stmts, transactional) = t.statements(template, &ctx)?;
+        Ok(Step {
+            id: step_id(action),
+            table: action.table.to_string(),
+            action: action.kind.verb().to_string(),
+            partition: action.kind.partition().to_string(),
+            reason: action.reason.clone(),
+            lock,
+            sql: stmts.iter().map(|s| s.sql.clone()).collect(),
+            stmts,
+            transactional,
+            policy: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{KeyColumn, KeyStats, PartBound, Partition};
+    use crate::key::KeyKind;
+    use crate::policy::{parse_sources, Strategy};
+    use std::path::PathBuf;
+
+    fn policy() -> Policy {
+        parse_sources(&[(
+            PathBuf::from("t.toml"),
+            "[[table]]\nname = \"app.we`ird'; t\"\npartition_by = 'range'\ncolumn = 'd'\ninterval = '1 day'\nlock_timeout = '1500ms'\n".into(),
+        )])
+        .unwrap()
+        .remove(0)
+    }
+
+    fn table(expr: &str, kind: KeyKind, with_tail: bool) -> Table {
+        let name = QualifiedName::new("app", "we`ird'; t");
+        let mut partitions = vec![Partition {
+            name: QualifiedName::new("app", "p0"),
+            bound: PartBound::Range {
+                from: Bound::Min,
+                to: Bound::At(
+                    kind.parse("2026-03-10")
+                        .or_else(|| kind.parse("100"))
+                        .unwrap(),
+                ),
+            },
+            est_rows: 1,
+            bytes: 1,
+            detach_pending: false,
+            subpartitions: vec![],
+        }];
+        if with_tail {
+            partitions.push(Partition {
+                name: QualifiedName::new("app", "pmax"),
+                bound: PartBound::Default,
+                est_rows: 1,
+                bytes: 1,
+                detach_pending: false,
+                subpartitions: vec![],
+            });
+        }
+        Table {
+            name,
+            strategy: Strategy::Range,
+            key: KeyColumn {
+                name: "d".into(),
+                kind: Some(kind),
+                sql_type: "date".into(),
+                expr: Some(expr.into()),
+                granularity: None,
+            },
+            columns: vec!["id".into(), "d".into()],
+            partitions,
+            stats: KeyStats::default(),
+        }
+    }
+
+    fn render(d: &'static MySql, kind: ActionKind, t: &Table) -> String {
+        let action = Action {
+            table: t.name.clone(),
+            kind,
+            reason: "test".into(),
+        };
+        let templates = Templates::new(d);
+        let step = d.render(&templates, &action, t, &policy()).unwrap();
+        format!(
+            "id: {}\nlock: {}\n\n{};\n",
+            step.id,
+            step.lock,
+            step.sql.join(";\n")
+        )
+    }
+
+    fn create(t: &Table) -> ActionKind {
+        let k = t.key.kind.unwrap();
+        ActionKind::Create {
+            partition: QualifiedName::new("app", "we`ird'; t_p20260310"),
+            from: Bound::At(k.parse("2026-03-10").unwrap()),
+            to: Bound::At(k.parse("2026-03-11").unwrap()),
+            move_rows: true,
+        }
+    }
+
+    fn expire(then: &str) -> ActionKind {
+        let partition = QualifiedName::new("app", "p0");
+        match then {
+            "drop" => ActionKind::Drop {
+                partition,
+                has_default: true,
+            },
+            "archive" => ActionKind::Archive {
+                partition,
+                schema: "arch`ive".into(),
+                has_default: true,
+            },
+            _ => ActionKind::Detach {
+                partition,
+                has_default: true,
+            },
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(MARIADB.quote_ident("a`b").unwrap(), "`a``b`");
+        assert_eq!(
+            MARIADB.quote_literal("it's \\ ok").unwrap(),
+            "'it''s \\\\ ok'"
+        );
+        assert!(MARIADB.quote_ident(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn mariadb_reorganizes_the_maxvalue_tail_with_counts() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MARIADB, create(&t), &t));
+    }
+
+    #[test]
+    fn mysql8_reorganize_names_algorithm_and_lock_first() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MYSQL, create(&t), &t));
+    }
+
+    #[test]
+    fn mysql8_add_partition_to_days() {
+        let t = table("to_days", KeyKind::Timestamp, false);
+        insta::assert_snapshot!(render(&MYSQL, create(&t), &t));
+    }
+
+    #[test]
+    fn mariadb_add_partition_to_days_has_no_algorithm_clause() {
+        let t = table("to_days", KeyKind::Timestamp, false);
+        insta::assert_snapshot!(render(&MARIADB, create(&t), &t));
+    }
+
+    #[test]
+    fn mariadb_detach_converts_the_partition() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MARIADB, expire("detach"), &t));
+    }
+
+    #[test]
+    fn mysql8_detach_exchanges_the_partition() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MYSQL, expire("detach"), &t));
+    }
+
+    #[test]
+    fn mysql8_archive() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MYSQL, expire("archive"), &t));
+    }
+
+    #[test]
+    fn mysql8_drop() {
+        let t = table("columns", KeyKind::Date, true);
+        insta::assert_snapshot!(render(&MYSQL, expire("drop"), &t));
+    }
+
+    #[test]
+    fn mysql8_create_maxvalue_tail_on_plain_range() {
+        let t = table("column", KeyKind::Int, false);
+        insta::assert_snapshot!(render(
+            &MYSQL,
+            ActionKind::CreateDefault {
+                partition: QualifiedName::new("app", "pmax")
+            },
+            &t
+        ));
+    }
+}
