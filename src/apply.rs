@@ -267,10 +267,14 @@ pub fn my_run_step(
                 return Err(ApplyError::Statement {
                     step: step.id.clone(),
                     sql: s.sql.clone(),
-                    message: if my_retryable(&e) {
-                        format!("{e} (gave up after {attempt} attempts)")
-                    } else {
-                        e.to_string()
+                    message: match &e {
+                        _ if my_retryable(&e) => {
+                            format!("{e} (gave up after {attempt} attempts)")
+                        }
+                        mysql::Error::MySqlError(m) if m.code == 1503 => format!(
+                            "every PRIMARY KEY and UNIQUE key of a partitioned table must include the partition column; add it to the key (server said: {e})"
+                        ),
+                        _ => e.to_string(),
                     },
                 })
             }

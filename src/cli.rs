@@ -105,6 +105,13 @@ pub fn main() -> u8 {
     };
     match run(&cli) {
         Ok(code) => code,
+        // `partctl plan | head`: the reader left; nothing more to say.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            0
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             1
