@@ -173,6 +173,22 @@ pub fn plan_steps(
 ) -> Result<(Vec<Action>, Vec<Step>), OpError> {
     let actions = plan::plan(policies, catalog, now)?;
     if catalog.engine != Engine::Postgres {
+        for p in policies {
+            if let Some(sub) = p
+                .subpartition
+                .as_ref()
+                .filter(|s| s.strategy != Strategy::Hash)
+            {
+                return Err(OpError::Plan(PlanError {
+                    table: p.table.to_string(),
+                    message: format!(
+                        "{}: MySQL and MariaDB only sub-partition by HASH or KEY, so `subpartition = {{ partition_by = \"{}\" }}` cannot be applied here",
+                        p.origin,
+                        sub.strategy.as_str()
+                    ),
+                }));
+            }
+        }
         for t in &catalog.tables {
             let mine: Vec<Action> = actions
                 .iter()

@@ -5,7 +5,7 @@ use crate::catalog::{Catalog, PartBound, Table};
 use crate::key::{instant_of_local, micros_of, Axis, Bound, KeyKind, Span, TimeUnit};
 use crate::names::QualifiedName;
 use crate::naming::{self, Namer};
-use crate::policy::{OnExpire, Policy, Start, Strategy};
+use crate::policy::{ListValue, OnExpire, Policy, Start, Strategy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -54,6 +54,44 @@ pub enum ActionKind {
         partition: QualifiedName,
         then: Then,
     },
+    /// A new list partition. `move_rows`: the table has a catch-all that may hold its rows.
+    CreateList {
+        partition: QualifiedName,
+        suffix: String,
+        values: Vec<ListValue>,
+        move_rows: bool,
+    },
+    /// A new hash partition (the table had none for this remainder).
+    CreateHash {
+        partition: QualifiedName,
+        modulus: u32,
+        remainder: u32,
+    },
+    /// Hash growth: every partition of a smaller modulus is replaced by the partitions of the
+    /// new modulus that cover its remainder class (PostgreSQL: one transaction per old partition;
+    /// MySQL: `ADD PARTITION PARTITIONS k`).
+    GrowHash {
+        partition: QualifiedName,
+        from: u32,
+        to: u32,
+        splits: Vec<HashSplit>,
+    },
+    /// Fewer hash partitions (MySQL `COALESCE PARTITION`; PostgreSQL refuses).
+    ShrinkHash {
+        partition: QualifiedName,
+        from: u32,
+        to: u32,
+    },
+}
+
+/// One hash partition to replace by `new` (name, remainder) under modulus `modulus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HashSplit {
+    pub old: QualifiedName,
+    pub old_modulus: u32,
+    pub old_remainder: u32,
+    pub modulus: u32,
+    pub new: Vec<(QualifiedName, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +113,9 @@ impl ActionKind {
                 then: Then::Drop, ..
             } => "drop",
             ActionKind::Cleanup { .. } => "archive",
+            ActionKind::CreateList { .. } | ActionKind::CreateHash { .. } => "create",
+            ActionKind::GrowHash { .. } => "grow",
+            ActionKind::ShrinkHash { .. } => "shrink",
         }
     }
 
@@ -86,7 +127,11 @@ impl ActionKind {
             | ActionKind::Drop { partition, .. }
             | ActionKind::Archive { partition, .. }
             | ActionKind::Finalize { partition, .. }
-            | ActionKind::Cleanup { partition, .. } => partition,
+            | ActionKind::Cleanup { partition, .. }
+            | ActionKind::CreateList { partition, .. }
+            | ActionKind::CreateHash { partition, .. }
+            | ActionKind::GrowHash { partition, .. }
+            | ActionKind::ShrinkHash { partition, .. } => partition,
         }
     }
 }
@@ -149,10 +194,8 @@ pub fn plan_table(
     }
     match policy.strategy {
         Strategy::Range => plan_range(policy, table, now).map_err(err),
-        other => Err(err(format!(
-            "{} partitioning is not supported by this version of partctl yet",
-            other.as_str()
-        ))),
+        Strategy::List => plan_list(policy, table).map_err(err),
+        Strategy::Hash => plan_hash(policy, table).map_err(err),
     }
 }
 
@@ -176,9 +219,6 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
             table.key.name, table.key.sql_type
         )
     })?;
-    if policy.subpartition.is_some() {
-        return Err("sub-partitioning is not supported by this version of partctl yet".into());
-    }
     let interval = policy.interval.ok_or("range tables need an interval")?;
     let tz = policy.timezone;
     let axis = Axis::new(kind, interval, tz)?;
@@ -393,6 +433,10 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     }
 
     let mut has_default = table.default_partition().is_some();
+    // A missing catch-all is added after the new partitions: MySQL/MariaDB cannot ADD a
+    // partition above a MAXVALUE one (error 1493), and PostgreSQL attaches them without
+    // scanning a DEFAULT partition.
+    let mut add_default = None;
     if policy.default_partition && !has_default {
         let name = name_default(&table.name)?;
         if table.partitions.iter().any(|p| p.name.name == name.name) {
@@ -401,7 +445,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
                 name.name
             ));
         }
-        actions.push(act(
+        add_default = Some(act(
             ActionKind::CreateDefault { partition: name },
             "default_partition = true: keep a catch-all partition".into(),
         ));
@@ -416,6 +460,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     taken.extend(
         actions
             .iter()
+            .chain(add_default.iter())
             .map(|a: &Action| a.kind.partition().name.clone()),
     );
     let mut name_for = |from: Bound, to: Bound| -> Result<QualifiedName, String> {
@@ -464,6 +509,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
             reason,
         ));
     }
+    actions.extend(add_default);
 
     let mut expiring: Vec<(Run, &QualifiedName)> = table
         .ranges()
@@ -494,6 +540,200 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
             },
         };
         actions.push(act(kind, reason));
+    }
+    Ok(actions)
+}
+
+/// A list value as the catalog prints it.
+pub fn list_text(v: &ListValue) -> String {
+    match v {
+        ListValue::Int(i) => i.to_string(),
+        ListValue::Str(s) => s.clone(),
+    }
+}
+
+fn partition_name(table: &QualifiedName, suffix: &str) -> Result<QualifiedName, String> {
+    let name = format!("{}_{suffix}", table.name);
+    if name.len() > crate::policy::MAX_IDENT_BYTES {
+        return Err(format!(
+            "the partition name `{name}` would exceed {} bytes",
+            crate::policy::MAX_IDENT_BYTES
+        ));
+    }
+    Ok(QualifiedName::new(table.schema.clone(), name))
+}
+
+/// List tables: one partition per `lists` entry, matched by its exact value set. A partition
+/// holding some of an entry's values but not exactly them is refused: changing a list partition
+/// in place is not row-safe.
+fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, String> {
+    let mut actions = Vec::new();
+    let act = |kind: ActionKind, reason: String| Action {
+        table: table.name.clone(),
+        kind,
+        reason,
+    };
+    let mut has_default = table.default_partition().is_some();
+    if policy.default_partition && !has_default {
+        actions.push(act(
+            ActionKind::CreateDefault {
+                partition: name_default(&table.name)?,
+            },
+            "default_partition = true: keep a catch-all partition".into(),
+        ));
+        has_default = true;
+    }
+    let existing: Vec<(&crate::catalog::Partition, Vec<&String>)> = table
+        .partitions
+        .iter()
+        .filter_map(|p| match &p.bound {
+            PartBound::List { values } => Some((p, values.iter().collect())),
+            _ => None,
+        })
+        .collect();
+    for (suffix, values) in &policy.lists {
+        let mut want: Vec<String> = values.iter().map(list_text).collect();
+        want.sort();
+        let mut exact = false;
+        for (p, have) in &existing {
+            let mut have: Vec<String> = have.iter().map(|s| s.to_string()).collect();
+            have.sort();
+            if have == want {
+                exact = true;
+                break;
+            }
+            let shared: Vec<&String> = want.iter().filter(|v| have.contains(v)).collect();
+            if !shared.is_empty() {
+                return Err(format!(
+                    "partition {} holds ({}) but the policy's `{suffix}` lists ({}); partctl does not change a list partition in place. Give the new value set a new suffix and move the old partition's values out by hand, or make the policy match the table",
+                    p.name,
+                    have.join(", "),
+                    want.join(", ")
+                ));
+            }
+        }
+        if exact {
+            continue;
+        }
+        let partition = partition_name(&table.name, suffix)?;
+        if table.partitions.iter().any(|p| p.name == partition) {
+            return Err(format!(
+                "the partition for `{suffix}` would be named `{}`, which is already taken",
+                partition.name
+            ));
+        }
+        actions.push(act(
+            ActionKind::CreateList {
+                partition,
+                suffix: suffix.clone(),
+                values: values.clone(),
+                move_rows: has_default,
+            },
+            format!(
+                "lists.{suffix}: ({}){}",
+                want.join(", "),
+                if has_default {
+                    "; move its rows out of the catch-all"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(actions)
+}
+
+/// Hash tables: every remainder of `modulus` covered. Partitions of a smaller modulus that
+/// divides it are replaced (growth); a larger modulus means shrinking.
+fn plan_hash(policy: &Policy, table: &Table) -> Result<Vec<Action>, String> {
+    let n = policy.modulus.ok_or("hash tables need a modulus")?;
+    let hashed: Vec<(&crate::catalog::Partition, u32, u32)> = table
+        .partitions
+        .iter()
+        .filter_map(|p| match p.bound {
+            PartBound::Hash { modulus, remainder } => Some((p, modulus, remainder)),
+            _ => None,
+        })
+        .collect();
+    let act = |kind: ActionKind, reason: String| Action {
+        table: table.name.clone(),
+        kind,
+        reason,
+    };
+    let name_for = |m: u32, r: u32| partition_name(&table.name, &format!("m{m}_r{r}"));
+    if hashed.is_empty() {
+        return (0..n)
+            .map(|r| {
+                Ok(act(
+                    ActionKind::CreateHash {
+                        partition: name_for(n, r)?,
+                        modulus: n,
+                        remainder: r,
+                    },
+                    format!("modulus = {n}: remainder {r} has no partition"),
+                ))
+            })
+            .collect();
+    }
+    let largest = hashed.iter().map(|h| h.1).max().unwrap_or(n);
+    if largest > n {
+        return Ok(vec![act(
+            ActionKind::ShrinkHash {
+                partition: table.name.clone(),
+                from: largest,
+                to: n,
+            },
+            format!("modulus = {n}: the table has modulus {largest}; shrink"),
+        )]);
+    }
+    if let Some((p, m, _)) = hashed.iter().find(|h| n % h.1 != 0) {
+        return Err(format!(
+            "partition {} has modulus {m}, which does not divide the policy's modulus {n}; hash growth must go to a multiple",
+            p.name
+        ));
+    }
+    let mut splits = Vec::new();
+    for (p, m, r) in hashed.iter().filter(|h| h.1 < n) {
+        let new = (0..n / m)
+            .map(|k| {
+                let rr = r + k * m;
+                name_for(n, rr).map(|q| (q, rr))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        splits.push(HashSplit {
+            old: p.name.clone(),
+            old_modulus: *m,
+            old_remainder: *r,
+            modulus: n,
+            new,
+        });
+    }
+    let mut actions = Vec::new();
+    let smallest = hashed.iter().map(|h| h.1).min().unwrap_or(n);
+    if !splits.is_empty() {
+        actions.push(act(
+            ActionKind::GrowHash {
+                partition: table.name.clone(),
+                from: smallest,
+                to: n,
+                splits: splits.clone(),
+            },
+            format!("modulus = {n}: grow from {smallest}, rows kept and counted"),
+        ));
+    }
+    // Remainders no partition covers (after the splits).
+    for r in 0..n {
+        let covered = hashed.iter().any(|(_, m, q)| r % m == *q);
+        if !covered {
+            actions.push(act(
+                ActionKind::CreateHash {
+                    partition: name_for(n, r)?,
+                    modulus: n,
+                    remainder: r,
+                },
+                format!("modulus = {n}: remainder {r} has no partition"),
+            ));
+        }
     }
     Ok(actions)
 }
@@ -535,6 +775,17 @@ pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
     format!("[{}, {})", f(from), f(to))
 }
 
+fn new_partition(name: &QualifiedName, bound: PartBound) -> crate::catalog::Partition {
+    crate::catalog::Partition {
+        name: name.clone(),
+        bound,
+        est_rows: 0,
+        bytes: 0,
+        detach_pending: false,
+        subpartitions: vec![],
+    }
+}
+
 /// What the catalog would look like after the actions ran (for tests and `--dry-run` checks).
 pub fn simulate(table: &Table, actions: &[Action]) -> Table {
     let mut t = table.clone();
@@ -556,6 +807,49 @@ pub fn simulate(table: &Table, actions: &[Action]) -> Table {
                 detach_pending: false,
                 subpartitions: vec![],
             }),
+            ActionKind::CreateList {
+                partition, values, ..
+            } => t.partitions.push(new_partition(
+                partition,
+                PartBound::List {
+                    values: values.iter().map(list_text).collect(),
+                },
+            )),
+            ActionKind::CreateHash {
+                partition,
+                modulus,
+                remainder,
+            } => t.partitions.push(new_partition(
+                partition,
+                PartBound::Hash {
+                    modulus: *modulus,
+                    remainder: *remainder,
+                },
+            )),
+            ActionKind::GrowHash { splits, .. } => {
+                for sp in splits {
+                    t.partitions.retain(|p| p.name != sp.old);
+                    for (name, r) in &sp.new {
+                        t.partitions.push(new_partition(
+                            name,
+                            PartBound::Hash {
+                                modulus: sp.modulus,
+                                remainder: *r,
+                            },
+                        ));
+                    }
+                }
+            }
+            ActionKind::ShrinkHash { to, .. } => {
+                t.partitions.retain(
+                    |p| !matches!(p.bound, PartBound::Hash { remainder, .. } if remainder >= *to),
+                );
+                for p in &mut t.partitions {
+                    if let PartBound::Hash { modulus, .. } = &mut p.bound {
+                        *modulus = *to;
+                    }
+                }
+            }
             ActionKind::CreateDefault { partition } => {
                 t.partitions.push(crate::catalog::Partition {
                     name: partition.clone(),

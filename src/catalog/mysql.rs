@@ -306,17 +306,31 @@ pub fn read(
             }
             _ => None,
         };
-        let mut partitions = Vec::new();
+        // information_schema shows a LIST table's DEFAULT partition as MAXVALUE (or 0); only
+        // SHOW CREATE TABLE tells.
+        let list_defaults = if strategy == Strategy::List {
+            list_default_partitions(conn, &name)?
+        } else {
+            vec![]
+        };
+        let hash_count = {
+            let mut names: Vec<&String> = mine.iter().filter_map(|r| r.2.as_ref()).collect();
+            names.dedup();
+            names.len() as u32
+        };
+        let mut partitions: Vec<Partition> = Vec::new();
         let mut lower = Bound::Min;
         for r in &mine {
-            // Sub-partition rows repeat their partition; composite tables come later.
-            if partitions
-                .last()
-                .is_some_and(|p: &Partition| Some(&p.name.name) == r.2.as_ref())
-            {
-                continue;
-            }
             let pname = r.2.clone().unwrap_or_default();
+            if let Some(last) = partitions.last_mut() {
+                if last.name.name == pname {
+                    // Another sub-partition of the same partition.
+                    if let Some(sp) = &r.3 {
+                        last.subpartitions.push(subpartition(&name, sp, r));
+                    }
+                    continue;
+                }
+            }
             let desc = r.7.clone().unwrap_or_default();
             let bound = match strategy {
                 Strategy::Range if desc.eq_ignore_ascii_case("MAXVALUE") => PartBound::Default,
@@ -334,23 +348,39 @@ pub fn read(
                     lower = Bound::At(to);
                     b
                 }
-                Strategy::List if desc.eq_ignore_ascii_case("DEFAULT") => PartBound::Default,
+                Strategy::List if list_defaults.contains(&pname) => PartBound::Default,
                 Strategy::List => PartBound::List {
                     values: desc
                         .split(',')
                         .map(|v| strip_quotes(v.trim()).to_string())
                         .collect(),
                 },
-                Strategy::Hash => PartBound::Other { text: desc },
+                Strategy::Hash => PartBound::Hash {
+                    modulus: hash_count,
+                    remainder: partitions.len() as u32,
+                },
             };
-            partitions.push(Partition {
+            let mut part = Partition {
                 name: QualifiedName::new(name.schema.clone(), pname),
                 bound,
                 est_rows: r.8.unwrap_or(-1),
                 bytes: r.9.unwrap_or(0),
                 detach_pending: false,
                 subpartitions: vec![],
-            });
+            };
+            if let Some(sp) = &r.3 {
+                part.subpartitions.push(subpartition(&name, sp, r));
+                // A partition's size is the sum of its sub-partitions'.
+                part.est_rows = 0;
+                part.bytes = 0;
+            }
+            partitions.push(part);
+        }
+        for p in &mut partitions {
+            if !p.subpartitions.is_empty() {
+                p.est_rows = p.subpartitions.iter().map(|s| s.est_rows.max(0)).sum();
+                p.bytes = p.subpartitions.iter().map(|s| s.bytes).sum();
+            }
         }
         let mut table = Table {
             name: name.clone(),
@@ -379,6 +409,67 @@ pub fn read(
         server_version: server.version.clone(),
         tables,
     })
+}
+
+fn subpartition(table: &QualifiedName, name: &str, r: &PartRow) -> Partition {
+    Partition {
+        name: QualifiedName::new(table.schema.clone(), name),
+        bound: PartBound::Other {
+            text: r.5.clone().unwrap_or_default(),
+        },
+        est_rows: r.8.unwrap_or(-1),
+        bytes: r.9.unwrap_or(0),
+        detach_pending: false,
+        subpartitions: vec![],
+    }
+}
+
+/// Names of `PARTITION <name> DEFAULT` clauses in `SHOW CREATE TABLE`.
+fn list_default_partitions(
+    conn: &mut mysql::Conn,
+    table: &QualifiedName,
+) -> Result<Vec<String>, CatalogError> {
+    let templates = Templates::new(&MARIADB);
+    let mut ctx = tera::Context::new();
+    ctx.insert("table", &NameCtx::from(table));
+    let sql = templates
+        .text("show_create.sql.tera", &ctx)
+        .map_err(|e| CatalogError::Query(e.to_string()))?;
+    let row: Option<(String, String)> = conn.query_first(sql).map_err(q)?;
+    Ok(row
+        .map(|(_, ddl)| default_partitions_in(&ddl))
+        .unwrap_or_default())
+}
+
+fn default_partitions_in(ddl: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = ddl;
+    while let Some(i) = rest.find("PARTITION `") {
+        let after = &rest[i + "PARTITION `".len()..];
+        // The identifier ends at a backtick that is not doubled.
+        let mut end = None;
+        let b = after.as_bytes();
+        let mut k = 0;
+        while k < b.len() {
+            if b[k] == b'`' {
+                if b.get(k + 1) == Some(&b'`') {
+                    k += 2;
+                    continue;
+                }
+                end = Some(k);
+                break;
+            }
+            k += 1;
+        }
+        let Some(end) = end else { break };
+        let name = after[..end].replace("``", "`");
+        let tail = &after[end + 1..];
+        if tail.trim_start().starts_with("DEFAULT") {
+            out.push(name);
+        }
+        rest = tail;
+    }
+    out
 }
 
 fn strip_quotes(s: &str) -> &str {
@@ -496,6 +587,12 @@ mod tests {
         let y = KeyExpr::Year.decode(KeyKind::Date, "2027").unwrap();
         assert_eq!(KeyKind::Date.format(y), "2027-01-01");
         assert_eq!(KeyExpr::Year.encode(KeyKind::Date, y).unwrap().0, "2027");
+    }
+
+    #[test]
+    fn finds_default_list_partitions() {
+        let ddl = "PARTITION BY LIST  COLUMNS(`region`)\n(PARTITION `pus` VALUES IN ('US','CA') ENGINE = InnoDB,\n PARTITION `p``def` DEFAULT ENGINE = InnoDB)";
+        assert_eq!(default_partitions_in(ddl), vec!["p`def".to_string()]);
     }
 
     #[test]

@@ -30,6 +30,17 @@ struct RawPartition {
     pending: bool,
     #[allow(dead_code)]
     relkind: String,
+    #[serde(default)]
+    subpartitions: Vec<RawSub>,
+}
+
+#[derive(Deserialize)]
+struct RawSub {
+    schema: String,
+    name: String,
+    bound: Option<String>,
+    rows: i64,
+    bytes: i64,
 }
 
 #[derive(Deserialize)]
@@ -119,8 +130,21 @@ pub fn read(
                 est_rows: p.rows,
                 bytes: p.bytes,
                 detach_pending: p.pending,
-                // Sub-partitions (relkind "p") are read with composite partitioning.
-                subpartitions: vec![],
+                subpartitions: p
+                    .subpartitions
+                    .into_iter()
+                    .map(|sp| {
+                        let text = sp.bound.unwrap_or_default();
+                        Partition {
+                            name: QualifiedName::new(sp.schema, sp.name),
+                            bound: parse_bound(&text, None).unwrap_or(PartBound::Other { text }),
+                            est_rows: sp.rows,
+                            bytes: sp.bytes,
+                            detach_pending: false,
+                            subpartitions: vec![],
+                        }
+                    })
+                    .collect(),
             });
         }
         let orphans: Vec<RawName> =

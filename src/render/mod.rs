@@ -68,14 +68,15 @@ pub trait Dialect: Sync + Send {
     fn quote_ident(&self, ident: &str) -> Result<String, String>;
     fn quote_literal(&self, value: &str) -> Result<String, String>;
     fn templates(&self) -> &'static [(&'static str, &'static str)];
-    /// Render one planned action into a step.
+    /// Render one planned action into its steps (usually one; hash growth on PostgreSQL
+    /// replaces one partition per step).
     fn render(
         &self,
         t: &Templates,
         action: &Action,
         table: &Table,
         policy: &Policy,
-    ) -> Result<Step, RenderError>;
+    ) -> Result<Vec<Step>, RenderError>;
 }
 
 /// A dialect's templates, compiled once, with its quoting filters registered.
@@ -230,6 +231,29 @@ impl<'a> From<&'a QualifiedName> for NameCtx<'a> {
     }
 }
 
+impl Step {
+    /// A step from rendered statements.
+    pub fn new(
+        id: String,
+        action: &Action,
+        lock: String,
+        (stmts, transactional): (Vec<Stmt>, bool),
+    ) -> Step {
+        Step {
+            id,
+            table: action.table.to_string(),
+            action: action.kind.verb().to_string(),
+            partition: action.kind.partition().to_string(),
+            reason: action.reason.clone(),
+            lock,
+            sql: stmts.iter().map(|s| s.sql.clone()).collect(),
+            stmts,
+            transactional,
+            policy: 0,
+        }
+    }
+}
+
 /// Step id as in the contract: `public.events/create/events_p20260311`.
 pub fn step_id(action: &Action) -> String {
     format!(
@@ -247,18 +271,18 @@ pub fn render_all<'a>(
     lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
 ) -> Result<Vec<Step>, RenderError> {
     let t = Templates::new(dialect);
-    actions
-        .iter()
-        .map(|a| {
-            let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
-                what: a.table.to_string(),
-                message: "no policy for this table".into(),
-            })?;
-            let mut step = dialect.render(&t, a, table, policy)?;
+    let mut steps = Vec::new();
+    for a in actions {
+        let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
+            what: a.table.to_string(),
+            message: "no policy for this table".into(),
+        })?;
+        for mut step in dialect.render(&t, a, table, policy)? {
             step.policy = idx;
-            Ok(step)
-        })
-        .collect()
+            steps.push(step);
+        }
+    }
+    Ok(steps)
 }
 
 #[cfg(test)]

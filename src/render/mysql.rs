@@ -49,6 +49,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "create.sql.tera",
     "create_default.sql.tera",
     "expire.sql.tera",
+    "create_list.sql.tera",
+    "resize_hash.sql.tera",
+    "show_create.sql.tera",
 ];
 
 /// The longest identifier MySQL accepts.
@@ -100,7 +103,7 @@ impl Dialect for MySql {
         action: &Action,
         table: &Table,
         policy: &Policy,
-    ) -> Result<Step, RenderError> {
+    ) -> Result<Vec<Step>, RenderError> {
         let fail = |message: String| RenderError {
             what: step_id(action),
             message,
@@ -150,7 +153,42 @@ impl Dialect for MySql {
                 };
                 ("create.sql.tera", lock)
             }
+            ActionKind::CreateList {
+                partition, values, ..
+            } => {
+                ctx.insert("partition", &partition.name);
+                ctx.insert("values", values);
+                let lock = match &default {
+                    Some(d) => format!(
+                        "metadata lock on {parent}; writes wait while REORGANIZE PARTITION copies the catch-all {d}"
+                    ),
+                    None => format!("brief exclusive metadata lock on {parent} (ADD PARTITION copies no data)"),
+                };
+                ("create_list.sql.tera", lock)
+            }
+            ActionKind::CreateHash { .. } => return Err(fail(
+                "a MySQL/MariaDB hash table always has partitions; nothing to create one by one"
+                    .into(),
+            )),
+            ActionKind::GrowHash { from, to, .. } | ActionKind::ShrinkHash { from, to, .. } => {
+                ctx.insert("from", from);
+                ctx.insert("to", to);
+                ctx.insert("grow", &(to > from));
+                ctx.insert("count", &(from.max(to) - from.min(to)));
+                (
+                    "resize_hash.sql.tera",
+                    format!(
+                        "metadata lock on {parent}; writes wait while rows are rehashed from {from} into {to} partitions"
+                    ),
+                )
+            }
             ActionKind::CreateDefault { partition } => {
+                if table.strategy == crate::policy::Strategy::List && self.flavor == "mysql" {
+                    return Err(fail(
+                        "MySQL 8 has no DEFAULT partition for LIST tables; set default_partition = false".into(),
+                    ));
+                }
+                ctx.insert("list", &(table.strategy == crate::policy::Strategy::List));
                 ctx.insert("partition", &partition.name);
                 (
                     "create_default.sql.tera",
@@ -203,19 +241,12 @@ impl Dialect for MySql {
                 ))
             }
         };
-        let (stmts, transactional) = t.statements(template, &ctx)?;
-        Ok(Step {
-            id: step_id(action),
-            table: action.table.to_string(),
-            action: action.kind.verb().to_string(),
-            partition: action.kind.partition().to_string(),
-            reason: action.reason.clone(),
+        Ok(vec![Step::new(
+            step_id(action),
+            action,
             lock,
-            sql: stmts.iter().map(|s| s.sql.clone()).collect(),
-            stmts,
-            transactional,
-            policy: 0,
-        })
+            t.statements(template, &ctx)?,
+        )])
     }
 }
 
@@ -286,7 +317,10 @@ mod tests {
             reason: "test".into(),
         };
         let templates = Templates::new(d);
-        let step = d.render(&templates, &action, t, &policy()).unwrap();
+        let step = d
+            .render(&templates, &action, t, &policy())
+            .unwrap()
+            .remove(0);
         format!(
             "id: {}\nlock: {}\n\n{};\n",
             step.id,
@@ -380,6 +414,72 @@ mod tests {
     fn mysql8_drop() {
         let t = table("columns", KeyKind::Date, true);
         insta::assert_snapshot!(render(&MYSQL, expire("drop"), &t));
+    }
+
+    #[test]
+    fn mariadb_list_partition_reorganizes_default_first() {
+        let mut t = table("columns", KeyKind::Date, false);
+        t.strategy = crate::policy::Strategy::List;
+        t.partitions = vec![Partition {
+            name: QualifiedName::new("app", "pdef"),
+            bound: PartBound::Default,
+            est_rows: 1,
+            bytes: 1,
+            detach_pending: false,
+            subpartitions: vec![],
+        }];
+        insta::assert_snapshot!(render(
+            &MARIADB,
+            ActionKind::CreateList {
+                partition: QualifiedName::new("app", "t_americas"),
+                suffix: "americas".into(),
+                values: vec![crate::policy::ListValue::Str("US".into())],
+                move_rows: true,
+            },
+            &t
+        ));
+    }
+
+    #[test]
+    fn mysql8_hash_growth_and_shrink() {
+        let t = table("column", KeyKind::Int, false);
+        let grow = render(
+            &MYSQL,
+            ActionKind::GrowHash {
+                partition: QualifiedName::new("app", "t"),
+                from: 2,
+                to: 4,
+                splits: vec![],
+            },
+            &t,
+        );
+        let shrink = render(
+            &MYSQL,
+            ActionKind::ShrinkHash {
+                partition: QualifiedName::new("app", "t"),
+                from: 4,
+                to: 2,
+            },
+            &t,
+        );
+        insta::assert_snapshot!(format!("{grow}\n{shrink}"));
+    }
+
+    #[test]
+    fn mysql8_has_no_default_list_partition() {
+        let mut t = table("columns", KeyKind::Date, false);
+        t.strategy = crate::policy::Strategy::List;
+        let action = Action {
+            table: t.name.clone(),
+            kind: ActionKind::CreateDefault {
+                partition: QualifiedName::new("app", "d"),
+            },
+            reason: "test".into(),
+        };
+        let e = MYSQL
+            .render(&Templates::new(&MYSQL), &action, &t, &policy())
+            .unwrap_err();
+        assert!(e.message.contains("no DEFAULT partition"), "{e}");
     }
 
     #[test]

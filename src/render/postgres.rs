@@ -13,27 +13,20 @@ pub struct Postgres;
 
 pub static POSTGRES: Postgres = Postgres;
 
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "timeouts.sql.tera",
-        include_str!("../../templates/postgres/timeouts.sql.tera"),
-    ),
-    (
-        "range_predicate.sql.tera",
-        include_str!("../../templates/postgres/range_predicate.sql.tera"),
-    ),
-    (
-        "create.sql.tera",
-        include_str!("../../templates/postgres/create.sql.tera"),
-    ),
-    (
-        "expire.sql.tera",
-        include_str!("../../templates/postgres/expire.sql.tera"),
-    ),
-    (
-        "key_stats.sql.tera",
-        include_str!("../../templates/postgres/key_stats.sql.tera"),
-    ),
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/postgres/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "timeouts.sql.tera",
+    "range_predicate.sql.tera",
+    "bound_predicate.sql.tera",
+    "create.sql.tera",
+    "expire.sql.tera",
+    "key_stats.sql.tera",
+    "grow_hash.sql.tera",
 ];
 
 /// The label a partition carries while it is detached for dropping or archiving.
@@ -74,7 +67,7 @@ impl Dialect for Postgres {
         action: &Action,
         table: &Table,
         policy: &Policy,
-    ) -> Result<Step, RenderError> {
+    ) -> Result<Vec<Step>, RenderError> {
         let mut ctx = Context::new();
         ctx.insert("table", &NameCtx::from(&table.name));
         ctx.insert("key", &table.key.name);
@@ -104,6 +97,8 @@ impl Dialect for Postgres {
             } => {
                 ctx.insert("partition", &NameCtx::from(partition));
                 ctx.insert("is_default", &false);
+                ctx.insert("bound", "range");
+                sub_ctx(&mut ctx, partition, policy);
                 if let Some(v) = literal(*from) {
                     ctx.insert("from", &v);
                 }
@@ -123,11 +118,80 @@ impl Dialect for Postgres {
             ActionKind::CreateDefault { partition } => {
                 ctx.insert("partition", &NameCtx::from(partition));
                 ctx.insert("is_default", &true);
+                ctx.insert("bound", "default");
                 ctx.insert("move_rows", &false);
                 (
                     "create.sql.tera",
                     format!("SHARE UPDATE EXCLUSIVE on {parent}"),
                 )
+            }
+            ActionKind::CreateList {
+                partition,
+                values,
+                move_rows,
+                ..
+            } => {
+                ctx.insert("partition", &NameCtx::from(partition));
+                ctx.insert("is_default", &false);
+                ctx.insert("bound", "list");
+                ctx.insert("values", values);
+                ctx.insert("move_rows", &(*move_rows && default.is_some()));
+                ctx.insert("check_name", &check_name(&partition.name));
+                let lock = match default {
+                    Some(d) => format!(
+                        "SHARE UPDATE EXCLUSIVE on {parent}; ACCESS EXCLUSIVE on {d} (the catch-all)"
+                    ),
+                    None => format!("SHARE UPDATE EXCLUSIVE on {parent}"),
+                };
+                ("create.sql.tera", lock)
+            }
+            ActionKind::CreateHash {
+                partition,
+                modulus,
+                remainder,
+            } => {
+                ctx.insert("partition", &NameCtx::from(partition));
+                ctx.insert("is_default", &false);
+                ctx.insert("bound", "hash");
+                ctx.insert("modulus", modulus);
+                ctx.insert("remainder", remainder);
+                ctx.insert("move_rows", &false);
+                ("create.sql.tera", format!("SHARE UPDATE EXCLUSIVE on {parent}"))
+            }
+            ActionKind::GrowHash { splits, .. } => {
+                let mut steps = Vec::new();
+                for sp in splits {
+                    let mut c = ctx.clone();
+                    c.insert("old", &NameCtx::from(&sp.old));
+                    c.insert("modulus", &sp.modulus);
+                    let new: Vec<serde_json::Value> = sp
+                        .new
+                        .iter()
+                        .map(|(n, r)| {
+                            serde_json::json!({"name": NameCtx::from(n), "remainder": r})
+                        })
+                        .collect();
+                    c.insert("new", &new);
+                    let lock = format!(
+                        "ACCESS EXCLUSIVE on {parent} while partition {} (modulus {}, remainder {}) is replaced; inserts wait, none fails",
+                        sp.old, sp.old_modulus, sp.old_remainder
+                    );
+                    steps.push(Step::new(
+                        format!("{}/grow/{}", action.table, sp.old.name),
+                        action,
+                        lock,
+                        t.statements("grow_hash.sql.tera", &c)?,
+                    ));
+                }
+                return Ok(steps);
+            }
+            ActionKind::ShrinkHash { from, to, .. } => {
+                return Err(RenderError {
+                    what: step_id(action),
+                    message: format!(
+                        "PostgreSQL cannot shrink hash partitioning from modulus {from} to {to} in place (rows would have to move into merged partitions under a long exclusive lock); partctl refuses. Keep modulus = {from}, or rebuild the table"
+                    ),
+                })
             }
             ActionKind::Detach {
                 partition,
@@ -185,20 +249,45 @@ impl Dialect for Postgres {
                 ("expire.sql.tera", lock)
             }
         };
-        let (stmts, transactional) = t.statements(template, &ctx)?;
-        Ok(Step {
-            id: step_id(action),
-            table: action.table.to_string(),
-            action: action.kind.verb().to_string(),
-            partition: action.kind.partition().to_string(),
-            reason: action.reason.clone(),
+        Ok(vec![Step::new(
+            step_id(action),
+            action,
             lock,
-            sql: stmts.iter().map(|s| s.sql.clone()).collect(),
-            stmts,
-            transactional,
-            policy: 0,
-        })
+            t.statements(template, &ctx)?,
+        )])
     }
+}
+
+/// Composite tables: a new range partition is itself partitioned, with its sub-partitions.
+fn sub_ctx(ctx: &mut Context, partition: &QualifiedName, policy: &Policy) {
+    let Some(sub) = &policy.subpartition else {
+        ctx.insert("sub", &false);
+        return;
+    };
+    ctx.insert("sub", &true);
+    ctx.insert("sub_strategy", sub.strategy.as_str());
+    ctx.insert("sub_key", &sub.column);
+    let child = |suffix: String| {
+        QualifiedName::new(
+            partition.schema.clone(),
+            format!("{}_{suffix}", partition.name),
+        )
+    };
+    let subs: Vec<serde_json::Value> = match sub.strategy {
+        crate::policy::Strategy::Hash => (0..sub.modulus.unwrap_or(1))
+            .map(|r| {
+                serde_json::json!({"name": NameCtx::from(&child(format!("sp{r}"))), "modulus": sub.modulus, "remainder": r})
+            })
+            .collect(),
+        _ => sub
+            .lists
+            .iter()
+            .map(|(suffix, values)| {
+                serde_json::json!({"name": NameCtx::from(&child(suffix.clone())), "values": values})
+            })
+            .collect(),
+    };
+    ctx.insert("subs", &subs);
 }
 
 fn expire_ctx(
@@ -298,7 +387,10 @@ mod tests {
             reason: "test".into(),
         };
         let templates = Templates::new(&POSTGRES);
-        let step = POSTGRES.render(&templates, &action, &t, &policy()).unwrap();
+        let step = POSTGRES
+            .render(&templates, &action, &t, &policy())
+            .unwrap()
+            .remove(0);
         format!(
             "id: {}\nlock: {}\ntransaction: {}\n\n{};\n",
             step.id,
@@ -402,6 +494,98 @@ mod tests {
                 then: Some(Then::Drop)
             },
             false
+        ));
+    }
+
+    fn render_all(kind: ActionKind, policy_text: &str) -> String {
+        let t = table(true);
+        let action = Action {
+            table: t.name.clone(),
+            kind,
+            reason: "test".into(),
+        };
+        let p = parse_sources(&[(PathBuf::from("t.toml"), policy_text.into())])
+            .unwrap()
+            .remove(0);
+        let templates = Templates::new(&POSTGRES);
+        POSTGRES
+            .render(&templates, &action, &t, &p)
+            .unwrap()
+            .iter()
+            .map(|s| format!("id: {}\nlock: {}\n\n{};\n", s.id, s.lock, s.sql.join(";\n")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    const LIST_POLICY: &str = "[[table]]\nname = 'Sales.t'\npartition_by = 'list'\ncolumn = 'Created At'\nlists = { a = ['x'] }\n";
+
+    #[test]
+    fn create_list_partition_moves_rows_from_the_catch_all() {
+        insta::assert_snapshot!(render_all(
+            ActionKind::CreateList {
+                partition: part("t_americas"),
+                suffix: "americas".into(),
+                values: vec![
+                    crate::policy::ListValue::Str("US".into()),
+                    crate::policy::ListValue::Str("O'Hare".into())
+                ],
+                move_rows: true,
+            },
+            LIST_POLICY
+        ));
+    }
+
+    #[test]
+    fn hash_growth_replaces_one_partition_per_transaction() {
+        let split = |old: &str, r: u32| crate::plan::HashSplit {
+            old: part(old),
+            old_modulus: 2,
+            old_remainder: r,
+            modulus: 4,
+            new: vec![
+                (part(&format!("t_m4_r{r}")), r),
+                (part(&format!("t_m4_r{}", r + 2)), r + 2),
+            ],
+        };
+        insta::assert_snapshot!(render_all(
+            ActionKind::GrowHash {
+                partition: part("t"),
+                from: 2,
+                to: 4,
+                splits: vec![split("t_0", 0), split("t_1", 1)],
+            },
+            "[[table]]\nname = 'Sales.t'\npartition_by = 'hash'\ncolumn = 'tenant'\nmodulus = 4\n"
+        ));
+    }
+
+    #[test]
+    fn shrinking_hash_is_refused() {
+        let t = table(false);
+        let action = Action {
+            table: t.name.clone(),
+            kind: ActionKind::ShrinkHash {
+                partition: part("t"),
+                from: 4,
+                to: 2,
+            },
+            reason: "test".into(),
+        };
+        let e = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap_err();
+        assert!(e.message.contains("cannot shrink hash partitioning"), "{e}");
+    }
+
+    #[test]
+    fn composite_range_partition_is_created_with_its_subpartitions() {
+        insta::assert_snapshot!(render_all(
+            ActionKind::Create {
+                partition: part("p1"),
+                from: ts("2026-03-10 00:00:00+00"),
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: true,
+            },
+            "[[table]]\nname = 'Sales.t'\npartition_by = 'range'\ncolumn = 'Created At'\ninterval = '1 day'\nsubpartition = { partition_by = 'hash', column = 'tenant', modulus = 2 }\n"
         ));
     }
 

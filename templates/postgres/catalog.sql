@@ -26,7 +26,19 @@ SELECT
                 'rows', ch.reltuples::int8,
                 'bytes', pg_total_relation_size(ch.oid),
                 'pending', i.inhdetachpending,
-                'relkind', ch.relkind
+                'relkind', ch.relkind,
+                -- Composite tables: the sub-partitions of a partition that is itself partitioned.
+                'subpartitions', (SELECT coalesce(json_agg(json_build_object(
+                        'schema', gn.nspname,
+                        'name', gc.relname,
+                        'bound', pg_get_expr(gc.relpartbound, gc.oid),
+                        'rows', gc.reltuples::int8,
+                        'bytes', pg_total_relation_size(gc.oid)
+                    ) ORDER BY gc.relname), '[]'::json)
+                   FROM pg_inherits gi
+                   JOIN pg_class gc ON gc.oid = gi.inhrelid
+                   JOIN pg_namespace gn ON gn.oid = gc.relnamespace
+                  WHERE gi.inhparent = ch.oid)
             ) ORDER BY cn.nspname, ch.relname), '[]'::json)
        FROM pg_inherits i
        JOIN pg_class ch ON ch.oid = i.inhrelid
