@@ -375,6 +375,53 @@ fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result
     Ok(())
 }
 
+/// One line of `show`: a partition (depth 0) or a sub-partition (depth 1).
+struct ShowRow {
+    depth: usize,
+    name: String,
+    bounds: String,
+    est_rows: i64,
+    bytes: i64,
+    expired: bool,
+}
+
+fn bounds_text(b: &PartBound, kind: Option<partctl::key::KeyKind>) -> String {
+    match (b, kind) {
+        (PartBound::Range { from, to }, Some(k)) => describe(k, *from, *to),
+        (PartBound::Default, _) => "DEFAULT".into(),
+        (PartBound::Orphan, _) => "(detached, unfinished)".into(),
+        (PartBound::List { values }, _) => format!("IN ({})", values.join(", ")),
+        (PartBound::Hash { modulus, remainder }, _) => {
+            format!("MODULUS {modulus} REMAINDER {remainder}")
+        }
+        (PartBound::Other { text }, _) => text.clone(),
+        (b, _) => format!("{b:?}"),
+    }
+}
+
+/// Hash skew: the largest partition's share of the estimated rows, and whether it is more than
+/// twice the fair share. `None` when there are no estimates.
+fn hash_skew(t: &partctl::catalog::Table) -> Option<(f64, bool)> {
+    let rows: Vec<i64> = t
+        .partitions
+        .iter()
+        .filter(|p| matches!(p.bound, PartBound::Hash { .. }))
+        .map(|p| {
+            if p.subpartitions.is_empty() {
+                p.est_rows
+            } else {
+                p.subpartitions.iter().map(|s| s.est_rows.max(0)).sum()
+            }
+        })
+        .collect();
+    let total: i64 = rows.iter().filter(|r| **r > 0).sum();
+    if rows.is_empty() || total <= 0 {
+        return None;
+    }
+    let largest = *rows.iter().max()? as f64 / total as f64;
+    Some((largest, largest > 2.0 / rows.len() as f64))
+}
+
 fn print_show(
     format: Format,
     policies: &[&Policy],
@@ -404,96 +451,102 @@ fn print_show(
             .unwrap_or_default();
         let mut parts: Vec<&partctl::catalog::Partition> = t.partitions.iter().collect();
         parts.sort_by_key(|p| match p.bound {
-            PartBound::Range { from, .. } => (0, from),
-            PartBound::Default => (1, partctl::key::Bound::Max),
-            _ => (2, partctl::key::Bound::Max),
+            PartBound::Range { from, .. } => (0, from, 0),
+            PartBound::Hash { remainder, modulus } => (
+                1,
+                partctl::key::Bound::Min,
+                (remainder as u64) << 32 | modulus as u64,
+            ),
+            PartBound::Default => (3, partctl::key::Bound::Max, 0),
+            _ => (2, partctl::key::Bound::Max, 0),
         });
-        let rows: Vec<(String, String, i64, i64, bool)> = parts
-            .iter()
-            .map(|part| {
-                let bounds = match (&part.bound, t.key.kind) {
-                    (PartBound::Range { from, to }, Some(k)) => describe(k, *from, *to),
-                    (PartBound::Default, _) => "DEFAULT".into(),
-                    (PartBound::Orphan, _) => "(detached, unfinished)".into(),
-                    (PartBound::List { values }, _) => format!("IN ({})", values.join(", ")),
-                    (PartBound::Hash { modulus, remainder }, _) => {
-                        format!("MODULUS {modulus} REMAINDER {remainder}")
-                    }
-                    (b, _) => format!("{b:?}"),
-                };
-                let bounds = if part.detach_pending {
-                    format!("{bounds} (detach pending)")
-                } else {
-                    bounds
-                };
+        let mut rows: Vec<ShowRow> = Vec::new();
+        for part in parts {
+            let (est, bytes) = if part.subpartitions.is_empty() {
+                (part.est_rows, part.bytes)
+            } else {
                 (
-                    part.name.name.clone(),
-                    bounds,
-                    part.est_rows,
-                    part.bytes,
-                    expiring.contains(&part.name.to_string()),
+                    part.subpartitions.iter().map(|s| s.est_rows.max(0)).sum(),
+                    part.subpartitions.iter().map(|s| s.bytes).sum(),
                 )
-            })
-            .collect();
+            };
+            let mut bounds = bounds_text(&part.bound, t.key.kind);
+            if part.detach_pending {
+                bounds.push_str(" (detach pending)");
+            }
+            rows.push(ShowRow {
+                depth: 0,
+                name: part.name.name.clone(),
+                bounds,
+                est_rows: est,
+                bytes,
+                expired: expiring.contains(&part.name.to_string()),
+            });
+            for sp in &part.subpartitions {
+                rows.push(ShowRow {
+                    depth: 1,
+                    name: sp.name.name.clone(),
+                    bounds: bounds_text(&sp.bound, None),
+                    est_rows: sp.est_rows,
+                    bytes: sp.bytes,
+                    expired: false,
+                });
+            }
+        }
+        let skew = if t.strategy == partctl::policy::Strategy::Hash {
+            hash_skew(t)
+        } else {
+            None
+        };
         match format {
             Format::Json => tables_json.push(serde_json::json!({
                 "table": t.name.to_string(),
                 "strategy": t.strategy,
                 "key": t.key.name,
                 "key_type": t.key.sql_type,
-                "partitions": rows.iter().map(|(n, b, r, s, e)| serde_json::json!({
-                    "name": n, "bounds": b, "estimated_rows": r, "bytes": s, "expired": e
+                "skew": skew.map(|(share, flagged)| serde_json::json!({"largest_share": share, "flagged": flagged})),
+                "partitions": rows.iter().filter(|r| r.depth == 0).map(|r| serde_json::json!({
+                    "name": r.name, "bounds": r.bounds, "estimated_rows": r.est_rows, "bytes": r.bytes, "expired": r.expired,
+                })).collect::<Vec<_>>(),
+                "subpartitions": rows.iter().filter(|r| r.depth == 1).map(|r| serde_json::json!({
+                    "name": r.name, "bounds": r.bounds, "estimated_rows": r.est_rows, "bytes": r.bytes,
                 })).collect::<Vec<_>>(),
             })),
             Format::Text | Format::Markdown => {
                 let md_mode = format == Format::Markdown;
+                let top = rows.iter().filter(|r| r.depth == 0).count();
                 if md_mode {
-                    writeln!(
-                        out,
-                        "### {} ({} on `{}`, {})\n",
-                        md(&t.name.to_string()),
-                        t.strategy.as_str(),
-                        md(&t.key.name),
-                        t.key.sql_type
-                    )?;
+                    writeln!(out, "### {} ({} on `{}`, {})\n", md(&t.name.to_string()), t.strategy.as_str(), md(&t.key.name), t.key.sql_type)?;
                     writeln!(out, "| partition | bounds | est. rows | size | expired |\n|---|---|---:|---:|---|")?;
                 } else {
-                    writeln!(
-                        out,
-                        "{} ({} on {}, {}): {} partition{}",
-                        t.name,
-                        t.strategy.as_str(),
-                        t.key.name,
-                        t.key.sql_type,
-                        rows.len(),
-                        if rows.len() == 1 { "" } else { "s" }
-                    )?;
+                    writeln!(out, "{} ({} on {}, {}): {} partition{}", t.name, t.strategy.as_str(), t.key.name, t.key.sql_type, top, if top == 1 { "" } else { "s" })?;
                 }
-                let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-                let wb = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
-                for (n, b, r, s, e) in &rows {
-                    let est = if *r < 0 {
-                        "?".to_string()
-                    } else {
-                        r.to_string()
-                    };
+                let label = |r: &ShowRow| if r.depth == 0 { r.name.clone() } else { format!("└ {}", r.name) };
+                let w = rows.iter().map(|r| label(r).chars().count()).max().unwrap_or(0);
+                let wb = rows.iter().map(|r| r.bounds.chars().count()).max().unwrap_or(0);
+                for r in &rows {
+                    let est = if r.est_rows < 0 { "?".to_string() } else { r.est_rows.to_string() };
+                    let name = label(r);
                     if md_mode {
-                        writeln!(
-                            out,
-                            "| `{}` | {} | {est} | {} | {} |",
-                            md(n),
-                            md(b),
-                            human(*s),
-                            if *e { "yes" } else { "" }
-                        )?;
+                        writeln!(out, "| `{}` | {} | {est} | {} | {} |", md(&name), md(&r.bounds), human(r.bytes), if r.expired { "yes" } else { "" })?;
                     } else {
-                        writeln!(
-                            out,
-                            "  {n:<w$}  {b:<wb$}  {est:>10} rows  {:>9}{}",
-                            human(*s),
-                            if *e { "  expired" } else { "" }
-                        )?;
+                        writeln!(out, "  {name:<w$}  {:<wb$}  {est:>10} rows  {:>9}{}", r.bounds, human(r.bytes), if r.expired { "  expired" } else { "" })?;
                     }
+                }
+                match skew {
+                    Some((share, flagged)) => writeln!(
+                        out,
+                        "{}skew: the largest partition holds {:.0}% of the estimated rows{}",
+                        if md_mode { "\n" } else { "  " },
+                        share * 100.0,
+                        if flagged { " (more than twice its fair share: check the key's distribution)" } else { "" }
+                    )?,
+                    None if t.strategy == partctl::policy::Strategy::Hash => writeln!(
+                        out,
+                        "{}skew: unknown (no row estimates yet; run ANALYZE)",
+                        if md_mode { "\n" } else { "  " }
+                    )?,
+                    None => {}
                 }
                 writeln!(out)?;
             }
