@@ -15,7 +15,7 @@ pub enum ApplyError {
         sql: String,
         message: String,
     },
-    #[error("step {step}: row counts disagree ({detail}); the step was rolled back")]
+    #[error("step {step}: row counts disagree: {detail}")]
     RowCount { step: String, detail: String },
     #[error("step {step}: {message}")]
     Other { step: String, message: String },
@@ -160,7 +160,7 @@ fn run_on<C: postgres::GenericClient>(c: &mut C, step: &Step) -> Result<u64, Fai
     let mismatch = |detail: String| {
         Failure::Fatal(ApplyError::RowCount {
             step: step.id.clone(),
-            detail,
+            detail: format!("{detail}; the transaction was rolled back, nothing changed"),
         })
     };
     for s in &step.stmts {
@@ -289,7 +289,7 @@ pub fn my_run_step(
                 let want = expected.unwrap_or(0);
                 if n != want {
                     return Err(mismatch(format!(
-                        "{want} rows to move, {n} arrived; the catch-all was reorganized, no row is lost, but check the table"
+                        "{want} rows to move, {n} arrived. The statement has committed (MySQL DDL cannot be rolled back); no row was deleted, but run CHECK TABLE on the table before anything else"
                     )));
                 }
                 moved = n as u64;
