@@ -100,8 +100,43 @@ impl Conn {
             .map(|p| (p.table.clone(), stats_needed(p)))
             .collect();
         match self {
-            Conn::Postgres(c) => Ok(catalog::postgres::read(c, &wanted)?),
-            Conn::MySql(c, server) => Ok(catalog::mysql::read(c, server, &wanted)?),
+            Conn::Postgres(c) => {
+                // The catalog query (pg_total_relation_size) and the row facts wait for locks on
+                // the table (a LOCK TABLE elsewhere): bound that wait as for MySQL below.
+                let ms = policies
+                    .iter()
+                    .map(|p| p.lock_timeout.as_millis().max(1) * (u128::from(p.retries) + 1))
+                    .max()
+                    .unwrap_or(1);
+                c.execute(
+                    include_str!("../templates/postgres/session_lock_timeout.sql"),
+                    &[&format!("{ms}ms")],
+                )
+                .map_err(|e| OpError::Other(format!("setting lock_timeout: {e}")))?;
+                let catalog = catalog::postgres::read(c, &wanted);
+                let _ = c.batch_execute("RESET lock_timeout");
+                Ok(catalog?)
+            }
+            Conn::MySql(c, server) => {
+                // The row facts are read with SELECTs that wait for metadata locks (a LOCK
+                // TABLES elsewhere): bound that wait by the policies' lock_timeout and retries,
+                // instead of the server's default of a year.
+                use mysql::prelude::Queryable;
+                let secs = policies
+                    .iter()
+                    .map(|p| {
+                        p.lock_timeout.as_secs_f64().ceil().max(1.0) as u64
+                            * (u64::from(p.retries) + 1)
+                    })
+                    .max()
+                    .unwrap_or(1);
+                c.exec_drop(
+                    include_str!("../templates/mysql/session_lock_timeout.sql"),
+                    (secs,),
+                )
+                .map_err(|e| OpError::Other(format!("setting lock_wait_timeout: {e}")))?;
+                Ok(catalog::mysql::read(c, server, &wanted)?)
+            }
         }
     }
 
