@@ -300,6 +300,10 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         let floor = axis.start_of(axis.index_of(c)).ok_or_else(out_of_range)?;
         low = low.max(Bound::At(floor));
     }
+    // A period that begins below an integer key type's minimum begins at that minimum.
+    if let (Some((min, _)), Bound::At(c)) = (kind.int_range(), low) {
+        low = Bound::At(c.max(min));
+    }
 
     // Expired partitions hold their ranges until they are removed (after the creates), so the
     // run is laid out around them rather than over them.

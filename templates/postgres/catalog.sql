@@ -24,7 +24,8 @@ SELECT
                 'name', ch.relname,
                 'bound', pg_get_expr(ch.relpartbound, ch.oid),
                 'rows', ch.reltuples::int8,
-                'bytes', pg_total_relation_size(ch.oid),
+                -- NULL when a concurrent run dropped the partition after this snapshot.
+                'bytes', coalesce(pg_total_relation_size(ch.oid), 0),
                 'pending', i.inhdetachpending,
                 'relkind', ch.relkind,
                 -- Composite tables: the sub-partitions of a partition that is itself partitioned.
@@ -33,7 +34,7 @@ SELECT
                         'name', gc.relname,
                         'bound', pg_get_expr(gc.relpartbound, gc.oid),
                         'rows', gc.reltuples::int8,
-                        'bytes', pg_total_relation_size(gc.oid)
+                        'bytes', coalesce(pg_total_relation_size(gc.oid), 0)
                     ) ORDER BY gc.relname), '[]'::json)
                    FROM pg_inherits gi
                    JOIN pg_class gc ON gc.oid = gi.inhrelid
