@@ -1,0 +1,2156 @@
+//! End-to-end tests of the `partctl` binary against a real PostgreSQL server.
+//!
+//! Every test gets its own database (`common::pg()`), drives the CLI, and then checks the
+//! catalog by partition *bounds* (`pg_get_expr(relpartbound)` of the parent's children in
+//! `pg_inherits`), never by partition names.
+
+mod common;
+
+use chrono::{Duration as Days, NaiveDate};
+use common::{pg, run, write_policy, PgDb, Run};
+use partctl::apply::advisory_key;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const NOW: &str = "2026-11-21T12:00:00Z";
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// `partctl --policies POLICY --database-url URL --now NOW ARGS...`
+fn partctl(db: &PgDb, policy: &Path, now: &str, args: &[&str]) -> Run {
+    let mut all = vec![
+        "--policies",
+        policy.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--now",
+        now,
+    ];
+    all.extend_from_slice(args);
+    run(&all, &[])
+}
+
+/// Assert an exit status, showing the output when it differs.
+#[track_caller]
+fn expect_code(r: &Run, code: i32, what: &str) {
+    assert_eq!(
+        r.code, code,
+        "{what}: expected exit {code}, got {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        r.code, r.stdout, r.stderr
+    );
+}
+
+/// Run the binary with a deadline, so that a hang fails the test instead of stalling the run.
+fn run_with_deadline(args: &[&str], secs: u64) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn partctl");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut timed_out = false;
+    while child.try_wait().expect("wait partctl").is_none() {
+        if Instant::now() > deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("collect partctl output");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !timed_out,
+        "partctl {args:?} did not finish within {secs}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+fn client(db: &PgDb) -> postgres::Client {
+    let mut c = db.client();
+    c.batch_execute("SET TimeZone = 'UTC'").unwrap();
+    c
+}
+
+/// The bounds of every partition attached to `schema.table`, sorted.
+fn bounds(db: &PgDb, schema: &str, table: &str) -> Vec<String> {
+    let rows = client(db)
+        .query(
+            "SELECT pg_get_expr(c.relpartbound, c.oid)
+               FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = (SELECT p.oid FROM pg_class p
+                                     JOIN pg_namespace n ON n.oid = p.relnamespace
+                                    WHERE n.nspname = $1 AND p.relname = $2)",
+            &[&schema, &table],
+        )
+        .unwrap();
+    let mut v: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    v.sort();
+    v
+}
+
+/// Partition name by bound text, for the partitions of `schema.table`.
+fn names_by_bound(db: &PgDb, schema: &str, table: &str) -> BTreeMap<String, String> {
+    let rows = client(db)
+        .query(
+            "SELECT pg_get_expr(c.relpartbound, c.oid), c.relname::text
+               FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = (SELECT p.oid FROM pg_class p
+                                     JOIN pg_namespace n ON n.oid = p.relnamespace
+                                    WHERE n.nspname = $1 AND p.relname = $2)",
+            &[&schema, &table],
+        )
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// Row count per partition bound of `table` (an SQL-quoted name).
+fn rows_by_bound(db: &PgDb, table_sql: &str) -> BTreeMap<String, i64> {
+    let rows = client(db)
+        .query(
+            &format!(
+                "SELECT pg_get_expr(c.relpartbound, c.oid), count(*)
+                   FROM {table_sql} x JOIN pg_class c ON c.oid = x.tableoid
+                  GROUP BY 1"
+            ),
+            &[],
+        )
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn range(from: &str, to: &str) -> String {
+    format!("FOR VALUES FROM ('{from}') TO ('{to}')")
+}
+
+/// A bigint or smallint range: PostgreSQL prints their bound values quoted.
+fn int_range(from: i64, to: i64) -> String {
+    format!("FOR VALUES FROM ('{from}') TO ('{to}')")
+}
+
+/// An integer (int4) range: printed bare.
+fn int4_range(from: i64, to: i64) -> String {
+    format!("FOR VALUES FROM ({from}) TO ({to})")
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Daily timestamptz bounds (UTC midnight) for the `n` days from `first`.
+fn daily(first: &str, n: i64) -> Vec<String> {
+    let d0 = date(first);
+    (0..n)
+        .map(|i| {
+            let a = d0 + Days::days(i);
+            let b = a + Days::days(1);
+            range(&format!("{a} 00:00:00+00"), &format!("{b} 00:00:00+00"))
+        })
+        .collect()
+}
+
+fn day(d: &str) -> String {
+    let a = date(d);
+    range(
+        &format!("{a} 00:00:00+00"),
+        &format!("{} 00:00:00+00", a + Days::days(1)),
+    )
+}
+
+/// Attached ranges must not overlap (checked with PostgreSQL's own range operators).
+fn assert_no_overlaps(db: &PgDb, table_sql: &str) {
+    let overlaps = db.query_i64(&format!(
+        "WITH b AS (
+            SELECT c.oid, pg_get_expr(c.relpartbound, c.oid) AS e
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = '{table_sql}'::regclass
+        ), r AS (
+            SELECT oid, tstzrange(
+                (regexp_match(e, 'FROM \\(''([^'']*)''\\)'))[1]::timestamptz,
+                (regexp_match(e, 'TO \\(''([^'']*)''\\)'))[1]::timestamptz) AS r
+              FROM b WHERE e <> 'DEFAULT'
+        )
+        SELECT count(*) FROM r a JOIN r b ON a.oid < b.oid AND a.r && b.r"
+    ));
+    assert_eq!(overlaps, 0, "overlapping partitions on {table_sql}");
+}
+
+fn plan_json(r: &Run) -> Value {
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("plan output is not JSON ({e}):\n{}", r.stdout))
+}
+
+/// Tables in `schema` that are not partitions (nor partitioned parents).
+fn standalone_tables(db: &PgDb, schema: &str) -> Vec<String> {
+    let rows = client(db)
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition ORDER BY 1",
+            &[&schema],
+        )
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+fn table_exists(db: &PgDb, schema: &str, name: &str) -> bool {
+    client(db)
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        == 1
+}
+
+fn is_partition(db: &PgDb, schema: &str, name: &str) -> bool {
+    client(db)
+        .query_one(
+            "SELECT c.relispartition OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .unwrap()
+        .get(0)
+}
+
+const EVENTS: &str =
+    "CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL, payload text)
+    PARTITION BY RANGE (created_at);";
+
+// ---------------------------------------------------------------------------
+// 1. Time and integer keys; plan/apply/plan; the JSON plan
+// ---------------------------------------------------------------------------
+
+#[test]
+fn daily_time_keys_converge_and_plan_json_has_the_contract_shape() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "daily",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+timezone = "UTC"
+"#,
+    );
+
+    // Before apply: changes pending.
+    let before = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&before, 2, "plan before apply");
+    assert!(before.stdout.contains("3 steps"), "{}", before.stdout);
+
+    let json = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&json, 2, "plan -f json before apply");
+    let doc = plan_json(&json);
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["now"], "2026-11-21T12:00:00Z");
+    let steps = doc["steps"].as_array().expect("steps array");
+    assert_eq!(steps.len(), 3, "{doc:#}");
+    for s in steps {
+        for key in ["id", "table", "action", "partition", "reason", "lock"] {
+            assert!(
+                s[key].as_str().is_some_and(|v| !v.is_empty()),
+                "step lacks a `{key}` string: {s:#}"
+            );
+        }
+        assert_eq!(s["table"], "public.events");
+        assert_eq!(s["action"], "create");
+        assert!(s["partition"].as_str().unwrap().starts_with("public."));
+        assert!(s["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("public.events/create/"));
+        let sql = s["sql"].as_array().expect("sql array");
+        assert!(
+            !sql.is_empty() && sql.iter().all(|q| q.is_string()),
+            "{s:#}"
+        );
+        let joined: Vec<&str> = sql.iter().map(|q| q.as_str().unwrap()).collect();
+        let joined = joined.join("\n");
+        assert!(joined.contains("CREATE TABLE"), "{joined}");
+        assert!(joined.contains("ATTACH PARTITION"), "{joined}");
+        assert!(s["lock"]
+            .as_str()
+            .unwrap()
+            .contains("SHARE UPDATE EXCLUSIVE"));
+    }
+    // Still nothing in the database: plan is read-only.
+    assert!(bounds(&db, "public", "events").is_empty());
+
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&applied, 0, "apply");
+    assert_eq!(
+        bounds(&db, "public", "events"),
+        daily("2026-11-21", 3),
+        "the current day and two ahead"
+    );
+
+    let after = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&after, 0, "plan after apply");
+    assert!(after.stdout.contains("No changes"), "{}", after.stdout);
+    let after_json = partctl(&db, &policy, NOW, &["plan", "--format", "json"]);
+    expect_code(&after_json, 0, "plan -f json after apply");
+    let doc = plan_json(&after_json);
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["steps"], Value::Array(vec![]));
+
+    // A second apply is a no-op; a day later exactly one partition is added.
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply again");
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 3));
+    expect_code(
+        &partctl(&db, &policy, "2026-11-22T00:00:00Z", &["apply"]),
+        0,
+        "apply a day later",
+    );
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 4));
+
+    // Rows can be written into the new partitions.
+    db.exec("INSERT INTO public.events VALUES (1, '2026-11-21 23:59:59+00'), (2, '2026-11-24 00:00:00+00')");
+    assert_eq!(
+        rows_by_bound(&db, "public.events"),
+        BTreeMap::from([(day("2026-11-21"), 1), (day("2026-11-24"), 1)])
+    );
+}
+
+#[test]
+fn integer_keys_follow_the_largest_key() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.orders (id bigint NOT NULL, note text) PARTITION BY RANGE (id);
+         CREATE TABLE public.orders_hand PARTITION OF public.orders FOR VALUES FROM (1000) TO (1200);
+         INSERT INTO public.orders SELECT g, 'x' FROM generate_series(1000, 1150) g;",
+    );
+    let policy = write_policy(
+        "int",
+        r#"
+[[table]]
+name = "public.orders"
+partition_by = "range"
+column = "id"
+interval = 100
+premake = 2
+"#,
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    assert_eq!(plan_json(&plan)["steps"].as_array().unwrap().len(), 2);
+
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    // max(id) = 1150 lies in [1100, 1200), held by the hand-made [1000, 1200): two ahead of it.
+    assert_eq!(
+        bounds(&db, "public", "orders"),
+        sorted(vec![
+            int_range(1000, 1200),
+            int_range(1200, 1300),
+            int_range(1300, 1400)
+        ])
+    );
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+
+    // A larger key moves the current period to [1300, 1400): two more ranges ahead of it.
+    // The clock does not matter for integer keys.
+    db.exec("INSERT INTO public.orders VALUES (1350, 'y')");
+    let plan = partctl(&db, &policy, "2030-01-01", &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan after a larger key");
+    let doc = plan_json(&plan);
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{doc:#}");
+    assert!(steps.iter().all(|s| s["action"] == "create"), "{doc:#}");
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    assert_eq!(
+        bounds(&db, "public", "orders"),
+        sorted(vec![
+            int_range(1000, 1200),
+            int_range(1200, 1300),
+            int_range(1300, 1400),
+            int_range(1400, 1500),
+            int_range(1500, 1600)
+        ])
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan");
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.orders"), 152);
+}
+
+#[test]
+fn empty_integer_table_starts_at_zero() {
+    let db = pg();
+    db.exec("CREATE TABLE public.seq (n integer NOT NULL) PARTITION BY RANGE (n);");
+    let policy = write_policy(
+        "int0",
+        r#"
+[[table]]
+name = "public.seq"
+partition_by = "range"
+column = "n"
+interval = 100
+premake = 2
+"#,
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    assert_eq!(
+        bounds(&db, "public", "seq"),
+        sorted(vec![
+            int4_range(0, 100),
+            int4_range(100, 200),
+            int4_range(200, 300)
+        ])
+    );
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 2. Months in America/New_York across both DST changes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn monthly_partitions_in_new_york_fall_on_local_midnight_across_dst() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.spring (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE public.fall (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE public.local_ts (id bigint, at timestamp NOT NULL) PARTITION BY RANGE (at);",
+    );
+    let toml = |name: &str| {
+        format!(
+            r#"
+[[table]]
+name = "public.{name}"
+partition_by = "range"
+column = "at"
+interval = "1 month"
+premake = 2
+timezone = "America/New_York"
+"#
+        )
+    };
+    let spring = write_policy("spring", &toml("spring"));
+    let fall = write_policy("fall", &toml("fall"));
+    let local = write_policy("local", &toml("local_ts"));
+
+    // DST starts on 2026-03-08: March begins at UTC-5, April and May at UTC-4.
+    expect_code(
+        &partctl(&db, &spring, "2026-03-05", &["apply"]),
+        0,
+        "apply spring",
+    );
+    assert_eq!(
+        bounds(&db, "public", "spring"),
+        vec![
+            range("2026-03-01 05:00:00+00", "2026-04-01 04:00:00+00"),
+            range("2026-04-01 04:00:00+00", "2026-05-01 04:00:00+00"),
+            range("2026-05-01 04:00:00+00", "2026-06-01 04:00:00+00"),
+        ]
+    );
+    expect_code(
+        &partctl(&db, &spring, "2026-03-05", &["plan"]),
+        0,
+        "plan spring",
+    );
+
+    // DST ends on 2026-11-01 (at 02:00, so midnight is still UTC-4); December is UTC-5.
+    expect_code(
+        &partctl(&db, &fall, "2026-10-15T12:00:00Z", &["apply"]),
+        0,
+        "apply fall",
+    );
+    assert_eq!(
+        bounds(&db, "public", "fall"),
+        vec![
+            range("2026-10-01 04:00:00+00", "2026-11-01 04:00:00+00"),
+            range("2026-11-01 04:00:00+00", "2026-12-01 05:00:00+00"),
+            range("2026-12-01 05:00:00+00", "2027-01-01 05:00:00+00"),
+        ]
+    );
+    expect_code(
+        &partctl(&db, &fall, "2026-10-15T12:00:00Z", &["plan"]),
+        0,
+        "plan fall",
+    );
+
+    // 2026-03-01 03:00 UTC is still February in New York.
+    expect_code(
+        &partctl(&db, &local, "2026-03-01T03:00:00Z", &["apply"]),
+        0,
+        "apply local timestamp",
+    );
+    assert_eq!(
+        bounds(&db, "public", "local_ts"),
+        vec![
+            range("2026-02-01 00:00:00", "2026-03-01 00:00:00"),
+            range("2026-03-01 00:00:00", "2026-04-01 00:00:00"),
+            range("2026-04-01 00:00:00", "2026-05-01 00:00:00"),
+        ]
+    );
+    // Days in New York: the day DST starts has 23 hours.
+    db.exec("CREATE TABLE public.daily_ny (at timestamptz NOT NULL) PARTITION BY RANGE (at);");
+    let daily_ny = write_policy(
+        "daily-ny",
+        r#"
+[[table]]
+name = "public.daily_ny"
+partition_by = "range"
+column = "at"
+interval = "1 day"
+premake = 1
+timezone = "America/New_York"
+"#,
+    );
+    expect_code(
+        &partctl(&db, &daily_ny, "2026-03-08T12:00:00Z", &["apply"]),
+        0,
+        "apply daily New York",
+    );
+    assert_eq!(
+        bounds(&db, "public", "daily_ny"),
+        vec![
+            range("2026-03-08 05:00:00+00", "2026-03-09 04:00:00+00"),
+            range("2026-03-09 04:00:00+00", "2026-03-10 04:00:00+00"),
+        ]
+    );
+    // A row at New York midnight lands in the month it starts.
+    db.exec("INSERT INTO public.spring VALUES (1, '2026-04-01 00:00:00-04'), (2, '2026-03-31 23:59:59-04')");
+    assert_eq!(
+        rows_by_bound(&db, "public.spring"),
+        BTreeMap::from([
+            (range("2026-03-01 05:00:00+00", "2026-04-01 04:00:00+00"), 1),
+            (range("2026-04-01 04:00:00+00", "2026-05-01 04:00:00+00"), 1),
+        ])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Weeks on a date key
+// ---------------------------------------------------------------------------
+
+#[test]
+fn weekly_partitions_on_a_date_key_start_on_monday() {
+    let db = pg();
+    db.exec("CREATE TABLE public.shifts (id bigint, day date NOT NULL) PARTITION BY RANGE (day);");
+    let policy = write_policy(
+        "weekly",
+        r#"
+[[table]]
+name = "public.shifts"
+partition_by = "range"
+column = "day"
+interval = "1 week"
+premake = 2
+"#,
+    );
+    // 2026-11-21 is a Saturday; its week starts on Monday 2026-11-16.
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    assert_eq!(
+        bounds(&db, "public", "shifts"),
+        vec![
+            range("2026-11-16", "2026-11-23"),
+            range("2026-11-23", "2026-11-30"),
+            range("2026-11-30", "2026-12-07"),
+        ]
+    );
+    for b in bounds(&db, "public", "shifts") {
+        let from = &b["FOR VALUES FROM ('".len()..][..10];
+        assert_eq!(
+            date(from).format("%A").to_string(),
+            "Monday",
+            "{b} starts on a Monday"
+        );
+    }
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+    // On Monday 2026-11-23 one more week is due.
+    let plan = partctl(&db, &policy, "2026-11-23", &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan on the next Monday");
+    assert_eq!(plan_json(&plan)["steps"].as_array().unwrap().len(), 1);
+    // Sunday 2026-11-22 still belongs to the week of 2026-11-16.
+    expect_code(
+        &partctl(&db, &policy, "2026-11-22T23:59:59Z", &["plan"]),
+        0,
+        "plan on Sunday",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Rows stranded in the DEFAULT partition
+// ---------------------------------------------------------------------------
+
+#[test]
+fn rows_stranded_in_the_default_partition_move_into_their_partitions() {
+    let db = pg();
+    db.exec(EVENTS);
+    // A catch-all made by hand, under a name partctl would not choose: found by its bound.
+    db.exec(
+        "CREATE TABLE public.events_catchall PARTITION OF public.events DEFAULT;
+         INSERT INTO public.events (id, created_at)
+            SELECT g, '2026-11-19 00:00:00+00'::timestamptz + (g % 5) * interval '1 day' + interval '1 hour'
+              FROM generate_series(1, 50) g;               -- 10 rows each on 11-19 .. 11-23
+         INSERT INTO public.events (id, created_at) VALUES
+            (100, '2026-11-30 08:00:00+00'), (101, '2026-12-25 08:00:00+00'); -- beyond the horizon",
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM ONLY public.events_catchall"),
+        52
+    );
+    let policy = write_policy(
+        "stranded",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+default_partition = true
+"#,
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    let doc = plan_json(&plan);
+    // No second catch-all is planned: the hand-made one is recognised by its bound.
+    assert!(
+        !doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["partition"].as_str().unwrap().ends_with("_default")),
+        "{doc:#}"
+    );
+
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&applied, 0, "apply");
+    assert!(
+        applied.stdout.contains("50 rows moved"),
+        "{}",
+        applied.stdout
+    );
+
+    // Coverage starts at the oldest row in the catch-all (11-19) and runs to the horizon.
+    let mut want = daily("2026-11-19", 5);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+
+    let mut want_rows: BTreeMap<String, i64> = daily("2026-11-19", 5)
+        .into_iter()
+        .map(|b| (b, 10))
+        .collect();
+    want_rows.insert("DEFAULT".into(), 2);
+    assert_eq!(rows_by_bound(&db, "public.events"), want_rows);
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 52);
+    assert_eq!(
+        db.query_i64("SELECT count(DISTINCT id) FROM public.events"),
+        52
+    );
+    // Rows in partitions satisfy their bounds (the helper CHECK is gone, PostgreSQL's is on).
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM public.events e JOIN pg_class c ON c.oid = e.tableoid
+              WHERE pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+                AND date_trunc('day', e.created_at) <> (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']*)''\\)'))[1]::timestamptz"
+        ),
+        0
+    );
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM ONLY public.events_catchall WHERE created_at >= '2026-11-30'"
+        ),
+        2,
+        "rows beyond the horizon stay in the catch-all"
+    );
+    // No helper constraints left behind.
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_constraint WHERE conname LIKE '%partctl%'"),
+        0
+    );
+    assert_no_overlaps(&db, "public.events");
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+
+    // A week later the horizon passes 11-30: that row moves out, the 12-25 one stays.
+    let later = "2026-11-28T12:00:00Z";
+    let r = partctl(&db, &policy, later, &["apply"]);
+    expect_code(&r, 0, "apply a week later");
+    assert!(r.stdout.contains("1 rows moved"), "{}", r.stdout);
+    let mut want_rows: BTreeMap<String, i64> = daily("2026-11-19", 5)
+        .into_iter()
+        .map(|b| (b, 10))
+        .collect();
+    want_rows.insert(day("2026-11-30"), 1);
+    want_rows.insert("DEFAULT".into(), 1);
+    assert_eq!(rows_by_bound(&db, "public.events"), want_rows);
+    let mut want = daily("2026-11-19", 12);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 52);
+    expect_code(&partctl(&db, &policy, later, &["plan"]), 0, "plan later");
+}
+
+#[test]
+fn integer_rows_in_the_default_partition_drive_the_current_period_and_move() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.orders (id bigint NOT NULL) PARTITION BY RANGE (id);
+         CREATE TABLE public.orders_rest PARTITION OF public.orders DEFAULT;
+         INSERT INTO public.orders SELECT g FROM generate_series(5, 250, 5) g;",
+    );
+    let policy = write_policy(
+        "int-default",
+        r#"
+[[table]]
+name = "public.orders"
+partition_by = "range"
+column = "id"
+interval = 100
+premake = 2
+default_partition = true
+"#,
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    // max = 250 (in the catch-all): current [200, 300), two ahead; from the oldest row (5).
+    assert_eq!(
+        bounds(&db, "public", "orders"),
+        sorted(vec![
+            int_range(0, 100),
+            int_range(100, 200),
+            int_range(200, 300),
+            int_range(300, 400),
+            int_range(400, 500),
+            "DEFAULT".into(),
+        ])
+    );
+    assert_eq!(
+        rows_by_bound(&db, "public.orders"),
+        BTreeMap::from([
+            (int_range(0, 100), 19),
+            (int_range(100, 200), 20),
+            (int_range(200, 300), 11),
+        ])
+    );
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.orders"), 50);
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 5. Retention: detach, drop, archive; with and without a catch-all
+// ---------------------------------------------------------------------------
+
+/// Create 11-21 and 11-22 at NOW (premake 1), put a row in 11-21, then apply on 2026-12-01
+/// with retain = 3 days: both expire. Returns (db, names of the expired partitions).
+fn expire_case(on_expire: &str, with_default: bool) -> (PgDb, Vec<String>) {
+    let db = pg();
+    db.exec(EVENTS);
+    let archive = if on_expire == "archive" {
+        "archive_schema = \"archive\"\n"
+    } else {
+        ""
+    };
+    let policy = write_policy(
+        &format!("expire-{on_expire}"),
+        &format!(
+            r#"
+[defaults]
+lock_timeout = "2s"
+
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 1
+retain = "3 days"
+on_expire = "{on_expire}"
+{archive}default_partition = {with_default}
+"#
+        ),
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "first apply");
+    let mut first = daily("2026-11-21", 2);
+    if with_default {
+        first.push("DEFAULT".into());
+    }
+    assert_eq!(bounds(&db, "public", "events"), sorted(first));
+    let names = names_by_bound(&db, "public", "events");
+    let expiring: Vec<String> = daily("2026-11-21", 2)
+        .iter()
+        .map(|b| names[b].clone())
+        .collect();
+    db.exec("INSERT INTO public.events VALUES (1, '2026-11-21 10:00:00+00', 'old')");
+
+    let later = "2026-12-01T12:00:00Z";
+    // Nothing expires without the clock moving: the partitions are within retention.
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan at NOW");
+
+    let plan = partctl(&db, &policy, later, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan later");
+    let doc = plan_json(&plan);
+    let expire_steps: Vec<&Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == on_expire)
+        .collect();
+    assert_eq!(expire_steps.len(), 2, "{doc:#}");
+    for s in &expire_steps {
+        let sql: Vec<&str> = s["sql"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q.as_str().unwrap())
+            .collect();
+        let sql = sql.join("\n");
+        assert!(sql.contains("DETACH PARTITION"), "{sql}");
+        // A catch-all forbids CONCURRENTLY; without one the detach is concurrent.
+        assert_eq!(sql.contains("CONCURRENTLY"), !with_default, "{sql}");
+    }
+
+    let applied = partctl(&db, &policy, later, &["apply"]);
+    expect_code(&applied, 0, "apply later");
+    // cutoff = 11-28 12:00: the run starts at 11-28 (its upper bound is after the cutoff).
+    let mut want = daily("2026-11-28", 5);
+    if with_default {
+        want.push("DEFAULT".into());
+    }
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+    assert_no_overlaps(&db, "public.events");
+    expect_code(
+        &partctl(&db, &policy, later, &["plan"]),
+        0,
+        "plan after expiry",
+    );
+    // Nothing labelled as half-detached remains.
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_description WHERE description LIKE 'partctl:%'"),
+        0
+    );
+    (db, expiring)
+}
+
+fn check_detached(db: &PgDb, expired: &[String]) {
+    for name in expired {
+        assert!(table_exists(db, "public", name), "{name} is kept");
+        assert!(!is_partition(db, "public", name), "{name} is detached");
+    }
+    assert_eq!(
+        db.query_i64(&format!("SELECT count(*) FROM public.\"{}\"", expired[0])),
+        1,
+        "the detached table keeps its rows"
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM public.events"),
+        0,
+        "the parent no longer sees them"
+    );
+}
+
+fn check_dropped(db: &PgDb, expired: &[String]) {
+    for name in expired {
+        assert!(!table_exists(db, "public", name), "{name} is dropped");
+    }
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 0);
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_namespace WHERE nspname = 'archive'"),
+        0
+    );
+}
+
+fn check_archived(db: &PgDb, expired: &[String]) {
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_namespace WHERE nspname = 'archive'"),
+        1,
+        "the archive schema is created"
+    );
+    for name in expired {
+        assert!(!table_exists(db, "public", name), "{name} left public");
+        assert!(table_exists(db, "archive", name), "{name} is in archive");
+        assert!(!is_partition(db, "archive", name), "{name} is detached");
+    }
+    assert_eq!(
+        db.query_i64(&format!("SELECT count(*) FROM archive.\"{}\"", expired[0])),
+        1,
+        "the archived table keeps its rows"
+    );
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'archive' AND obj_description(c.oid, 'pg_class') IS NOT NULL"
+        ),
+        0,
+        "no label left on archived tables"
+    );
+}
+
+#[test]
+fn expired_partitions_are_detached_concurrently_without_a_default() {
+    let (db, expired) = expire_case("detach", false);
+    check_detached(&db, &expired);
+}
+
+#[test]
+fn expired_partitions_are_detached_with_a_default() {
+    let (db, expired) = expire_case("detach", true);
+    check_detached(&db, &expired);
+}
+
+#[test]
+fn expired_partitions_are_dropped_without_a_default() {
+    let (db, expired) = expire_case("drop", false);
+    check_dropped(&db, &expired);
+}
+
+#[test]
+fn expired_partitions_are_dropped_with_a_default() {
+    let (db, expired) = expire_case("drop", true);
+    check_dropped(&db, &expired);
+}
+
+#[test]
+fn expired_partitions_are_archived_without_a_default() {
+    let (db, expired) = expire_case("archive", false);
+    check_archived(&db, &expired);
+}
+
+#[test]
+fn expired_partitions_are_archived_with_a_default() {
+    let (db, expired) = expire_case("archive", true);
+    check_archived(&db, &expired);
+}
+
+// ---------------------------------------------------------------------------
+// 6. Concurrent runs and the advisory lock
+// ---------------------------------------------------------------------------
+
+#[test]
+fn two_concurrent_applies_both_succeed_and_converge() {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec(
+        "CREATE TABLE public.events_default PARTITION OF public.events DEFAULT;
+         INSERT INTO public.events (id, created_at)
+            SELECT g, '2026-11-10 00:00:00+00'::timestamptz + g * interval '1 hour' FROM generate_series(0, 263) g;
+         CREATE TABLE public.orders (id bigint NOT NULL) PARTITION BY RANGE (id);",
+    );
+    let policy = write_policy(
+        "concurrent",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 20
+default_partition = true
+
+[[table]]
+name = "public.orders"
+partition_by = "range"
+column = "id"
+interval = 10
+premake = 30
+"#,
+    );
+    let args = [
+        "--policies",
+        policy.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--now",
+        NOW,
+        "apply",
+    ];
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_partctl"))
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn partctl")
+    };
+    let (a, b) = (spawn(), spawn());
+    for (which, child) in [("first", a), ("second", b)] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{which} apply failed ({})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Rows of 11-10 .. 11-20 were in the catch-all: coverage 11-10 .. 12-11 (now + 20).
+    let mut want = daily("2026-11-10", 32);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+    assert_no_overlaps(&db, "public.events");
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 264);
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM ONLY public.events_default"),
+        0
+    );
+    let want_orders: Vec<String> = (0..31).map(|k| int_range(k * 10, k * 10 + 10)).collect();
+    assert_eq!(bounds(&db, "public", "orders"), sorted(want_orders));
+    assert!(standalone_tables(&db, "public").is_empty());
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after both");
+}
+
+#[test]
+fn apply_skips_a_table_whose_advisory_lock_is_held() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "skip",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+"#,
+    );
+    let mut holder = client(&db);
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&advisory_key("public.events")],
+        )
+        .unwrap();
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply while another run holds the lock");
+    assert!(
+        r.stdout.contains("skipped") || r.stderr.contains("skipped"),
+        "says skipped:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        (r.stdout.clone() + &r.stderr).contains("public.events"),
+        "names the table"
+    );
+    assert!(
+        bounds(&db, "public", "events").is_empty(),
+        "changed nothing"
+    );
+    assert!(standalone_tables(&db, "public").is_empty());
+    let json = partctl(&db, &policy, NOW, &["apply", "-f", "json"]);
+    expect_code(&json, 0, "apply -f json while locked");
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v[0]["status"], "skipped", "{v:#}");
+
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&advisory_key("public.events")],
+        )
+        .unwrap();
+    expect_code(
+        &partctl(&db, &policy, NOW, &["apply"]),
+        0,
+        "apply after unlock",
+    );
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 3));
+    // The lock was released at the end of the run: it can be taken again.
+    let got: bool = holder
+        .query_one(
+            "SELECT pg_try_advisory_lock($1)",
+            &[&advisory_key("public.events")],
+        )
+        .unwrap()
+        .get(0);
+    assert!(got, "partctl released its advisory lock");
+}
+
+// ---------------------------------------------------------------------------
+// 7. Hostile names
+// ---------------------------------------------------------------------------
+
+#[test]
+fn hostile_schema_table_and_column_names_are_quoted_everywhere() {
+    let db = pg();
+    db.exec(
+        r#"CREATE TABLE public.x (id int);
+           CREATE SCHEMA "Sales";
+           CREATE TABLE "Sales".x (id int);
+           CREATE TABLE "Sales"."Ev""il'; DROP TABLE x; --" (
+               id bigint NOT NULL, "Created At" timestamptz NOT NULL, "we""ird" text)
+               PARTITION BY RANGE ("Created At");
+           CREATE TABLE "Sales"."Ev""il'; DROP TABLE x; --_hand" PARTITION OF "Sales"."Ev""il'; DROP TABLE x; --"
+               DEFAULT;
+           INSERT INTO "Sales"."Ev""il'; DROP TABLE x; --" VALUES
+               (1, '2026-11-21 01:00:00+00', 'a''b"c'), (2, '2026-11-22 01:00:00+00', NULL);
+           CREATE TABLE "Sales"."Qu'o""te; --" (k timestamptz NOT NULL) PARTITION BY RANGE (k);
+           CREATE TABLE "Sales"."Qu'o""te; --_old" PARTITION OF "Sales"."Qu'o""te; --"
+               FOR VALUES FROM ('2026-10-01 00:00:00+00') TO ('2026-10-02 00:00:00+00');
+           CREATE TABLE "Sales"."Qu'o""te; --_older" PARTITION OF "Sales"."Qu'o""te; --"
+               FOR VALUES FROM ('2026-09-01 00:00:00+00') TO ('2026-09-02 00:00:00+00');"#,
+    );
+    // TOML basic strings with \" and literal strings side by side.
+    let policy = write_policy(
+        "hostile",
+        r#"
+[[table]]
+name = "Sales.Ev\"il'; DROP TABLE x; --"
+partition_by = "range"
+column = 'Created At'
+interval = "1 day"
+premake = 2
+retain = "30 days"
+on_expire = "drop"
+default_partition = true
+
+[[table]]
+name = "Sales.Qu'o\"te; --"
+partition_by = "range"
+column = "k"
+interval = "1 day"
+premake = 1
+retain = "30 days"
+on_expire = "archive"
+archive_schema = 'Arch"ive; --'
+"#,
+    );
+    let v = run(&["--policies", policy.to_str().unwrap(), "validate"], &[]);
+    expect_code(&v, 0, "validate");
+
+    let evil = r#"Ev"il'; DROP TABLE x; --"#;
+    let quote = r#"Qu'o"te; --"#;
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    let doc = plan_json(&plan);
+    let tables: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["table"].as_str().unwrap())
+        .collect();
+    assert!(
+        tables.contains(&format!("Sales.{evil}").as_str()),
+        "{doc:#}"
+    );
+    assert!(
+        tables.contains(&format!("Sales.{quote}").as_str()),
+        "{doc:#}"
+    );
+
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&applied, 0, "apply");
+
+    let mut want = daily("2026-11-21", 3);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "Sales", evil), sorted(want));
+    assert_eq!(
+        rows_by_bound(&db, r#""Sales"."Ev""il'; DROP TABLE x; --""#),
+        BTreeMap::from([(day("2026-11-21"), 1), (day("2026-11-22"), 1)])
+    );
+    assert_eq!(
+        db.query_strings(
+            r#"SELECT "we""ird" FROM "Sales"."Ev""il'; DROP TABLE x; --" WHERE id = 1"#
+        ),
+        vec![vec![Some("a'b\"c".to_string())]]
+    );
+    // cutoff 10-22 12:00: the run starts at 10-22; 09-01 and 10-01 expired and were archived.
+    assert_eq!(bounds(&db, "Sales", quote), daily("2026-10-22", 32));
+    assert!(table_exists(
+        &db,
+        r#"Arch"ive; --"#,
+        &format!("{quote}_old")
+    ));
+    assert!(table_exists(
+        &db,
+        r#"Arch"ive; --"#,
+        &format!("{quote}_older")
+    ));
+    assert!(!table_exists(&db, "Sales", &format!("{quote}_old")));
+
+    // Nothing else was touched.
+    assert!(table_exists(&db, "public", "x"));
+    assert!(table_exists(&db, "Sales", "x"));
+    assert_eq!(
+        standalone_tables(&db, "Sales"),
+        vec!["x".to_string()],
+        "no stray tables"
+    );
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+
+    // `show` and `--table` work with the exact name.
+    let show = partctl(
+        &db,
+        &policy,
+        NOW,
+        &["show", "--table", &format!("Sales.{evil}")],
+    );
+    expect_code(&show, 0, "show");
+    assert!(show.stdout.contains(evil), "{}", show.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// 8. Passwords never appear in any output
+// ---------------------------------------------------------------------------
+
+const SECRET: &str = "SuperSecret123";
+
+#[track_caller]
+fn assert_no_secret(r: &Run, what: &str) {
+    assert!(
+        !r.stdout.contains(SECRET) && !r.stderr.contains(SECRET),
+        "{what}: the password leaked\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn secret_policy() -> std::path::PathBuf {
+    write_policy(
+        "secret",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+"#,
+    )
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_that_never_shows_the_password() {
+    let policy = secret_policy();
+    let p = policy.to_str().unwrap();
+    let url = format!("postgres://app:{SECRET}@127.0.0.1:1/db");
+    for cmd in [
+        vec!["plan"],
+        vec!["apply"],
+        vec!["apply", "--dry-run"],
+        vec!["show"],
+        vec!["snapshot"],
+        vec!["plan", "-f", "json"],
+    ] {
+        let mut args = vec!["--policies", p, "--database-url", &url, "--now", NOW];
+        args.extend(&cmd);
+        let r = run_with_deadline(&args, 30);
+        expect_code(&r, 1, &format!("{cmd:?}"));
+        assert_no_secret(&r, &format!("{cmd:?}"));
+        assert!(r.stderr.contains("error"), "{cmd:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("127.0.0.1:1"),
+            "{cmd:?}: the error names the target: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("app:***@127.0.0.1:1/db"),
+            "{cmd:?}: the target is redacted: {}",
+            r.stderr
+        );
+        assert!(
+            r.stdout.is_empty(),
+            "{cmd:?}: stdout is for results: {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn a_password_from_the_environment_or_a_query_parameter_is_never_shown() {
+    let policy = secret_policy();
+    let p = policy.to_str().unwrap();
+    let url = format!("postgresql://app:{SECRET}@127.0.0.1:1/db?sslmode=disable");
+    let r = run(
+        &["--policies", p, "plan"],
+        &[("DATABASE_URL", url.as_str())],
+    );
+    expect_code(&r, 1, "plan with DATABASE_URL");
+    assert_no_secret(&r, "DATABASE_URL");
+    assert!(r.stderr.contains("127.0.0.1:1"), "{}", r.stderr);
+
+    let url = format!("postgres://app@127.0.0.1:1/db?password={SECRET}&sslmode=disable");
+    let r = run(&["--policies", p, "--database-url", &url, "apply"], &[]);
+    expect_code(&r, 1, "apply with ?password=");
+    assert_no_secret(&r, "?password=");
+    assert!(r.stderr.contains("127.0.0.1:1"), "{}", r.stderr);
+
+    // A URL partctl cannot use at all is still redacted in the message.
+    let url = format!("oracle://app:{SECRET}@127.0.0.1:1/db");
+    let r = run(&["--policies", p, "--database-url", &url, "plan"], &[]);
+    expect_code(&r, 1, "unsupported scheme");
+    assert_no_secret(&r, "unsupported scheme");
+
+    for help in [
+        vec!["--help"],
+        vec!["plan", "--help"],
+        vec!["apply", "--help"],
+        vec!["help", "apply"],
+    ] {
+        let url = format!("postgres://app:{SECRET}@127.0.0.1:1/db");
+        let r = run(&help, &[("DATABASE_URL", url.as_str())]);
+        expect_code(&r, 0, &format!("{help:?}"));
+        assert!(r.stdout.contains("--database-url"), "{}", r.stdout);
+        assert_no_secret(&r, &format!("{help:?}"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 9. Policies that do not fit the database, and invalid policies
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_policy_that_disagrees_with_the_live_table_is_an_error_naming_both() {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec("CREATE TABLE public.hashed (id bigint NOT NULL) PARTITION BY HASH (id);");
+
+    let wrong_column = write_policy(
+        "wrong-column",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "id"
+interval = 100
+"#,
+    );
+    for cmd in ["plan", "apply"] {
+        let r = partctl(&db, &wrong_column, NOW, &[cmd]);
+        expect_code(&r, 1, &format!("{cmd} with the wrong column"));
+        assert!(r.stderr.contains("public.events"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("`id`"),
+            "names the policy's column: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("`created_at`"),
+            "names the table's column: {}",
+            r.stderr
+        );
+    }
+
+    let wrong_strategy = write_policy(
+        "wrong-strategy",
+        r#"
+[[table]]
+name = "public.hashed"
+partition_by = "range"
+column = "id"
+interval = 100
+"#,
+    );
+    let r = partctl(&db, &wrong_strategy, NOW, &["apply"]);
+    expect_code(&r, 1, "apply with the wrong strategy");
+    assert!(r.stderr.contains("range"), "{}", r.stderr);
+    assert!(r.stderr.contains("hash"), "{}", r.stderr);
+    assert!(r.stderr.contains("public.hashed"), "{}", r.stderr);
+    assert!(bounds(&db, "public", "events").is_empty());
+    assert!(bounds(&db, "public", "hashed").is_empty());
+    assert!(standalone_tables(&db, "public").is_empty());
+}
+
+#[test]
+fn a_missing_or_unpartitioned_table_is_an_error_naming_it() {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec("CREATE TABLE public.plain (id bigint, created_at timestamptz);");
+    let missing = write_policy(
+        "missing",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+
+[[table]]
+name = "public.nowhere_to_be_found"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+"#,
+    );
+    for cmd in ["plan", "apply", "show"] {
+        let r = partctl(&db, &missing, NOW, &[cmd]);
+        expect_code(&r, 1, &format!("{cmd} with a missing table"));
+        assert!(
+            r.stderr.contains("nowhere_to_be_found"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+    // Nothing was applied to the table that does exist either.
+    assert!(bounds(&db, "public", "events").is_empty());
+
+    let plain = write_policy(
+        "plain",
+        r#"
+[[table]]
+name = "public.plain"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+"#,
+    );
+    let r = partctl(&db, &plain, NOW, &["plan"]);
+    expect_code(&r, 1, "plan on an unpartitioned table");
+    assert!(r.stderr.contains("public.plain"), "{}", r.stderr);
+    assert!(r.stderr.contains("not partitioned"), "{}", r.stderr);
+}
+
+#[test]
+fn validate_reports_file_line_and_column() {
+    let good = write_policy(
+        "good",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+"#,
+    );
+    let r = run(&["--policies", good.to_str().unwrap(), "validate"], &[]);
+    expect_code(&r, 0, "validate a good policy");
+
+    // Line 7: an unknown key.
+    let bad = write_policy(
+        "bad",
+        "\n[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremak = 3\n",
+    );
+    let r = run(&["--policies", bad.to_str().unwrap(), "validate"], &[]);
+    expect_code(&r, 1, "validate a bad policy");
+    let path = bad.display().to_string();
+    assert!(
+        r.stderr.contains(&format!("{path}:7:1")),
+        "unknown key at 7:1:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("premak"), "{}", r.stderr);
+
+    // Line 6: a bad interval value (the value starts at column 12); line 7: a bad zone.
+    let bad_values = write_policy(
+        "bad-values",
+        "\n[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 fortnight\"\ntimezone = \"Mars/Olympus\"\n",
+    );
+    let r = run(
+        &["--policies", bad_values.to_str().unwrap(), "validate"],
+        &[],
+    );
+    expect_code(&r, 1, "validate bad values");
+    let vpath = bad_values.display().to_string();
+    assert!(r.stderr.contains(&format!("{vpath}:6:12")), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{vpath}:7:12")), "{}", r.stderr);
+
+    // TOML syntax errors also carry a position.
+    let broken = write_policy("broken", "[[table]]\nname = \"public.events\nx = 1\n");
+    let r = run(&["--policies", broken.to_str().unwrap(), "validate"], &[]);
+    expect_code(&r, 1, "validate broken TOML");
+    assert!(
+        r.stderr.contains(&format!("{}:2:", broken.display())),
+        "{}",
+        r.stderr
+    );
+
+    // A directory of policies: each file is named in its errors.
+    let dir = bad.parent().unwrap();
+    let r = run(&["--policies", dir.to_str().unwrap(), "validate"], &[]);
+    expect_code(&r, 1, "validate a directory");
+    assert!(r.stderr.contains(&format!("{path}:7:1")), "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------------------
+// 10. Dry runs and saved plans
+// ---------------------------------------------------------------------------
+
+fn simple_policy(hint: &str) -> std::path::PathBuf {
+    write_policy(
+        hint,
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+default_partition = true
+"#,
+    )
+}
+
+#[test]
+fn apply_dry_run_prints_the_sql_and_changes_nothing() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = simple_policy("dry");
+    let r = partctl(&db, &policy, NOW, &["apply", "--dry-run"]);
+    expect_code(&r, 0, "apply --dry-run");
+    assert!(r.stdout.contains("CREATE TABLE"), "{}", r.stdout);
+    assert!(r.stdout.contains("ATTACH PARTITION"), "{}", r.stdout);
+    assert!(r.stdout.contains("DEFAULT"), "{}", r.stdout);
+    assert!(bounds(&db, "public", "events").is_empty());
+    assert!(standalone_tables(&db, "public").is_empty());
+    let r = partctl(&db, &policy, NOW, &["apply", "--dry-run", "-f", "json"]);
+    expect_code(&r, 0, "apply --dry-run -f json");
+    assert_eq!(plan_json(&r)["steps"].as_array().unwrap().len(), 4);
+    assert!(bounds(&db, "public", "events").is_empty());
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        2,
+        "plan still pending",
+    );
+}
+
+#[test]
+fn a_saved_plan_can_be_applied_later() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = simple_policy("saved");
+    let file = common::temp_dir("saved-plan").join("plan.json");
+    let f = file.to_str().unwrap();
+    let r = partctl(&db, &policy, NOW, &["plan", "--out", f]);
+    expect_code(&r, 2, "plan --out");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["now"], "2026-11-21T12:00:00Z");
+    assert_eq!(saved["steps"].as_array().unwrap().len(), 4);
+    assert!(bounds(&db, "public", "events").is_empty());
+
+    // The saved plan carries its own clock: applying it days later does what it said.
+    let r = partctl(&db, &policy, "2026-11-25", &["apply", "--plan", f]);
+    expect_code(&r, 0, "apply --plan");
+    let mut want = daily("2026-11-21", 3);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_and_changes_nothing() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = simple_policy("stale");
+    let file = common::temp_dir("stale-plan").join("plan.json");
+    let f = file.to_str().unwrap();
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan", "--out", f]),
+        2,
+        "plan --out",
+    );
+    // Someone changes the table in between.
+    db.exec(
+        "CREATE TABLE public.events_hand PARTITION OF public.events
+            FOR VALUES FROM ('2026-11-22 00:00:00+00') TO ('2026-11-23 00:00:00+00');",
+    );
+    let before = bounds(&db, "public", "events");
+    for extra in [
+        &["apply", "--plan", f][..],
+        &["apply", "--dry-run", "--plan", f][..],
+    ] {
+        let r = partctl(&db, &policy, NOW, extra);
+        expect_code(&r, 1, &format!("{extra:?} on a stale plan"));
+        assert!(r.stderr.contains("no longer matches"), "{}", r.stderr);
+        assert_eq!(bounds(&db, "public", "events"), before, "changed nothing");
+        assert!(standalone_tables(&db, "public").is_empty());
+    }
+    // A saved plan with an unknown format version is refused too.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"format_version\": 1", "\"format_version\": 99");
+    std::fs::write(&file, text).unwrap();
+    let r = partctl(&db, &policy, NOW, &["apply", "--plan", f]);
+    expect_code(&r, 1, "apply --plan with format_version 99");
+    assert_eq!(bounds(&db, "public", "events"), before);
+
+    // A fresh apply still converges around the hand-made partition.
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    let mut want = daily("2026-11-21", 3);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+}
+
+// ---------------------------------------------------------------------------
+// 11. Lock timeouts and retries
+// ---------------------------------------------------------------------------
+
+fn lock_policy() -> std::path::PathBuf {
+    write_policy(
+        "lock",
+        r#"
+[defaults]
+lock_timeout = "200ms"
+retries = 1
+
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+"#,
+    )
+}
+
+/// Another session's transaction holding ACCESS EXCLUSIVE on `public.events`.
+fn hold_access_exclusive(db: &PgDb) -> postgres::Client {
+    let mut holder = client(db);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    holder
+}
+
+#[test]
+fn a_lock_timeout_is_retried_then_fails_cleanly_and_a_later_run_succeeds() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = lock_policy();
+    let p = policy.to_str().unwrap();
+    let args = [
+        "--policies",
+        p,
+        "--database-url",
+        &db.url,
+        "--now",
+        NOW,
+        "apply",
+    ];
+
+    let mut holder = hold_access_exclusive(&db);
+    let started = Instant::now();
+    let r = run_with_deadline(&args, 30);
+    expect_code(&r, 1, "apply while the table is locked");
+    assert!(
+        r.stderr.contains("lock timeout"),
+        "mentions the lock: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("retry 1 of 1"),
+        "retried once: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("gave up after 2 attempts"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "gave up promptly"
+    );
+    // The other transaction is unharmed.
+    holder.batch_execute("SELECT 1").unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
+    // Nothing half-applied: no partition, no leftover standalone table, no helper constraint.
+    assert!(bounds(&db, "public", "events").is_empty());
+    assert!(
+        standalone_tables(&db, "public").is_empty(),
+        "{:?}",
+        standalone_tables(&db, "public")
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_constraint WHERE conname LIKE '%partctl%'"),
+        0
+    );
+
+    let r = run_with_deadline(&args, 30);
+    expect_code(&r, 0, "apply after the lock is released");
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 3));
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+/// Reading the catalog of a table whose partitions are locked must not wait forever either
+/// (pg_total_relation_size and max(key) wait for the lock like any statement).
+#[test]
+fn a_locked_table_with_partitions_fails_promptly_instead_of_hanging() {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec(
+        "CREATE TABLE public.events_first PARTITION OF public.events
+            FOR VALUES FROM ('2026-11-20 00:00:00+00') TO ('2026-11-21 00:00:00+00');",
+    );
+    let policy = lock_policy();
+    let p = policy.to_str().unwrap();
+    let before = bounds(&db, "public", "events");
+
+    let mut holder = hold_access_exclusive(&db);
+    for cmd in ["apply", "plan"] {
+        let r = run_with_deadline(
+            &[
+                "--policies",
+                p,
+                "--database-url",
+                &db.url,
+                "--now",
+                NOW,
+                cmd,
+            ],
+            20,
+        );
+        expect_code(&r, 1, &format!("{cmd} while the table is locked"));
+        assert!(r.stderr.contains("lock timeout"), "{cmd}: {}", r.stderr);
+    }
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(bounds(&db, "public", "events"), before);
+    assert!(standalone_tables(&db, "public").is_empty());
+
+    let r = run_with_deadline(
+        &[
+            "--policies",
+            p,
+            "--database-url",
+            &db.url,
+            "--now",
+            NOW,
+            "apply",
+        ],
+        30,
+    );
+    expect_code(&r, 0, "apply after the lock is released");
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-20", 4));
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+#[test]
+fn a_lock_held_briefly_is_waited_out_by_a_retry() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "brief",
+        r#"
+[defaults]
+lock_timeout = "100ms"
+retries = 5
+
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 1
+"#,
+    );
+    let mut holder = client(&db);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    // Release the lock as soon as partctl reports its first failed attempt.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args([
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--now",
+            NOW,
+            "apply",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn partctl");
+    let mut stderr = String::new();
+    let mut released = false;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !released && line.contains("lock not available") {
+            holder.batch_execute("ROLLBACK").unwrap();
+            released = true;
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(released, "partctl never waited for the lock:\n{stderr}");
+    assert!(status.success(), "apply failed ({status}):\n{stderr}");
+    assert!(stderr.contains("retry 1 of 5"), "{stderr}");
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 2));
+}
+
+// ---------------------------------------------------------------------------
+// 12. Converging after a crash
+// ---------------------------------------------------------------------------
+
+fn orphan_case(on_expire: &str) -> PgDb {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.t (id bigint, k timestamptz NOT NULL) PARTITION BY RANGE (k);
+         CREATE TABLE public.t_old PARTITION OF public.t
+            FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00');
+         CREATE TABLE public.t_cur PARTITION OF public.t
+            FOR VALUES FROM ('2026-11-21 00:00:00+00') TO ('2026-11-22 00:00:00+00');
+         INSERT INTO public.t VALUES (1, '2026-11-01 10:00:00+00');",
+    );
+    // What an interrupted concurrent detach leaves: labelled, detached, not dropped.
+    db.exec("COMMENT ON TABLE public.t_old IS 'partctl: detaching from public.t'");
+    db.exec("ALTER TABLE public.t DETACH PARTITION public.t_old CONCURRENTLY");
+    assert!(!is_partition(&db, "public", "t_old"));
+    let archive = if on_expire == "archive" {
+        "archive_schema = \"archive\"\n"
+    } else {
+        ""
+    };
+    let policy = write_policy(
+        &format!("orphan-{on_expire}"),
+        &format!(
+            r#"
+[[table]]
+name = "public.t"
+partition_by = "range"
+column = "k"
+interval = "1 day"
+premake = 1
+retain = "3 days"
+on_expire = "{on_expire}"
+{archive}"#
+        ),
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan with an orphan");
+    let doc = plan_json(&plan);
+    assert!(
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["action"] == on_expire && s["partition"] == "public.t_old"),
+        "{doc:#}"
+    );
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply with an orphan");
+    assert_eq!(
+        bounds(&db, "public", "t"),
+        daily("2026-11-21", 2),
+        "the orphan is no part of the run"
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+    db
+}
+
+#[test]
+fn an_interrupted_concurrent_detach_is_finished_by_dropping() {
+    let db = orphan_case("drop");
+    assert!(!table_exists(&db, "public", "t_old"));
+}
+
+#[test]
+fn an_interrupted_concurrent_detach_is_finished_by_archiving() {
+    let db = orphan_case("archive");
+    assert!(!table_exists(&db, "public", "t_old"));
+    assert!(table_exists(&db, "archive", "t_old"));
+    assert_eq!(db.query_i64("SELECT count(*) FROM archive.t_old"), 1);
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM pg_description WHERE description LIKE 'partctl:%'"),
+        0
+    );
+}
+
+#[test]
+fn a_pending_detach_is_finalized_and_then_dropped() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.t (id bigint, k timestamptz NOT NULL) PARTITION BY RANGE (k);
+         CREATE TABLE public.t_old PARTITION OF public.t
+            FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00');
+         INSERT INTO public.t VALUES (1, '2026-11-01 10:00:00+00');",
+    );
+    // A reader holding a lock on the parent makes DETACH CONCURRENTLY wait in its second
+    // transaction, after the partition was marked pending; cancelling it leaves it pending.
+    let mut reader = client(&db);
+    reader
+        .batch_execute("BEGIN; SELECT count(*) FROM public.t;")
+        .unwrap();
+    let mut detacher = client(&db);
+    let pid: i32 = detacher
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let detach = std::thread::spawn(move || {
+        detacher.batch_execute("ALTER TABLE public.t DETACH PARTITION public.t_old CONCURRENTLY")
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = db.query_i64(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'public.t_old'::regclass AND inhdetachpending",
+        );
+        if pending == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the detach never became pending");
+        sleep(Duration::from_millis(20));
+    }
+    // Pending is committed; now cancel the waiting detach.
+    loop {
+        let cancelled = db.query_strings(&format!("SELECT pg_cancel_backend({pid})"));
+        if cancelled == vec![vec![Some("t".to_string())]] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cannot cancel the detach");
+        sleep(Duration::from_millis(20));
+    }
+    let result = detach.join().unwrap();
+    assert!(result.is_err(), "the detach was interrupted");
+    reader.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'public.t_old'::regclass AND inhdetachpending"
+        ),
+        1,
+        "the partition is left pending detach"
+    );
+
+    let policy = write_policy(
+        "pending",
+        r#"
+[[table]]
+name = "public.t"
+partition_by = "range"
+column = "k"
+interval = "1 day"
+premake = 1
+retain = "3 days"
+on_expire = "drop"
+"#,
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan with a pending detach");
+    let doc = plan_json(&plan);
+    let first = &doc["steps"][0];
+    assert_eq!(first["partition"], "public.t_old", "{doc:#}");
+    let sql: Vec<&str> = first["sql"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_str().unwrap())
+        .collect();
+    assert!(sql.iter().any(|q| q.contains("FINALIZE")), "{sql:?}");
+
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply with a pending detach");
+    assert!(
+        !table_exists(&db, "public", "t_old"),
+        "finalized and dropped"
+    );
+    assert_eq!(bounds(&db, "public", "t"), daily("2026-11-21", 2));
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+/// Runs that start while another run is dropping expired partitions read a catalog in flux
+/// (partitions vanish between the snapshot and the size lookup); they must still succeed.
+#[test]
+fn concurrent_applies_while_partitions_expire_all_succeed() {
+    std::thread::scope(|s| {
+        for round in 0..4u64 {
+            s.spawn(move || {
+                let db = pg();
+                db.exec(EVENTS);
+                let mut sql = String::new();
+                for d in 0..60 {
+                    let a = date("2026-08-01") + Days::days(d);
+                    let b = a + Days::days(1);
+                    sql.push_str(&format!(
+                        "CREATE TABLE public.ev_{d} PARTITION OF public.events
+                            FOR VALUES FROM ('{a} 00:00:00+00') TO ('{b} 00:00:00+00');\n"
+                    ));
+                }
+                db.exec(&sql);
+                let policy = write_policy(
+                    "expire-race",
+                    r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+retain = "3 days"
+on_expire = "drop"
+"#,
+                );
+                let args = [
+                    "--policies",
+                    policy.to_str().unwrap(),
+                    "--database-url",
+                    &db.url,
+                    "--now",
+                    NOW,
+                    "apply",
+                ];
+                let spawn = || {
+                    Command::new(env!("CARGO_BIN_EXE_partctl"))
+                        .env_remove("DATABASE_URL")
+                        .args(args)
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .expect("spawn partctl")
+                };
+                let mut children = vec![spawn()];
+                for i in 0..3 {
+                    sleep(Duration::from_millis(25 + 15 * (round + i)));
+                    children.push(spawn());
+                }
+                for (i, child) in children.into_iter().enumerate() {
+                    let out = child.wait_with_output().unwrap();
+                    assert!(
+                        out.status.success(),
+                        "round {round}, run {i} failed ({})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                assert_eq!(bounds(&db, "public", "events"), daily("2026-11-18", 6));
+                assert!(standalone_tables(&db, "public").is_empty());
+                expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+            });
+        }
+    });
+}
+
+#[test]
+fn an_interrupted_detach_of_a_hostile_name_is_finished() {
+    let db = pg();
+    db.exec(
+        r#"CREATE SCHEMA "Sales";
+           CREATE TABLE "Sales"."Ev""il'; DROP TABLE x; --" (k timestamptz NOT NULL)
+               PARTITION BY RANGE (k);
+           CREATE TABLE "Sales"."o'ld; --" PARTITION OF "Sales"."Ev""il'; DROP TABLE x; --"
+               FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00');
+           COMMENT ON TABLE "Sales"."o'ld; --" IS 'partctl: detaching from Sales.Ev"il''; DROP TABLE x; --';"#,
+    );
+    db.exec(
+        r#"ALTER TABLE "Sales"."Ev""il'; DROP TABLE x; --" DETACH PARTITION "Sales"."o'ld; --" CONCURRENTLY"#,
+    );
+    let policy = write_policy(
+        "hostile-orphan",
+        r#"
+[[table]]
+name = "Sales.Ev\"il'; DROP TABLE x; --"
+partition_by = "range"
+column = "k"
+interval = "1 day"
+premake = 0
+retain = "3 days"
+on_expire = "drop"
+"#,
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    let doc = plan_json(&plan);
+    assert!(
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["action"] == "drop" && s["partition"] == "Sales.o'ld; --"),
+        "{doc:#}"
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+    assert!(!table_exists(&db, "Sales", "o'ld; --"));
+    assert_eq!(
+        bounds(&db, "Sales", r#"Ev"il'; DROP TABLE x; --"#),
+        daily("2026-11-21", 1)
+    );
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+/// Integer periods that reach past the key type's range are clipped to it: MAXVALUE above,
+/// the type's minimum below (a bound below it is out of range for the type).
+#[test]
+fn smallint_periods_are_clipped_to_the_type_range() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.s (n smallint NOT NULL) PARTITION BY RANGE (n);
+         CREATE TABLE public.s_rest PARTITION OF public.s DEFAULT;
+         INSERT INTO public.s VALUES (-32768), (-32000), (5), (32000), (32767);",
+    );
+    let policy = write_policy(
+        "smallint",
+        r#"
+[[table]]
+name = "public.s"
+partition_by = "range"
+column = "n"
+interval = 10000
+premake = 2
+default_partition = true
+"#,
+    );
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply");
+    let want = vec![
+        "DEFAULT".to_string(),
+        int_range(-32768, -30000),
+        int_range(-30000, -20000),
+        int_range(-20000, -10000),
+        int_range(-10000, 0),
+        int_range(0, 10000),
+        int_range(10000, 20000),
+        int_range(20000, 30000),
+        "FOR VALUES FROM ('30000') TO (MAXVALUE)".to_string(),
+    ];
+    assert_eq!(bounds(&db, "public", "s"), sorted(want));
+    assert_eq!(
+        rows_by_bound(&db, "public.s"),
+        BTreeMap::from([
+            (int_range(-32768, -30000), 2),
+            (int_range(0, 10000), 1),
+            ("FOR VALUES FROM ('30000') TO (MAXVALUE)".to_string(), 2),
+        ])
+    );
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+}
