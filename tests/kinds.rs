@@ -387,3 +387,96 @@ fn maria_list_subpartitions_are_refused_naming_the_rule() {
         r.stderr
     );
 }
+
+#[test]
+fn maria_hash_shrinks_with_coalesce_and_keeps_rows() {
+    let db = maria();
+    db.exec(
+        "CREATE TABLE h (id INT, t INT) PARTITION BY HASH (t) PARTITIONS 8;
+         INSERT INTO h SELECT seq, seq FROM seq_1_to_1000;",
+    );
+    let policy = write_policy(
+        "mshrink",
+        &format!(
+            "[[table]]\nname = \"{}.h\"\npartition_by = \"hash\"\ncolumn = \"t\"\nmodulus = 2\n",
+            db.dbname
+        ),
+    );
+    let plan = partctl_maria(&db, &policy, "plan");
+    assert!(
+        plan.stdout.contains("COALESCE PARTITION 6"),
+        "{}",
+        plan.stdout
+    );
+    converge(|c| partctl_maria(&db, &policy, c));
+    assert_eq!(
+        db.query_i64(
+            "SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'h'"
+        ),
+        2
+    );
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM h"), 1000);
+}
+
+#[test]
+fn a_plan_past_8192_partitions_is_refused_on_mysql() {
+    // Offline, against a snapshot: a MariaDB table one step from the server's limit.
+    let mut partitions = Vec::new();
+    for i in 0..8190 {
+        partitions.push(serde_json::json!({
+            "name": {"schema": "app", "name": format!("p{i}")},
+            "bound": {"range": {"from": if i == 0 { serde_json::json!("min") } else { serde_json::json!({"at": i * 10}) }, "to": {"at": (i + 1) * 10}}},
+            "est_rows": 0, "bytes": 0
+        }));
+    }
+    let catalog = serde_json::json!({
+        "format_version": 1, "engine": "mariadb", "server_version": "10.11.19-MariaDB",
+        "tables": [{
+            "name": {"schema": "app", "name": "t"},
+            "strategy": "range",
+            "key": {"name": "id", "kind": "bigint", "sql_type": "bigint", "expr": "column"},
+            "columns": ["id"],
+            "partitions": partitions,
+            "stats": {"max_key": 81895, "catch_all_min": null, "catch_all_max": null}
+        }]
+    });
+    let dir = common::temp_dir("limit");
+    let snap = dir.join("catalog.json");
+    std::fs::write(&snap, catalog.to_string()).unwrap();
+    let policy = write_policy(
+        "limit",
+        "[[table]]\nname = \"app.t\"\npartition_by = \"range\"\ncolumn = \"id\"\ninterval = 10\npremake = 3\n",
+    );
+    let r = run(
+        &[
+            "-p",
+            policy.to_str().unwrap(),
+            "plan",
+            "--catalog",
+            snap.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("over the server's limit of 8192"),
+        "{}",
+        r.stderr
+    );
+    // Two periods ahead make exactly 8192: allowed.
+    let policy = write_policy(
+        "limit-ok",
+        "[[table]]\nname = \"app.t\"\npartition_by = \"range\"\ncolumn = \"id\"\ninterval = 10\npremake = 2\n",
+    );
+    let r = run(
+        &[
+            "-p",
+            policy.to_str().unwrap(),
+            "plan",
+            "--catalog",
+            snap.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
