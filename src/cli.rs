@@ -79,6 +79,15 @@ pub enum Command {
         /// Print the SQL and execute nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run `verify` after applying; exit 2 when an assertion or probe fails.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Prove with EXPLAIN that queries still prune (exit 2 when some fail).
+    Verify {
+        /// Skip the automatic probes (one query on each table's key).
+        #[arg(long)]
+        no_probes: bool,
     },
     /// List managed tables and their partitions.
     Show,
@@ -128,6 +137,9 @@ fn run(cli: &Cli) -> Result<u8> {
     let selected = select(cli, &policies)?;
     match &cli.command {
         Command::Validate => {
+            for w in partctl::verify::lint::warnings(&policies) {
+                eprintln!("{w}");
+            }
             println!(
                 "{} polic{} valid",
                 policies.len(),
@@ -149,7 +161,11 @@ fn run(cli: &Cli) -> Result<u8> {
             print_plan(cli.format, &doc)?;
             Ok(if doc.steps.is_empty() { 0 } else { 2 })
         }
-        Command::Apply { plan, dry_run } => {
+        Command::Apply {
+            plan,
+            dry_run,
+            verify,
+        } => {
             let expected = match plan {
                 Some(path) => Some(read_plan(path)?),
                 None => None,
@@ -166,12 +182,21 @@ fn run(cli: &Cli) -> Result<u8> {
                     }
                 }
                 print_plan(cli.format, &doc)?;
+                if *verify {
+                    eprintln!("--verify: nothing was applied (--dry-run), so nothing is verified");
+                }
                 return Ok(0);
             }
             let mut log = |m: &str| eprintln!("{m}");
             let outcomes = ops::apply(&mut conn, &selected, now, expected.as_ref(), &mut log)?;
             print_outcomes(cli.format, &outcomes)?;
+            if *verify {
+                return run_verify(cli, &mut conn, &selected, now, true);
+            }
             Ok(0)
+        }
+        Command::Verify { no_probes } => {
+            run_verify(cli, &mut connect(cli)?, &selected, now, !no_probes)
         }
         Command::Show => {
             let catalog = connect(cli)?.read_catalog(&selected)?;
@@ -189,6 +214,34 @@ fn run(cli: &Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `verify`: print the report; 0 all hold, 2 some fail, 1 some could not run.
+fn run_verify(
+    cli: &Cli,
+    conn: &mut Conn,
+    policies: &[&Policy],
+    now: DateTime<Utc>,
+    probes: bool,
+) -> Result<u8> {
+    use partctl::verify;
+    let report = verify::run(conn, policies, now, verify::Options { probes })?;
+    let format = match cli.format {
+        Format::Text => verify::Format::Text,
+        Format::Json => verify::Format::Json,
+        Format::Markdown => verify::Format::Markdown,
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(verify::render(&report, format).as_bytes())?;
+    for c in report.checks.iter().filter(|c| c.error.is_some()) {
+        eprintln!(
+            "error: verify {}: {}",
+            c.table,
+            c.error.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(report.exit_code())
 }
 
 fn load_policies(cli: &Cli) -> Result<Vec<Policy>> {

@@ -86,9 +86,17 @@ pub struct Templates {
 
 impl Templates {
     pub fn new(dialect: &'static dyn Dialect) -> Templates {
+        Templates::from_list(dialect, dialect.templates())
+    }
+
+    /// Other built-in templates (e.g. `verify`'s) with the same quoting filters.
+    pub fn from_list(
+        dialect: &'static dyn Dialect,
+        templates: &'static [(&'static str, &'static str)],
+    ) -> Templates {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
-        tera.add_raw_templates(dialect.templates().iter().copied())
+        tera.add_raw_templates(templates.iter().copied())
             .expect("the built-in templates compile (tested)");
         tera.register_filter(
             "ident",
