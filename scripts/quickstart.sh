@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # partctl quickstart: start a throwaway PostgreSQL, create the example tables, run
-# validate / plan / apply / show / plan, and stop the server again. Nothing outside a temp
+# validate / plan / apply / show / verify / plan, and stop the server again. Nothing outside a temp
 # directory is touched. Usage: bash scripts/quickstart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +71,7 @@ run validate
 run plan || [ $? = 2 ]           # 2: changes pending
 run apply
 run show
+run verify                        # EXPLAIN: queries on the key still prune
 run plan                          # converged: exit 0, nothing to do
 echo
 echo "== quickstart done: the plan after apply is empty"
