@@ -26,6 +26,8 @@ pub enum From {
     Local(NaiveDateTime),
     /// The partition has no lower bound (MINVALUE).
     Min,
+    /// The partition has no upper bound (MAXVALUE).
+    Max,
 }
 
 const LOCAL_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
@@ -93,6 +95,7 @@ impl Namer {
                 From::Int(i) => Value::from(*i),
                 From::Local(t) => Value::String(t.format(LOCAL_FORMAT).to_string()),
                 From::Min => Value::String("min".into()),
+                From::Max => Value::String("max".into()),
             }
         };
         ctx.insert("from", &val(&from));

@@ -383,7 +383,8 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         match b {
             Bound::At(c) if kind.is_time() => naming::From::Local(axis.local(c)),
             Bound::At(c) => naming::From::Int(c),
-            Bound::Min | Bound::Max => naming::From::Min,
+            Bound::Min => naming::From::Min,
+            Bound::Max => naming::From::Max,
         }
     };
     let mut actions = Vec::new();
