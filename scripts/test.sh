@@ -88,6 +88,13 @@ log "cargo clippy"
 cargo clippy --quiet --all-targets -- -D warnings
 
 log "cargo test"
-cargo test --all-targets --no-fail-fast
-
-log "all checks passed"
+test_log=$(mktemp)
+status=0
+# pipefail: the pipeline fails when cargo does.
+cargo test --all-targets --no-fail-fast 2>&1 | tee "$test_log" || status=$?
+[ "$status" = 0 ] && log "all checks passed"
+# The closing line, over every test binary (the planner benchmark runs last, in smoke mode).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$test_log"
+rm -f "$test_log"
+exit "$status"
