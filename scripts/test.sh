@@ -39,6 +39,8 @@ have_pg || packages+=(postgresql)
 have_maria || packages+=(mariadb-server)
 # Some crates (ring) compile C code; rustup toolchains need a linker anyway.
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+# The PostgreSQL test server speaks TLS with a certificate the harness makes with openssl.
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 
 if [ ${#packages[@]} -gt 0 ]; then
     cmd="apt-get install -y ${packages[*]}"

@@ -332,6 +332,8 @@ fn write_stop_script(dir: &Path, body: &str) {
 // ---------------------------------------------------------------------------
 
 struct PgServer {
+    /// The server's self-signed certificate, to verify it with `sslrootcert`.
+    ca: PathBuf,
     port: u16,
 }
 
@@ -475,6 +477,85 @@ fn start_pg() -> PgServer {
         ),
     );
 
+    // TLS with a certificate for localhost and 127.0.0.1 from a private CA, as many real servers
+    // have (Debian's default is ssl = on with a snakeoil certificate): every test then connects
+    // encrypted, and TLS tests verify the server against `pg_ca_cert()`.
+    let openssl = find_binary("openssl", &[]).unwrap_or_else(|| {
+        panic!("openssl is not installed; install it with: apt-get install -y openssl")
+    });
+    let ssl = |args: &[&OsStr]| {
+        let status = Command::new(&openssl)
+            .args(args)
+            .current_dir(&base)
+            .stdout(file_stdio(&tool_log))
+            .stderr(file_stdio(&tool_log))
+            .status()
+            .expect("run openssl");
+        assert!(
+            status.success(),
+            "openssl failed:\n{}",
+            tail(&read_lossy(&tool_log), 20)
+        );
+    };
+    let o = OsStr::new;
+    // A private CA, and a server certificate it signs.
+    ssl(&[
+        o("req"),
+        o("-x509"),
+        o("-newkey"),
+        o("rsa:2048"),
+        o("-nodes"),
+        o("-days"),
+        o("2"),
+        o("-subj"),
+        o("/CN=partctl test CA"),
+        o("-keyout"),
+        o("ca.key"),
+        o("-out"),
+        o("ca.crt"),
+    ]);
+    fs::write(
+        base.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("san.ext");
+    ssl(&[
+        o("req"),
+        o("-newkey"),
+        o("rsa:2048"),
+        o("-nodes"),
+        o("-subj"),
+        o("/CN=localhost"),
+        o("-keyout"),
+        data.join("server.key").as_os_str(),
+        o("-out"),
+        o("server.csr"),
+    ]);
+    ssl(&[
+        o("x509"),
+        o("-req"),
+        o("-in"),
+        o("server.csr"),
+        o("-CA"),
+        o("ca.crt"),
+        o("-CAkey"),
+        o("ca.key"),
+        o("-CAcreateserial"),
+        o("-days"),
+        o("2"),
+        o("-extfile"),
+        o("san.ext"),
+        o("-out"),
+        data.join("server.crt").as_os_str(),
+    ]);
+    fs::set_permissions(data.join("server.key"), fs::Permissions::from_mode(0o600))
+        .expect("chmod server.key");
+    chown_to_service_user(&data);
+    append_file(
+        &data.join("postgresql.conf"),
+        "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+    );
+
     for attempt in 1..=START_ATTEMPTS {
         let port = free_port();
         // Appending keeps the file's owner; the last `port` line wins.
@@ -491,7 +572,10 @@ fn start_pg() -> PgServer {
             .status()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", pg_ctl.display()));
         if status.success() {
-            return PgServer { port };
+            return PgServer {
+                port,
+                ca: base.join("ca.crt"),
+            };
         }
         let server_log = read_lossy(&log);
         if attempt < START_ATTEMPTS && server_log.contains("could not bind") {
@@ -524,6 +608,11 @@ fn pg_error(e: &postgres::Error) -> String {
 
 /// Create a fresh database on the shared PostgreSQL server (started on
 /// first use).
+/// The private CA that signed the test server's certificate (SAN localhost and 127.0.0.1).
+pub fn pg_ca_cert() -> PathBuf {
+    pg_server().ca.clone()
+}
+
 pub fn pg() -> PgDb {
     let server = pg_server();
     let dbname = format!("t_{}_{}", std::process::id(), next_id());
