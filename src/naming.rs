@@ -54,15 +54,8 @@ fn date_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Val
     }
 }
 
-fn engine(template: &str) -> Result<Tera, String> {
-    let mut t = Tera::default();
-    t.register_filter("date", date_filter);
-    t.add_raw_template("name", template)
-        .map_err(|e| flatten(&e))?;
-    Ok(t)
-}
-
-fn flatten(e: &tera::Error) -> String {
+/// A tera error with its causes (tera hides the useful part in the source chain).
+pub(crate) fn flatten(e: &tera::Error) -> String {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
@@ -71,6 +64,14 @@ fn flatten(e: &tera::Error) -> String {
         src = s.source();
     }
     msg
+}
+
+fn engine(template: &str) -> Result<Tera, String> {
+    let mut t = Tera::default();
+    t.register_filter("date", date_filter);
+    t.add_raw_template("name", template)
+        .map_err(|e| flatten(&e))?;
+    Ok(t)
 }
 
 /// Render partition names for one table; compile the template once.

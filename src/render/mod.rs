@@ -10,6 +10,7 @@ pub mod postgres;
 
 use crate::catalog::Table;
 use crate::names::QualifiedName;
+use crate::naming::flatten;
 use crate::plan::Action;
 use crate::policy::Policy;
 use serde::Serialize;
@@ -133,17 +134,6 @@ impl Templates {
             message,
         })
     }
-}
-
-fn flatten(e: &tera::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// `ident` accepts a string, a `{schema, name}` object (qualified name) or a list (joined by

@@ -107,13 +107,7 @@ impl Dialect for Postgres {
                 }
                 ctx.insert("move_rows", &(*move_rows && default.is_some()));
                 ctx.insert("check_name", &check_name(&partition.name));
-                let lock = match default {
-                    Some(d) => format!(
-                        "SHARE UPDATE EXCLUSIVE on {parent}; ACCESS EXCLUSIVE on {d} (the catch-all)"
-                    ),
-                    None => format!("SHARE UPDATE EXCLUSIVE on {parent}"),
-                };
-                ("create.sql.tera", lock)
+                ("create.sql.tera", create_lock(parent, default))
             }
             ActionKind::CreateDefault { partition } => {
                 ctx.insert("partition", &NameCtx::from(partition));
@@ -137,13 +131,7 @@ impl Dialect for Postgres {
                 ctx.insert("values", values);
                 ctx.insert("move_rows", &(*move_rows && default.is_some()));
                 ctx.insert("check_name", &check_name(&partition.name));
-                let lock = match default {
-                    Some(d) => format!(
-                        "SHARE UPDATE EXCLUSIVE on {parent}; ACCESS EXCLUSIVE on {d} (the catch-all)"
-                    ),
-                    None => format!("SHARE UPDATE EXCLUSIVE on {parent}"),
-                };
-                ("create.sql.tera", lock)
+                ("create.sql.tera", create_lock(parent, default))
             }
             ActionKind::CreateHash {
                 partition,
@@ -255,6 +243,16 @@ impl Dialect for Postgres {
             lock,
             t.statements(template, &ctx)?,
         )])
+    }
+}
+
+/// The locks a create takes: the parent's, and the catch-all's when rows may move out of it.
+fn create_lock(parent: &QualifiedName, default: Option<&QualifiedName>) -> String {
+    match default {
+        Some(d) => {
+            format!("SHARE UPDATE EXCLUSIVE on {parent}; ACCESS EXCLUSIVE on {d} (the catch-all)")
+        }
+        None => format!("SHARE UPDATE EXCLUSIVE on {parent}"),
     }
 }
 
