@@ -1,7 +1,9 @@
 //! The command line: argument parsing, output formats and exit statuses. The work is in `ops`.
 //!
 //! Exit statuses: 0 success / nothing to do; 1 error (bad input, database error, nothing
-//! half-applied); 2 `plan`: changes pending. Results go to stdout, diagnostics to stderr.
+//! half-applied); 2 `plan`: changes pending, `verify`/`run`: a check fails. `check` speaks
+//! Nagios instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (never 1 for an error). Results go to
+//! stdout, diagnostics to stderr.
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -19,7 +21,7 @@ use std::path::PathBuf;
     name = "partctl",
     version,
     about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
-    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending."
+    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."
 )]
 pub struct Cli {
     /// Policy file or directory (every *.toml in it, by name). Repeatable.
@@ -96,6 +98,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Monitoring (Nagios): exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check {
+        /// Also write textfile-collector metrics to FILE (atomically, via FILE.tmp).
+        #[arg(long, value_name = "FILE")]
+        prometheus: Option<PathBuf>,
+    },
+    /// The cron entry point: plan + apply + verify every policy that is due; records history
+    /// (exit 2 when a verify check fails).
+    Run {
+        /// Show the recorded runs and whether each table is due; run nothing.
+        #[arg(long)]
+        history_only: bool,
+    },
 }
 
 /// Parse arguments, run, and return the exit status. Errors print to stderr as `error: ...`.
@@ -129,6 +144,9 @@ pub fn main() -> u8 {
 }
 
 fn run(cli: &Cli) -> Result<u8> {
+    if let Command::Check { prometheus } = &cli.command {
+        return Ok(run_check(cli, prometheus.as_deref()));
+    }
     let policies = load_policies(cli)?;
     let now = match &cli.now {
         Some(t) => policy::parse_now(t).map_err(|m| anyhow!("--now: {m}"))?,
@@ -187,7 +205,7 @@ fn run(cli: &Cli) -> Result<u8> {
                 }
                 return Ok(0);
             }
-            let mut log = |m: &str| eprintln!("{m}");
+            let mut log = |e: &ops::Event| eprintln!("{e}");
             let outcomes = ops::apply(&mut conn, &selected, now, expected.as_ref(), &mut log)?;
             print_outcomes(cli.format, &outcomes)?;
             if *verify {
@@ -203,6 +221,30 @@ fn run(cli: &Cli) -> Result<u8> {
             print_show(cli.format, &selected, &catalog, now)?;
             Ok(0)
         }
+        Command::Check { .. } => unreachable!("handled above"),
+        Command::Run { history_only } => {
+            let url = db_url(cli)?;
+            let mut conn = Conn::open(&url)?;
+            let format = verify_format(cli.format);
+            let mut out = std::io::stdout().lock();
+            if *history_only {
+                let h = partctl::run::history_only(&mut conn, &selected, now, 10)?;
+                out.write_all(partctl::run::render_history(&h, now, format).as_bytes())?;
+                return Ok(0);
+            }
+            let mut log = |m: &str| eprintln!("{m}");
+            let report = partctl::run::run(&mut conn, Some(&url), &selected, now, &mut log)?;
+            out.write_all(partctl::run::render(&report, format).as_bytes())?;
+            for t in &report.tables {
+                if t.status == partctl::run::RunStatus::Failed {
+                    eprintln!("error: {}: {}", t.table, t.message);
+                }
+                if let Some(e) = &t.history_error {
+                    eprintln!("error: {}: {e}", t.table);
+                }
+            }
+            Ok(report.exit_code)
+        }
         Command::Snapshot { out } => {
             let catalog = connect(cli)?.read_catalog(&selected)?;
             let text = serde_json::to_string_pretty(&catalog)? + "\n";
@@ -216,6 +258,52 @@ fn run(cli: &Cli) -> Result<u8> {
     }
 }
 
+/// `check`: never an error exit; whatever stops the check is UNKNOWN (3), said on stdout.
+fn run_check(cli: &Cli, prometheus: Option<&std::path::Path>) -> u8 {
+    use partctl::monitor::{self, Report, Status};
+    let now = match &cli.now {
+        Some(t) => policy::parse_now(t).map_err(|m| anyhow!("--now: {m}")),
+        None => Ok(Utc::now()),
+    };
+    let mut names = Vec::new();
+    let report = (|| -> Result<Report> {
+        let now = now.as_ref().map_err(|e| anyhow!("{e}"))?;
+        let policies = load_policies(cli)?;
+        let selected = select(cli, &policies)?;
+        names = selected.iter().map(|p| p.table.to_string()).collect();
+        Ok(monitor::check(&mut connect(cli)?, &selected, *now)?)
+    })()
+    .unwrap_or_else(|e| {
+        Report::unknown(
+            *now.as_ref().unwrap_or(&Utc::now()),
+            &names,
+            &format!("{e:#}"),
+        )
+    });
+    let mut status = report.status;
+    let text = monitor::render(&report, verify_format(cli.format));
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing the report: {e}");
+        }
+    }
+    if let Some(path) = prometheus {
+        if let Err(e) = monitor::write_atomically(path, &monitor::prometheus(&report)) {
+            eprintln!("error: writing {}: {e}", path.display());
+            status = status.worst(Status::Unknown);
+        }
+    }
+    status.code()
+}
+
+fn verify_format(f: Format) -> partctl::verify::Format {
+    match f {
+        Format::Text => partctl::verify::Format::Text,
+        Format::Json => partctl::verify::Format::Json,
+        Format::Markdown => partctl::verify::Format::Markdown,
+    }
+}
+
 /// `verify`: print the report; 0 all hold, 2 some fail, 1 some could not run.
 fn run_verify(
     cli: &Cli,
@@ -226,11 +314,7 @@ fn run_verify(
 ) -> Result<u8> {
     use partctl::verify;
     let report = verify::run(conn, policies, now, verify::Options { probes })?;
-    let format = match cli.format {
-        Format::Text => verify::Format::Text,
-        Format::Json => verify::Format::Json,
-        Format::Markdown => verify::Format::Markdown,
-    };
+    let format = verify_format(cli.format);
     std::io::stdout()
         .lock()
         .write_all(verify::render(&report, format).as_bytes())?;
@@ -270,13 +354,16 @@ fn select<'p>(cli: &Cli, policies: &'p [Policy]) -> Result<Vec<&'p Policy>> {
     Ok(out)
 }
 
-fn connect(cli: &Cli) -> Result<Conn> {
+fn db_url(cli: &Cli) -> Result<DbUrl> {
     let raw = cli
         .database_url
         .as_deref()
         .ok_or_else(|| anyhow!("no database: give --database-url or set DATABASE_URL"))?;
-    let url = DbUrl::parse(raw)?;
-    Ok(Conn::open(&url)?)
+    Ok(DbUrl::parse(raw)?)
+}
+
+fn connect(cli: &Cli) -> Result<Conn> {
+    Ok(Conn::open(&db_url(cli)?)?)
 }
 
 fn read_snapshot(path: &PathBuf) -> Result<Catalog> {

@@ -248,6 +248,47 @@ pub fn plan_steps(
     Ok((actions, steps))
 }
 
+/// Progress of `apply`, as it happens. `Display` gives the line the CLI prints.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A step could not get its lock in time and will be tried again.
+    Retry {
+        step: &'a str,
+        attempt: u32,
+        retries: u32,
+        message: &'a str,
+    },
+    Applied(&'a apply::Applied),
+    /// Another run holds the table's advisory lock.
+    Skipped(&'a str),
+}
+
+impl std::fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Retry {
+                step,
+                attempt,
+                retries,
+                message,
+            } => write!(
+                f,
+                "{step}: lock not available ({message}); retry {attempt} of {retries}"
+            ),
+            Event::Applied(a) if a.rows_moved > 0 => write!(
+                f,
+                "applied {} ({} rows moved from the catch-all)",
+                a.id, a.rows_moved
+            ),
+            Event::Applied(a) => write!(f, "applied {}", a.id),
+            Event::Skipped(table) => write!(
+                f,
+                "{table}: another partctl run holds this table's lock; skipped"
+            ),
+        }
+    }
+}
+
 /// Outcome of `apply` for one table.
 #[derive(Debug)]
 pub enum TableOutcome {
@@ -263,7 +304,7 @@ pub fn apply(
     policies: &[&Policy],
     now: DateTime<Utc>,
     expected: Option<&PlanDoc>,
-    log: &mut dyn FnMut(&str),
+    log: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, TableOutcome)>, OpError> {
     // Resolve names (a policy may leave the schema to the connection's default).
     let first = conn.read_catalog(policies)?;
@@ -276,9 +317,7 @@ pub fn apply(
         if conn.try_lock(&name)? {
             locked.push((i, name));
         } else {
-            log(&format!(
-                "{name}: another partctl run holds this table's lock; skipped"
-            ));
+            log(&Event::Skipped(&name));
             outcomes.push((name, TableOutcome::Skipped));
         }
     }
@@ -296,7 +335,7 @@ fn apply_locked(
     locked: &[(usize, String)],
     now: DateTime<Utc>,
     expected: Option<&PlanDoc>,
-    log: &mut dyn FnMut(&str),
+    log: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, TableOutcome)>, OpError> {
     let mine: Vec<&Policy> = locked.iter().map(|(i, _)| policies[*i]).collect();
     if mine.is_empty() {
@@ -325,20 +364,14 @@ fn apply_locked(
         for step in steps.iter().filter(|s| &s.table == name) {
             let policy = policies[*i];
             let applied = conn.run_step(step, policy.retries, |n, msg| {
-                log(&format!(
-                    "{}: lock not available ({msg}); retry {n} of {}",
-                    step.id, policy.retries
-                ))
+                log(&Event::Retry {
+                    step: &step.id,
+                    attempt: n,
+                    retries: policy.retries,
+                    message: msg,
+                })
             })?;
-            log(&format!(
-                "applied {}{}",
-                step.id,
-                if applied.rows_moved > 0 {
-                    format!(" ({} rows moved from the catch-all)", applied.rows_moved)
-                } else {
-                    String::new()
-                }
-            ));
+            log(&Event::Applied(&applied));
             done.push(applied);
         }
         outcomes.push((name.clone(), TableOutcome::Done(done)));

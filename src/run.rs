@@ -1,0 +1,897 @@
+//! `partctl run`: the cron entry point. For every selected policy that is due, plan + apply +
+//! verify, and record the outcome in the database's run history, so that every host running
+//! cron against the database sees the same history.
+//!
+//! **Due**: a policy without `schedule` is always due; otherwise it is due when a fire time of
+//! its cron schedule (in the policy's `timezone`) lies in (last successful run, now]. A table
+//! with no successful run yet is due. Tables that are not due are reported with their next fire
+//! time and not touched (and not recorded: the history holds runs, not cron ticks).
+//!
+//! **History**: PostgreSQL `partctl.run_history` (schema created when missing), MySQL/MariaDB
+//! `partctl`.`run_history` (database created when missing); one row per table run: `ok`,
+//! `failed` (with the error) or `skipped` (another run held the table's advisory lock). Times
+//! are on the run's clock: `--now` when given, else the wall clock. All SQL is in
+//! `templates/<dialect>/history*.sql`, with bound parameters.
+
+use crate::db::{self, error_text, DbError, DbUrl};
+use crate::ops::{self, Conn, OpError, TableOutcome};
+use crate::plan;
+use crate::policy::Policy;
+use crate::verify;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+pub use crate::verify::Format;
+
+/// What happened to one table in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Skipped,
+    NotDue,
+}
+
+impl RunStatus {
+    /// The history's word for it (`not_due` is never recorded).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Skipped => "skipped",
+            RunStatus::NotDue => "not_due",
+        }
+    }
+}
+
+/// One table's part of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableRun {
+    pub table: String,
+    pub status: RunStatus,
+    pub steps_applied: u32,
+    pub rows_moved: u64,
+    pub message: String,
+    /// When the last successful run started, before this one.
+    pub last_ok: Option<DateTime<Utc>>,
+    /// Not due: the next fire time of the schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due: Option<DateTime<Utc>>,
+    /// The history row written for this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_id: Option<i64>,
+    /// Writing the history row failed (the run counts as an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_error: Option<String>,
+    /// The verify report for the table, after a successful apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<verify::Report>,
+    /// Verify could not run at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_error: Option<String>,
+}
+
+impl TableRun {
+    fn new(table: String, status: RunStatus, last_ok: Option<DateTime<Utc>>) -> TableRun {
+        TableRun {
+            table,
+            status,
+            steps_applied: 0,
+            rows_moved: 0,
+            message: String::new(),
+            last_ok,
+            next_due: None,
+            history_id: None,
+            history_error: None,
+            verify: None,
+            verify_error: None,
+        }
+    }
+
+    /// 0 fine, 2 some verify check fails, 1 error (apply failed, verify or history could not
+    /// run).
+    pub fn exit_code(&self) -> u8 {
+        if self.status == RunStatus::Failed
+            || self.history_error.is_some()
+            || self.verify_error.is_some()
+        {
+            return 1;
+        }
+        self.verify.as_ref().map_or(0, |v| v.exit_code())
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub now: DateTime<Utc>,
+    pub exit_code: u8,
+    pub tables: Vec<TableRun>,
+}
+
+impl RunReport {
+    fn new(now: DateTime<Utc>, tables: Vec<TableRun>) -> RunReport {
+        let codes: Vec<u8> = tables.iter().map(TableRun::exit_code).collect();
+        let exit_code = if codes.contains(&1) {
+            1
+        } else if codes.contains(&2) {
+            2
+        } else {
+            0
+        };
+        RunReport {
+            now,
+            exit_code,
+            tables,
+        }
+    }
+}
+
+/// Is the policy due at `now`, given its last successful run? `Err(next)`: not due, and when it
+/// next is (`None` when the schedule never fires again).
+pub fn due(
+    policy: &Policy,
+    last_ok: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), Option<DateTime<Utc>>> {
+    let (Some(schedule), Some(last)) = (&policy.schedule, last_ok) else {
+        return Ok(());
+    };
+    if schedule.due(Some(last), now, policy.timezone) {
+        return Ok(());
+    }
+    let from = last.max(now).with_timezone(&policy.timezone);
+    Err(schedule
+        .cron
+        .after(&from)
+        .next()
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// The longest message kept in the history.
+const MAX_MESSAGE_CHARS: usize = 8000;
+
+/// Run every due policy: plan + apply + verify, recorded in the history. `url` scrubs its
+/// password from any message. An error means the run could not start (no history table).
+pub fn run(
+    conn: &mut Conn,
+    url: Option<&DbUrl>,
+    policies: &[&Policy],
+    now: DateTime<Utc>,
+    log: &mut dyn FnMut(&str),
+) -> Result<RunReport, OpError> {
+    // Every table's run starts at `now`, the instant its being due was decided for (a table
+    // reached late in a long run must not skip a fire time that fell while others ran); it
+    // finishes on the same clock, advanced by the wall time since the run began.
+    let clock = std::time::Instant::now();
+    history::ensure(conn)?;
+    let names = resolve_names(conn, policies)?;
+    let clean = |m: &str| -> String {
+        let m = match url {
+            Some(u) => db::scrub(m, u),
+            None => m.to_string(),
+        };
+        if m.chars().count() > MAX_MESSAGE_CHARS {
+            m.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + " ..."
+        } else {
+            m
+        }
+    };
+    let mut out = Vec::new();
+    for (p, name) in policies.iter().zip(names) {
+        let last_ok = match history::last_ok(conn, &name) {
+            Ok(t) => t,
+            Err(e) => {
+                let mut t = TableRun::new(name, RunStatus::Failed, None);
+                t.message = clean(&format!("reading the run history: {e}"));
+                t.history_error = Some(t.message.clone());
+                out.push(t);
+                continue;
+            }
+        };
+        if let Err(next) = due(p, last_ok, now) {
+            let mut t = TableRun::new(name, RunStatus::NotDue, last_ok);
+            t.next_due = next;
+            t.message = match next {
+                Some(n) => format!("not due (next at {})", rfc(n)),
+                None => "not due (the schedule does not fire again)".into(),
+            };
+            out.push(t);
+            continue;
+        }
+
+        // Steps that completed before a failure are told as events.
+        let mut logged_steps = 0u32;
+        let mut logged_rows = 0u64;
+        let mut counting = |e: &ops::Event| {
+            if let ops::Event::Applied(a) = e {
+                logged_steps += 1;
+                logged_rows += a.rows_moved;
+            }
+            log(&e.to_string());
+        };
+        let outcome = ops::apply(conn, &[*p], now, None, &mut counting);
+        let mut t = TableRun::new(name.clone(), RunStatus::Ok, last_ok);
+        match outcome {
+            Ok(outcomes) => match outcomes.into_iter().next() {
+                Some((resolved, TableOutcome::Skipped)) => {
+                    t.table = resolved;
+                    t.status = RunStatus::Skipped;
+                    t.message = "another partctl run holds this table's lock".into();
+                }
+                Some((resolved, TableOutcome::Done(steps))) => {
+                    t.table = resolved;
+                    t.steps_applied = steps.len() as u32;
+                    t.rows_moved = steps.iter().map(|s| s.rows_moved).sum();
+                    t.message = if steps.is_empty() {
+                        "nothing to do".into()
+                    } else {
+                        format!(
+                            "{} step{} applied, {} row{} moved",
+                            t.steps_applied,
+                            plural(t.steps_applied as usize),
+                            t.rows_moved,
+                            plural(t.rows_moved as usize)
+                        )
+                    };
+                }
+                None => t.message = "nothing to do".into(),
+            },
+            Err(e) => {
+                t.status = RunStatus::Failed;
+                t.steps_applied = logged_steps;
+                t.rows_moved = logged_rows;
+                t.message = clean(&e.to_string());
+                if logged_steps > 0 {
+                    t.message = format!(
+                        "{}; {logged_steps} earlier step{} of this run had been applied",
+                        t.message,
+                        plural(logged_steps as usize)
+                    );
+                }
+            }
+        }
+        if t.status == RunStatus::Ok {
+            match verify::run(conn, &[*p], now, verify::Options { probes: true }) {
+                Ok(report) => {
+                    t.message = format!("{}; verify: {}", t.message, verify_summary(&report));
+                    t.verify = Some(report);
+                }
+                Err(e) => {
+                    let m = clean(&e.to_string());
+                    t.message = format!("{}; verify could not run: {m}", t.message);
+                    t.verify_error = Some(m);
+                }
+            }
+        }
+        let elapsed = chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
+        let record = history::Record {
+            id: None,
+            table: t.table.clone(),
+            started_at: now,
+            finished_at: now + elapsed,
+            status: t.status.as_str().to_string(),
+            steps_applied: i64::from(t.steps_applied),
+            rows_moved: t.rows_moved as i64,
+            message: clean(&t.message),
+        };
+        match history::record(conn, &record) {
+            Ok(id) => t.history_id = Some(id),
+            Err(e) => t.history_error = Some(clean(&format!("recording the run: {e}"))),
+        }
+        out.push(t);
+    }
+    Ok(RunReport::new(now, out))
+}
+
+/// The qualified names the history is kept under: the catalog's, or the policy's when the table
+/// cannot be read (its failure is recorded under that name).
+fn resolve_names(conn: &mut Conn, policies: &[&Policy]) -> Result<Vec<String>, OpError> {
+    let name = |p: &Policy, cat: &crate::catalog::Catalog| {
+        plan::resolve(p, cat)
+            .map(|t| t.name.to_string())
+            .unwrap_or_else(|| p.table.to_string())
+    };
+    match conn.read_catalog(policies) {
+        Ok(cat) => Ok(policies.iter().map(|p| name(p, &cat)).collect()),
+        Err(OpError::Db(e)) => Err(OpError::Db(e)),
+        Err(_) => Ok(policies
+            .iter()
+            .map(|p| match conn.read_catalog(&[*p]) {
+                Ok(cat) => name(p, &cat),
+                Err(_) => p.table.to_string(),
+            })
+            .collect()),
+    }
+}
+
+fn verify_summary(r: &verify::Report) -> String {
+    let skipped = r
+        .checks
+        .iter()
+        .filter(|c| c.status == verify::Status::Skipped)
+        .count();
+    let n = r.checks.len() - skipped;
+    let (fail, err) = (r.failures(), r.errors());
+    if fail == 0 && err == 0 {
+        return match n {
+            1 => "1 check holds".to_string(),
+            n => format!("all {n} checks hold"),
+        };
+    }
+    let mut parts = Vec::new();
+    if fail > 0 {
+        parts.push(format!("{fail} of {n} fail"));
+    }
+    if err > 0 {
+        parts.push(format!("{err} could not run"));
+    }
+    parts.join(", ")
+}
+
+/// What `run --history-only` shows for a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableHistory {
+    pub table: String,
+    pub due: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due: Option<DateTime<Utc>>,
+    pub schedule: Option<String>,
+    pub last_ok: Option<DateTime<Utc>>,
+    /// The latest runs first.
+    pub runs: Vec<history::Record>,
+}
+
+/// `run --history-only`: the recorded runs of every selected table and whether it is due,
+/// without running anything or creating the history table.
+pub fn history_only(
+    conn: &mut Conn,
+    policies: &[&Policy],
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<TableHistory>, OpError> {
+    let exists = history::exists(conn)?;
+    let names = resolve_names(conn, policies)?;
+    let mut out = Vec::new();
+    for (p, name) in policies.iter().zip(names) {
+        let (last_ok, runs) = if exists {
+            (
+                history::last_ok(conn, &name)?,
+                history::recent(conn, &name, limit)?,
+            )
+        } else {
+            (None, vec![])
+        };
+        let d = due(p, last_ok, now);
+        out.push(TableHistory {
+            table: name,
+            due: d.is_ok(),
+            next_due: d.err().flatten(),
+            schedule: p.schedule.as_ref().map(|s| s.text.clone()),
+            last_ok,
+            runs,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn md(s: &str) -> String {
+    one_line(s).replace('|', "\\|").replace('`', "'")
+}
+
+fn counts(r: &RunReport) -> String {
+    let mut parts = Vec::new();
+    for (s, word) in [
+        (RunStatus::Ok, "run"),
+        (RunStatus::NotDue, "not due"),
+        (RunStatus::Skipped, "skipped"),
+        (RunStatus::Failed, "failed"),
+    ] {
+        let n = r.tables.iter().filter(|t| t.status == s).count();
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if parts.is_empty() {
+        "no tables selected".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The run report in `format`, ending with a newline.
+pub fn render(r: &RunReport, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(r).expect("the report serializes") + "\n",
+        Format::Text => {
+            let mut out = String::new();
+            for t in &r.tables {
+                let line = match t.status {
+                    RunStatus::NotDue => format!("{}: {}", t.table, t.message),
+                    RunStatus::Ok => format!("{}: ok: {}", t.table, t.message),
+                    RunStatus::Skipped => format!("{}: skipped: {}", t.table, t.message),
+                    RunStatus::Failed => format!("{}: FAILED: {}", t.table, t.message),
+                };
+                out.push_str(&line);
+                out.push('\n');
+                if let Some(e) = &t.history_error {
+                    out.push_str(&format!("  history: {}\n", one_line(e)));
+                }
+                if let Some(v) = t.verify.as_ref().filter(|v| v.exit_code() != 0) {
+                    for l in verify::render(v, verify::Format::Text).lines() {
+                        if l.is_empty() {
+                            out.push('\n');
+                        } else {
+                            out.push_str(&format!("  {l}\n"));
+                        }
+                    }
+                }
+            }
+            out.push_str(&format!("Run at {}: {}.\n", rfc(r.now), counts(r)));
+            out
+        }
+        Format::Markdown => {
+            let mut out = format!("### partctl run: {}\n\nAt `{}`.\n\n", counts(r), rfc(r.now));
+            if r.tables.is_empty() {
+                return out;
+            }
+            out.push_str(
+                "| table | status | steps | rows moved | message |\n|---|---|---:|---:|---|\n",
+            );
+            for t in &r.tables {
+                let status = match t.status {
+                    RunStatus::Failed => "**failed**".to_string(),
+                    RunStatus::NotDue => "not due".to_string(),
+                    s => s.as_str().to_string(),
+                };
+                out.push_str(&format!(
+                    "| `{}` | {status} | {} | {} | {} |\n",
+                    md(&t.table),
+                    t.steps_applied,
+                    t.rows_moved,
+                    md(&t.message)
+                ));
+            }
+            out
+        }
+    }
+}
+
+/// `run --history-only` in `format`, ending with a newline.
+pub fn render_history(h: &[TableHistory], now: DateTime<Utc>, format: Format) -> String {
+    let due_text = |t: &TableHistory| -> String {
+        if t.due {
+            "due now".into()
+        } else {
+            match t.next_due {
+                Some(n) => format!("not due (next at {})", rfc(n)),
+                None => "not due (the schedule does not fire again)".into(),
+            }
+        }
+    };
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(&serde_json::json!({
+                "now": now,
+                "tables": h,
+            }))
+            .expect("the history serializes")
+                + "\n"
+        }
+        Format::Text => {
+            let mut out = String::new();
+            for t in h {
+                out.push_str(&format!(
+                    "{}: {}; schedule {}; last successful run {}\n",
+                    t.table,
+                    due_text(t),
+                    t.schedule.as_deref().unwrap_or("none (always due)"),
+                    t.last_ok.map(rfc).unwrap_or_else(|| "never".into())
+                ));
+                if t.runs.is_empty() {
+                    out.push_str("  no runs recorded\n");
+                }
+                for r in &t.runs {
+                    out.push_str(&format!(
+                        "  #{} {} .. {}  {:<7}  {} step{}, {} row{} moved  {}\n",
+                        r.id.unwrap_or_default(),
+                        rfc(r.started_at),
+                        rfc(r.finished_at),
+                        r.status,
+                        r.steps_applied,
+                        plural(r.steps_applied as usize),
+                        r.rows_moved,
+                        plural(r.rows_moved as usize),
+                        one_line(&r.message)
+                    ));
+                }
+            }
+            out
+        }
+        Format::Markdown => {
+            let mut out = format!("### partctl run history\n\nAt `{}`.\n\n", rfc(now));
+            out.push_str("| table | due | started | status | steps | rows moved | message |\n|---|---|---|---|---:|---:|---|\n");
+            for t in h {
+                if t.runs.is_empty() {
+                    out.push_str(&format!(
+                        "| `{}` | {} | | never run | | | |\n",
+                        md(&t.table),
+                        md(&due_text(t))
+                    ));
+                }
+                for (i, r) in t.runs.iter().enumerate() {
+                    out.push_str(&format!(
+                        "| `{}` | {} | `{}` | {} | {} | {} | {} |\n",
+                        md(&t.table),
+                        if i == 0 {
+                            md(&due_text(t))
+                        } else {
+                            String::new()
+                        },
+                        rfc(r.started_at),
+                        r.status,
+                        r.steps_applied,
+                        r.rows_moved,
+                        md(&r.message)
+                    ));
+                }
+            }
+            out
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The history table.
+
+pub mod history {
+    //! `run_history` on either engine. Fixed identifiers, values bound as parameters.
+
+    use super::*;
+    use mysql::prelude::Queryable;
+
+    const PG_EXISTS: &str = include_str!("../templates/postgres/history_exists.sql");
+    const PG_INIT: &str = include_str!("../templates/postgres/history_init.sql");
+    const PG_LAST_OK: &str = include_str!("../templates/postgres/history_last_ok.sql");
+    const PG_INSERT: &str = include_str!("../templates/postgres/history_insert.sql");
+    const PG_RECENT: &str = include_str!("../templates/postgres/history_recent.sql");
+    const MY_EXISTS: &str = include_str!("../templates/mysql/history_exists.sql");
+    const MY_INIT: &str = include_str!("../templates/mysql/history_init.sql");
+    const MY_LAST_OK: &str = include_str!("../templates/mysql/history_last_ok.sql");
+    const MY_INSERT: &str = include_str!("../templates/mysql/history_insert.sql");
+    const MY_RECENT: &str = include_str!("../templates/mysql/history_recent.sql");
+
+    /// One row of the history.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct Record {
+        pub id: Option<i64>,
+        pub table: String,
+        pub started_at: DateTime<Utc>,
+        pub finished_at: DateTime<Utc>,
+        pub status: String,
+        pub steps_applied: i64,
+        pub rows_moved: i64,
+        pub message: String,
+    }
+
+    fn pg(context: &'static str) -> impl Fn(postgres::Error) -> OpError {
+        move |e| {
+            OpError::Db(DbError::Query {
+                context: context.into(),
+                message: error_text(&e),
+            })
+        }
+    }
+
+    fn my(context: &'static str) -> impl Fn(mysql::Error) -> OpError {
+        move |e| {
+            OpError::Db(DbError::Query {
+                context: context.into(),
+                message: e.to_string(),
+            })
+        }
+    }
+
+    /// The statements of a MySQL script: separated by `;` at the end of a line, `--` comment
+    /// lines dropped.
+    pub fn statements(script: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        for line in script.lines() {
+            if line.trim_start().starts_with("--") {
+                continue;
+            }
+            let trimmed = line.trim_end();
+            match trimmed.strip_suffix(';') {
+                Some(body) => {
+                    cur.push_str(body);
+                    if !cur.trim().is_empty() {
+                        out.push(cur.trim().to_string());
+                    }
+                    cur.clear();
+                }
+                None => {
+                    cur.push_str(trimmed);
+                    cur.push('\n');
+                }
+            }
+        }
+        if !cur.trim().is_empty() {
+            out.push(cur.trim().to_string());
+        }
+        out
+    }
+
+    fn parse_time(s: &str) -> Result<DateTime<Utc>, OpError> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| OpError::Other(format!("run history: bad time `{s}`: {e}")))
+    }
+
+    /// Whether the history table exists.
+    pub fn exists(conn: &mut Conn) -> Result<bool, OpError> {
+        match conn {
+            Conn::Postgres(c) => Ok(c
+                .query_one(PG_EXISTS, &[])
+                .map_err(pg("looking for partctl.run_history"))?
+                .get::<_, bool>(0)),
+            Conn::MySql(c, _) => Ok(c
+                .query_first::<i64, _>(MY_EXISTS)
+                .map_err(my("looking for partctl.run_history"))?
+                .unwrap_or(0)
+                > 0),
+        }
+    }
+
+    /// Create the history table (and its schema or database) when it is missing. An existing
+    /// table needs no CREATE privilege.
+    pub fn ensure(conn: &mut Conn) -> Result<(), OpError> {
+        if exists(conn)? {
+            return Ok(());
+        }
+        let context = "creating partctl.run_history";
+        match conn {
+            Conn::Postgres(c) => {
+                let mut tx = c.transaction().map_err(pg(context))?;
+                tx.batch_execute(PG_INIT).map_err(pg(context))?;
+                tx.commit().map_err(pg(context))
+            }
+            Conn::MySql(c, _) => {
+                for s in statements(MY_INIT) {
+                    c.query_drop(&s).map_err(my(context))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// When the table's last successful run started.
+    pub fn last_ok(conn: &mut Conn, table: &str) -> Result<Option<DateTime<Utc>>, OpError> {
+        let context = "reading partctl.run_history";
+        let text: Option<String> = match conn {
+            Conn::Postgres(c) => c
+                .query_one(PG_LAST_OK, &[&table])
+                .map_err(pg(context))?
+                .get(0),
+            Conn::MySql(c, _) => c
+                .exec_first::<Option<String>, _, _>(MY_LAST_OK, (table,))
+                .map_err(my(context))?
+                .flatten(),
+        };
+        text.as_deref().map(parse_time).transpose()
+    }
+
+    /// Write one run; returns its id.
+    pub fn record(conn: &mut Conn, r: &Record) -> Result<i64, OpError> {
+        let context = "writing partctl.run_history";
+        match conn {
+            Conn::Postgres(c) => {
+                let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+                let steps = i32::try_from(r.steps_applied).unwrap_or(i32::MAX);
+                Ok(c.query_one(
+                    PG_INSERT,
+                    &[
+                        &r.table,
+                        &t(r.started_at),
+                        &t(r.finished_at),
+                        &r.status,
+                        &steps,
+                        &r.rows_moved,
+                        &r.message,
+                    ],
+                )
+                .map_err(pg(context))?
+                .get::<_, i64>(0))
+            }
+            Conn::MySql(c, _) => {
+                let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+                c.exec_drop(
+                    MY_INSERT,
+                    (
+                        &r.table,
+                        t(r.started_at),
+                        t(r.finished_at),
+                        &r.status,
+                        r.steps_applied,
+                        r.rows_moved,
+                        &r.message,
+                    ),
+                )
+                .map_err(my(context))?;
+                Ok(c.last_insert_id() as i64)
+            }
+        }
+    }
+
+    /// The table's latest runs, newest first.
+    pub fn recent(conn: &mut Conn, table: &str, limit: u32) -> Result<Vec<Record>, OpError> {
+        let context = "reading partctl.run_history";
+        type Row = (i64, String, String, String, String, i64, i64, String);
+        let rows: Vec<Row> = match conn {
+            Conn::Postgres(c) => c
+                .query(PG_RECENT, &[&table, &i64::from(limit)])
+                .map_err(pg(context))?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                        r.get(7),
+                    )
+                })
+                .collect(),
+            Conn::MySql(c, _) => c
+                .exec::<mysql::Row, _, _>(MY_RECENT, (table, u64::from(limit)))
+                .map_err(my(context))?
+                .into_iter()
+                .map(|mut r| {
+                    let mut s = |i: usize| -> String {
+                        r.take::<Option<String>, _>(i).flatten().unwrap_or_default()
+                    };
+                    let (b, c_, d, e) = (s(1), s(2), s(3), s(4));
+                    let h = s(7);
+                    let n = |r: &mut mysql::Row, i: usize| -> i64 {
+                        r.take::<Option<i64>, _>(i).flatten().unwrap_or_default()
+                    };
+                    (n(&mut r, 0), b, c_, d, e, n(&mut r, 5), n(&mut r, 6), h)
+                })
+                .collect(),
+        };
+        rows.into_iter()
+            .map(
+                |(id, table, started, finished, status, steps, rows, message)| {
+                    Ok(Record {
+                        id: Some(id),
+                        table,
+                        started_at: parse_time(&started)?,
+                        finished_at: parse_time(&finished)?,
+                        status,
+                        steps_applied: steps,
+                        rows_moved: rows,
+                        message,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{parse_now, parse_sources};
+    use std::path::PathBuf;
+
+    fn policy(extra: &str) -> Policy {
+        let text = format!(
+            "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n{extra}\n"
+        );
+        parse_sources(&[(PathBuf::from("t.toml"), text)])
+            .unwrap()
+            .remove(0)
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_now(s).unwrap()
+    }
+
+    #[test]
+    fn without_a_schedule_or_a_past_run_a_table_is_due() {
+        let p = policy("");
+        assert_eq!(
+            due(
+                &p,
+                Some(t("2026-11-21T12:00:00Z")),
+                t("2026-11-21T12:00:01Z")
+            ),
+            Ok(())
+        );
+        let p = policy("schedule = \"0 3 29 2 *\"");
+        assert_eq!(due(&p, None, t("2026-11-21T12:00:00Z")), Ok(()));
+    }
+
+    #[test]
+    fn due_when_a_fire_time_lies_after_the_last_run() {
+        let p = policy("schedule = \"0 3 * * *\"");
+        let last = t("2026-11-21T12:00:00Z");
+        assert_eq!(
+            due(&p, Some(last), t("2026-11-21T23:59:59Z")),
+            Err(Some(t("2026-11-22T03:00:00Z")))
+        );
+        assert_eq!(due(&p, Some(last), t("2026-11-22T03:00:00Z")), Ok(()));
+        assert_eq!(due(&p, Some(last), t("2026-11-25T00:00:00Z")), Ok(()));
+        // A run exactly at the fire time covers it.
+        assert!(due(
+            &p,
+            Some(t("2026-11-22T03:00:00Z")),
+            t("2026-11-22T04:00:00Z")
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn schedules_fire_in_the_policy_time_zone() {
+        let p = policy("schedule = \"0 3 * * *\"\ntimezone = \"Europe/Paris\"");
+        // 03:00 in Paris is 02:00 UTC in winter.
+        assert_eq!(
+            due(
+                &p,
+                Some(t("2026-11-21T12:00:00Z")),
+                t("2026-11-22T01:00:00Z")
+            ),
+            Err(Some(t("2026-11-22T02:00:00Z")))
+        );
+    }
+
+    #[test]
+    fn mysql_scripts_split_on_line_end_semicolons() {
+        assert_eq!(
+            history::statements("-- c\nCREATE DATABASE x;\nCREATE TABLE y (\n  a INT\n);\n"),
+            vec![
+                "CREATE DATABASE x".to_string(),
+                "CREATE TABLE y (\n  a INT\n)".into()
+            ]
+        );
+        assert_eq!(
+            history::statements(include_str!("../templates/mysql/history_init.sql")).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn exit_codes_rank_errors_above_verify_failures() {
+        let mut failed = TableRun::new("a".into(), RunStatus::Failed, None);
+        failed.message = "boom".into();
+        let ok = TableRun::new("b".into(), RunStatus::Ok, None);
+        let now = t("2026-11-21T12:00:00Z");
+        assert_eq!(RunReport::new(now, vec![ok.clone()]).exit_code, 0);
+        assert_eq!(RunReport::new(now, vec![ok, failed]).exit_code, 1);
+        let skipped = TableRun::new("c".into(), RunStatus::Skipped, None);
+        assert_eq!(RunReport::new(now, vec![skipped]).exit_code, 0);
+    }
+}
