@@ -129,13 +129,8 @@ pub fn main() -> u8 {
     };
     match run(&cli) {
         Ok(code) => code,
-        // `partctl plan | head`: the reader left; nothing more to say.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            0
-        }
+        // The reader left (`partctl show | head`); nothing more to say.
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
             1
@@ -176,8 +171,12 @@ fn run(cli: &Cli) -> Result<u8> {
                 std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            print_plan(cli.format, &doc)?;
-            Ok(if doc.steps.is_empty() { 0 } else { 2 })
+            let code = if doc.steps.is_empty() { 0 } else { 2 };
+            match print_plan(cli.format, &doc) {
+                // `partctl plan | head`: the reader left, but the answer is still the exit status.
+                Err(e) if is_broken_pipe(&e) => Ok(code),
+                r => r.map(|_| code),
+            }
         }
         Command::Apply {
             plan,
@@ -326,6 +325,11 @@ fn run_verify(
         );
     }
     Ok(report.exit_code())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn load_policies(cli: &Cli) -> Result<Vec<Policy>> {
