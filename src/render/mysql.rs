@@ -208,23 +208,18 @@ impl Dialect for MySql {
                     _ => None,
                 };
                 ctx.insert("partition", &partition.name);
-                let detached = detached_name(parent, &partition.name);
-                ctx.insert("detached", &NameCtx::from(&detached));
+                let mut detached = detached_name(parent, &partition.name);
                 match &then {
                     Some(Then::Drop) => ctx.insert("then", "drop"),
                     Some(Then::Archive { schema }) => {
                         ctx.insert("then", "archive");
                         ctx.insert("archive_schema", schema);
-                        ctx.insert(
-                            "archived",
-                            &NameCtx {
-                                schema,
-                                name: &detached.name,
-                            },
-                        );
+                        // Detached straight into the archive database.
+                        detached.schema = schema.clone();
                     }
                     None => ctx.insert("then", &Option::<String>::None),
                 }
+                ctx.insert("detached", &NameCtx::from(&detached));
                 let how = match (&then, self.convert_partition) {
                     (Some(Then::Drop), _) => "DROP PARTITION",
                     (_, true) => "CONVERT PARTITION",
