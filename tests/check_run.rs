@@ -3,11 +3,10 @@
 
 mod common;
 
-use common::{maria, pg, run, temp_dir, write_policy, MariaDb, PgDb, Run};
+use common::{ctl, expect_code, maria, pg, run, temp_dir, write_policy, MariaDb, PgDb, Run};
 use partctl::apply::advisory_key;
 use serde_json::Value;
 use std::fs;
-use std::path::Path;
 
 const NOW: &str = "2026-11-21T12:00:00Z";
 const SECRET: &str = "SuperSecret123";
@@ -15,29 +14,6 @@ const SECRET: &str = "SuperSecret123";
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// `partctl --policies POLICY --database-url URL --now NOW ARGS...`
-fn ctl(url: &str, policy: &Path, now: &str, args: &[&str]) -> Run {
-    let mut all = vec![
-        "--policies",
-        policy.to_str().unwrap(),
-        "--database-url",
-        url,
-        "--now",
-        now,
-    ];
-    all.extend_from_slice(args);
-    run(&all, &[])
-}
-
-#[track_caller]
-fn expect_code(r: &Run, code: i32, what: &str) {
-    assert_eq!(
-        r.code, code,
-        "{what}: expected exit {code}, got {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        r.code, r.stdout, r.stderr
-    );
-}
 
 #[track_caller]
 fn first_line(r: &Run) -> &str {

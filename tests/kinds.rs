@@ -9,33 +9,11 @@ use common::{maria, pg, run, write_policy, MariaDb, PgDb};
 const NOW: &str = "2026-11-21T12:00:00Z";
 
 fn partctl_pg(db: &PgDb, policy: &std::path::Path, cmd: &str) -> common::Run {
-    run(
-        &[
-            "-p",
-            policy.to_str().unwrap(),
-            "-d",
-            &db.url,
-            "--now",
-            NOW,
-            cmd,
-        ],
-        &[],
-    )
+    common::ctl(&db.url, policy, NOW, &[cmd])
 }
 
 fn partctl_maria(db: &MariaDb, policy: &std::path::Path, cmd: &str) -> common::Run {
-    run(
-        &[
-            "-p",
-            policy.to_str().unwrap(),
-            "-d",
-            &db.url,
-            "--now",
-            NOW,
-            cmd,
-        ],
-        &[],
-    )
+    common::ctl(&db.url, policy, NOW, &[cmd])
 }
 
 /// Apply, then check that the plan is empty.

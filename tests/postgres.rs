@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::{Duration as Days, NaiveDate};
-use common::{pg, run, write_policy, PgDb, Run};
+use common::{ctl, expect_code, pg, run, write_policy, PgDb, Run};
 use partctl::apply::advisory_key;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,26 +25,7 @@ const NOW: &str = "2026-11-21T12:00:00Z";
 
 /// `partctl --policies POLICY --database-url URL --now NOW ARGS...`
 fn partctl(db: &PgDb, policy: &Path, now: &str, args: &[&str]) -> Run {
-    let mut all = vec![
-        "--policies",
-        policy.to_str().unwrap(),
-        "--database-url",
-        &db.url,
-        "--now",
-        now,
-    ];
-    all.extend_from_slice(args);
-    run(&all, &[])
-}
-
-/// Assert an exit status, showing the output when it differs.
-#[track_caller]
-fn expect_code(r: &Run, code: i32, what: &str) {
-    assert_eq!(
-        r.code, code,
-        "{what}: expected exit {code}, got {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        r.code, r.stdout, r.stderr
-    );
+    ctl(&db.url, policy, now, args)
 }
 
 /// Run the binary with a deadline, so that a hang fails the test instead of stalling the run.

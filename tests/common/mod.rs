@@ -972,3 +972,27 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// `partctl --policies POLICY --database-url URL --now NOW ARGS...`
+pub fn ctl(url: &str, policy: &Path, now: &str, args: &[&str]) -> Run {
+    let mut all = vec![
+        "--policies",
+        policy.to_str().expect("a UTF-8 path"),
+        "--database-url",
+        url,
+        "--now",
+        now,
+    ];
+    all.extend_from_slice(args);
+    run(&all, &[])
+}
+
+/// Assert an exit status, showing the output when it differs.
+#[track_caller]
+pub fn expect_code(r: &Run, code: i32, what: &str) {
+    assert_eq!(
+        r.code, code,
+        "{what}: expected exit {code}, got {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        r.code, r.stdout, r.stderr
+    );
+}
