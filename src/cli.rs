@@ -216,7 +216,7 @@ fn run(cli: &Cli) -> Result<u8> {
             run_verify(cli, &mut connect(cli)?, &selected, now, !no_probes)
         }
         Command::Show => {
-            let catalog = connect(cli)?.read_catalog(&selected)?;
+            let catalog = connect(cli)?.read_catalog_with(&selected, true)?;
             print_show(cli.format, &selected, &catalog, now)?;
             Ok(0)
         }
@@ -245,7 +245,7 @@ fn run(cli: &Cli) -> Result<u8> {
             Ok(report.exit_code)
         }
         Command::Snapshot { out } => {
-            let catalog = connect(cli)?.read_catalog(&selected)?;
+            let catalog = connect(cli)?.read_catalog_with(&selected, true)?;
             let text = serde_json::to_string_pretty(&catalog)? + "\n";
             match out {
                 Some(path) => std::fs::write(path, text)

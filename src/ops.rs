@@ -95,6 +95,16 @@ impl Conn {
     }
 
     pub fn read_catalog(&mut self, policies: &[&Policy]) -> Result<Catalog, OpError> {
+        self.read_catalog_with(policies, false)
+    }
+
+    /// The catalog with partition sizes too (`show`, `snapshot`). On PostgreSQL reading sizes
+    /// locks every partition for the duration of the query, so plan and apply do not.
+    pub fn read_catalog_with(
+        &mut self,
+        policies: &[&Policy],
+        sizes: bool,
+    ) -> Result<Catalog, OpError> {
         let wanted: Vec<_> = policies
             .iter()
             .map(|p| (p.table.clone(), stats_needed(p)))
@@ -113,7 +123,7 @@ impl Conn {
                     &[&format!("{ms}ms")],
                 )
                 .map_err(|e| OpError::Other(format!("setting lock_timeout: {e}")))?;
-                let catalog = catalog::postgres::read(c, &wanted);
+                let catalog = catalog::postgres::read(c, &wanted, sizes);
                 let _ = c.batch_execute("RESET lock_timeout");
                 Ok(catalog?)
             }

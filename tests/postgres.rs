@@ -2135,3 +2135,38 @@ default_partition = true
         "plan after apply",
     );
 }
+
+#[test]
+fn plan_is_not_blocked_by_a_lock_on_one_partition() {
+    // Someone runs VACUUM FULL (ACCESS EXCLUSIVE) on an old partition: planning a time-keyed
+    // table without a catch-all reads no rows and no sizes, so it must not wait for it. show
+    // reads sizes, and waits, within its lock_timeout. (Integer keys need max(key), which does
+    // read every partition.)
+    let db = pg();
+    db.exec(
+        "CREATE TABLE ev (at timestamptz NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE ev_old PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');",
+    );
+    let policy = write_policy(
+        "partition-lock",
+        "[[table]]\nname = \"public.ev\"\npartition_by = \"range\"\ncolumn = \"at\"\ninterval = \"1 month\"\npremake = 1\nlock_timeout = \"300ms\"\nretries = 0\n",
+    );
+    let mut holder = db.client();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE ev_old IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = Instant::now();
+    let r = partctl(&db, &policy, "2026-11-21T12:00:00Z", &["plan"]);
+    expect_code(&r, 2, "plan while a partition is locked");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let show = partctl(&db, &policy, "2026-11-21T12:00:00Z", &["show"]);
+    expect_code(
+        &show,
+        1,
+        "show waits for the partition's lock, then gives up",
+    );
+    assert!(show.stderr.contains("lock timeout"), "{}", show.stderr);
+    tx.rollback().unwrap();
+    let show = partctl(&db, &policy, "2026-11-21T12:00:00Z", &["show"]);
+    expect_code(&show, 0, "show once the lock is gone");
+}

@@ -54,6 +54,7 @@ struct RawName {
 pub fn read(
     client: &mut postgres::Client,
     wanted: &[(TableRef, StatsNeeded)],
+    sizes: bool,
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
@@ -65,7 +66,7 @@ pub fn read(
     let rows = client
         .query(
             include_str!("../../templates/postgres/catalog.sql"),
-            &[&schemas, &names],
+            &[&schemas, &names, &sizes],
         )
         .map_err(q)?;
     let templates = Templates::new(&POSTGRES);

@@ -1,4 +1,8 @@
--- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names.
+-- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names,
+-- $3 whether to read partition sizes (`show`, `snapshot`): pg_total_relation_size locks every
+-- partition until the end of the transaction, which plan and apply do not need. Bounds are
+-- deparsed with relid 0: they hold no column references, and a real relid would lock each
+-- partition too.
 -- One row per requested table; partitions as a JSON array. Bounds print in UTC (see session.sql).
 WITH wanted AS (
     SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name
@@ -22,19 +26,19 @@ SELECT
     (SELECT coalesce(json_agg(json_build_object(
                 'schema', cn.nspname,
                 'name', ch.relname,
-                'bound', pg_get_expr(ch.relpartbound, ch.oid),
+                'bound', pg_get_expr(ch.relpartbound, 0),
                 'rows', ch.reltuples::int8,
                 -- NULL when a concurrent run dropped the partition after this snapshot.
-                'bytes', coalesce(pg_total_relation_size(ch.oid), 0),
+                'bytes', CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
                 'pending', i.inhdetachpending,
                 'relkind', ch.relkind,
                 -- Composite tables: the sub-partitions of a partition that is itself partitioned.
                 'subpartitions', (SELECT coalesce(json_agg(json_build_object(
                         'schema', gn.nspname,
                         'name', gc.relname,
-                        'bound', pg_get_expr(gc.relpartbound, gc.oid),
+                        'bound', pg_get_expr(gc.relpartbound, 0),
                         'rows', gc.reltuples::int8,
-                        'bytes', coalesce(pg_total_relation_size(gc.oid), 0)
+                        'bytes', CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END
                     ) ORDER BY gc.relname), '[]'::json)
                    FROM pg_inherits gi
                    JOIN pg_class gc ON gc.oid = gi.inhrelid
