@@ -287,8 +287,10 @@ impl std::fmt::Display for Event<'_> {
             ),
             Event::Applied(a) if a.rows_moved > 0 => write!(
                 f,
-                "applied {} ({} rows moved from the catch-all)",
-                a.id, a.rows_moved
+                "applied {} ({} row{} moved from the catch-all)",
+                a.id,
+                a.rows_moved,
+                if a.rows_moved == 1 { "" } else { "s" }
             ),
             Event::Applied(a) => write!(f, "applied {}", a.id),
             Event::Skipped(table) => write!(
