@@ -94,7 +94,7 @@ pub fn pg_run_step(
         let result = if step.transactional {
             run_in_transaction(client, step)
         } else {
-            let r = run_statements(client, step);
+            let r = run_on(client, step);
             if r.is_err() {
                 // Session-level timeouts must not leak into the next step.
                 let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
@@ -109,9 +109,8 @@ pub fn pg_run_step(
                     attempts: attempt,
                 })
             }
-            Err(Failure::Retry(sql, message)) if attempt <= retries => {
+            Err(Failure::Retry(_, message)) if attempt <= retries => {
                 on_retry(attempt, &message);
-                let _ = sql;
                 std::thread::sleep(backoff(attempt));
             }
             Err(Failure::Retry(sql, message)) => {
@@ -136,10 +135,6 @@ fn run_in_transaction(client: &mut postgres::Client, step: &Step) -> Result<u64,
     let moved = run_on(&mut tx, step)?;
     tx.commit().map_err(|e| classify(step, "COMMIT", &e))?;
     Ok(moved)
-}
-
-fn run_statements(client: &mut postgres::Client, step: &Step) -> Result<u64, Failure> {
-    run_on(client, step)
 }
 
 fn classify(step: &Step, sql: &str, e: &postgres::Error) -> Failure {

@@ -256,8 +256,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         None => None,
         Some(r) => Some(axis.minus(reference, r)?),
     };
-    let expired = |from: Bound, to: Bound| -> bool {
-        let _ = from;
+    let expired = |to: Bound| -> bool {
         match (cutoff, to) {
             (Some(c), Bound::At(t)) => t <= c && t <= cur_start,
             (Some(_), Bound::Min) => true,
@@ -370,7 +369,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
         } else {
             pieces.push(g);
         }
-        creates.extend(pieces.into_iter().filter(|p| !expired(p.from, p.to)));
+        creates.extend(pieces.into_iter().filter(|p| !expired(p.to)));
     }
 
     // Names.
@@ -397,7 +396,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     // Interrupted detaches come first: the table is in an intermediate state until they finish.
     for p in table.partitions.iter().filter(|p| p.detach_pending) {
         let then = match p.bound {
-            PartBound::Range { from, to } if expired(from, to) => match &policy.on_expire {
+            PartBound::Range { to, .. } if expired(to) => match &policy.on_expire {
                 OnExpire::Detach => None,
                 OnExpire::Drop => Some(Then::Drop),
                 OnExpire::Archive { schema } => Some(Then::Archive {
@@ -518,7 +517,7 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
 
     let mut expiring: Vec<(Run, &QualifiedName)> = table
         .ranges()
-        .filter(|(from, to, _)| expired(*from, *to))
+        .filter(|(_, to, _)| expired(*to))
         .map(|(from, to, p)| (Run { from, to }, &p.name))
         .collect();
     expiring.sort_by_key(|(r, _)| (r.from, r.to));
