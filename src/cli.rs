@@ -8,11 +8,12 @@
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use partctl::apply::{self, TableOutcome};
+use partctl::backend::{self, Backend, DbUrl};
 use partctl::catalog::{Catalog, PartBound};
-use partctl::db::DbUrl;
-use partctl::ops::{self, Conn, PlanDoc, TableOutcome};
 use partctl::plan::{self, describe, ActionKind};
 use partctl::policy::{self, Policy};
+use partctl::render::{self, PlanDoc};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -163,9 +164,9 @@ fn run(cli: &Cli) -> Result<u8> {
         Command::Plan { out, catalog } => {
             let catalog = match catalog {
                 Some(path) => read_snapshot(path)?,
-                None => connect(cli)?.read_catalog(&selected)?,
+                None => connect(cli)?.read_catalog(&selected, false)?,
             };
-            let (_, steps) = ops::plan_steps(&selected, &catalog, now)?;
+            let (_, steps) = render::plan_steps(&selected, &catalog, now)?;
             let doc = PlanDoc::new(now, &steps);
             if let Some(path) = out {
                 std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
@@ -190,13 +191,11 @@ fn run(cli: &Cli) -> Result<u8> {
             let now = expected.as_ref().map(|d| d.now).unwrap_or(now);
             let mut conn = connect(cli)?;
             if *dry_run {
-                let catalog = conn.read_catalog(&selected)?;
-                let (_, steps) = ops::plan_steps(&selected, &catalog, now)?;
+                let catalog = conn.read_catalog(&selected, false)?;
+                let (_, steps) = render::plan_steps(&selected, &catalog, now)?;
                 let doc = PlanDoc::new(now, &steps);
                 if let Some(e) = &expected {
-                    if e.steps != doc.steps {
-                        bail!("the database no longer matches the saved plan; run `partctl plan` again");
-                    }
+                    apply::compare(e, &doc, None).map_err(|d| anyhow!("{d}"))?;
                 }
                 print_plan(cli.format, &doc)?;
                 if *verify {
@@ -204,35 +203,36 @@ fn run(cli: &Cli) -> Result<u8> {
                 }
                 return Ok(0);
             }
-            let mut log = |e: &ops::Event| eprintln!("{e}");
-            let outcomes = ops::apply(&mut conn, &selected, now, expected.as_ref(), &mut log)?;
+            let mut log = |e: &apply::Event| eprintln!("{e}");
+            let outcomes =
+                apply::apply(conn.as_mut(), &selected, now, expected.as_ref(), &mut log)?;
             print_outcomes(cli.format, &outcomes)?;
             if *verify {
-                return run_verify(cli, &mut conn, &selected, now, true);
+                return run_verify(cli, conn.as_mut(), &selected, now, true);
             }
             Ok(0)
         }
         Command::Verify { no_probes } => {
-            run_verify(cli, &mut connect(cli)?, &selected, now, !no_probes)
+            run_verify(cli, connect(cli)?.as_mut(), &selected, now, !no_probes)
         }
         Command::Show => {
-            let catalog = connect(cli)?.read_catalog_with(&selected, true)?;
+            let catalog = connect(cli)?.read_catalog(&selected, true)?;
             print_show(cli.format, &selected, &catalog, now)?;
             Ok(0)
         }
         Command::Check { .. } => unreachable!("handled above"),
         Command::Run { history_only } => {
             let url = db_url(cli)?;
-            let mut conn = Conn::open(&url)?;
+            let mut conn = backend::connect(&url)?;
             let format = verify_format(cli.format);
             let mut out = std::io::stdout().lock();
             if *history_only {
-                let h = partctl::run::history_only(&mut conn, &selected, now, 10)?;
+                let h = partctl::run::history_only(conn.as_mut(), &selected, now, 10)?;
                 out.write_all(partctl::run::render_history(&h, now, format).as_bytes())?;
                 return Ok(0);
             }
             let mut log = |m: &str| eprintln!("{m}");
-            let report = partctl::run::run(&mut conn, Some(&url), &selected, now, &mut log)?;
+            let report = partctl::run::run(conn.as_mut(), Some(&url), &selected, now, &mut log)?;
             out.write_all(partctl::run::render(&report, format).as_bytes())?;
             for t in &report.tables {
                 if t.status == partctl::run::RunStatus::Failed {
@@ -245,7 +245,7 @@ fn run(cli: &Cli) -> Result<u8> {
             Ok(report.exit_code)
         }
         Command::Snapshot { out } => {
-            let catalog = connect(cli)?.read_catalog_with(&selected, true)?;
+            let catalog = connect(cli)?.read_catalog(&selected, true)?;
             let text = serde_json::to_string_pretty(&catalog)? + "\n";
             match out {
                 Some(path) => std::fs::write(path, text)
@@ -270,7 +270,7 @@ fn run_check(cli: &Cli, prometheus: Option<&std::path::Path>) -> u8 {
         let policies = load_policies(cli)?;
         let selected = select(cli, &policies)?;
         names = selected.iter().map(|p| p.table.to_string()).collect();
-        Ok(monitor::check(&mut connect(cli)?, &selected, *now)?)
+        Ok(monitor::check(connect(cli)?.as_mut(), &selected, *now))
     })()
     .unwrap_or_else(|e| {
         Report::unknown(
@@ -306,13 +306,13 @@ fn verify_format(f: Format) -> partctl::verify::Format {
 /// `verify`: print the report; 0 all hold, 2 some fail, 1 some could not run.
 fn run_verify(
     cli: &Cli,
-    conn: &mut Conn,
+    backend: &mut dyn Backend,
     policies: &[&Policy],
     now: DateTime<Utc>,
     probes: bool,
 ) -> Result<u8> {
     use partctl::verify;
-    let report = verify::run(conn, policies, now, verify::Options { probes })?;
+    let report = verify::run(backend, policies, now, verify::Options { probes });
     let format = verify_format(cli.format);
     std::io::stdout()
         .lock()
@@ -366,8 +366,8 @@ fn db_url(cli: &Cli) -> Result<DbUrl> {
     Ok(DbUrl::parse(raw)?)
 }
 
-fn connect(cli: &Cli) -> Result<Conn> {
-    Ok(Conn::open(&db_url(cli)?)?)
+fn connect(cli: &Cli) -> Result<Box<dyn Backend>> {
+    Ok(backend::connect(&db_url(cli)?)?)
 }
 
 fn read_snapshot(path: &PathBuf) -> Result<Catalog> {

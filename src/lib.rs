@@ -1,19 +1,24 @@
 //! partctl: declarative lifecycle management for partitioned tables on PostgreSQL and
 //! MySQL/MariaDB.
 //!
-//! Data flows one way: [`policy`] (parse + validate, pure) -> [`catalog`] (what the database
-//! has) -> [`plan`] (pure) -> [`render`] (SQL through templates) -> [`apply`] (executor).
+//! Data flows one way (a module uses only those before it):
+//! [`policy`] (parse + validate, pure) -> [`catalog`] (the engine-neutral model of what the
+//! database has) -> [`plan`] (pure, deterministic for a given `now`) -> [`render`] (SQL through
+//! each engine's templates and quoting) -> [`backend`] (one per engine: the only code that talks
+//! to a server) -> [`apply`] (the engine-neutral executor) -> [`verify`], [`monitor`] (`check`)
+//! and [`run`]. Leaf utilities used by all: [`names`], [`key`], [`sql`], [`explain`].
 
 pub mod apply;
+pub mod backend;
 pub mod catalog;
-pub mod db;
+pub mod explain;
 pub mod key;
 pub mod monitor;
 pub mod names;
 pub mod naming;
-pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod run;
+pub mod sql;
 pub mod verify;

@@ -17,11 +17,14 @@
 //! The overall status is the worst of the tables', CRITICAL ranking above UNKNOWN so that a
 //! known breakage is never hidden by an unreadable neighbour.
 
-use crate::catalog::{Catalog, Engine, PartBound, Table, CATALOG_FORMAT_VERSION};
+use crate::backend::{self, Backend};
+use crate::catalog::{
+    self, Catalog, Engine, PartBound, ServerMeta, Table, TableRead, CATALOG_FORMAT_VERSION,
+};
 use crate::key::{Axis, Bound, KeyKind};
-use crate::ops::{self, Conn, OpError};
-use crate::plan::{self, describe, Action, ActionKind};
+use crate::plan::{describe, Action, ActionKind};
 use crate::policy::{Policy, Strategy};
+use crate::render::{self, PlanStepsError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
@@ -171,16 +174,6 @@ impl TableCheck {
     }
 }
 
-/// What was read of a policy's table.
-#[derive(Debug, Clone)]
-pub enum TableRead {
-    Found(Box<Table>),
-    /// The policy does not fit the database (no such table, not partitioned, ...): CRITICAL.
-    Refused(String),
-    /// The table could not be read: UNKNOWN.
-    Unreadable(String),
-}
-
 /// Every table's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -233,54 +226,11 @@ impl Report {
     }
 }
 
-/// Check every policy's table on a live connection. An error means nothing could be read at all
-/// (the connection failed): report it with [`Report::unknown`].
-pub fn check(conn: &mut Conn, policies: &[&Policy], now: DateTime<Utc>) -> Result<Report, OpError> {
-    let (meta, reads) = read_tables(conn, policies)?;
-    Ok(assess_all(policies, &reads, meta, now))
-}
-
-/// The engine and server version, for the dialect the plan is rendered in.
-pub type ServerMeta = Option<(Engine, String)>;
-
-/// Read the policies' tables: all at once, or one at a time when that fails.
-pub fn read_tables(
-    conn: &mut Conn,
-    policies: &[&Policy],
-) -> Result<(ServerMeta, Vec<TableRead>), OpError> {
-    let found = |p: &Policy, cat: &Catalog| match plan::resolve(p, cat) {
-        Some(t) => TableRead::Found(Box::new(t.clone())),
-        None => TableRead::Refused(format!(
-            "the table named at {} is not in the database (or is not partitioned)",
-            p.origin
-        )),
-    };
-    match conn.read_catalog(policies) {
-        Ok(cat) => {
-            let meta = Some((cat.engine, cat.server_version.clone()));
-            Ok((meta, policies.iter().map(|p| found(p, &cat)).collect()))
-        }
-        Err(OpError::Db(e)) => Err(OpError::Db(e)),
-        Err(_) => {
-            let mut meta = None;
-            let mut reads = Vec::new();
-            for p in policies {
-                reads.push(match conn.read_catalog(&[*p]) {
-                    Ok(cat) => {
-                        meta = Some((cat.engine, cat.server_version.clone()));
-                        found(p, &cat)
-                    }
-                    Err(OpError::Db(e)) => return Err(OpError::Db(e)),
-                    Err(OpError::Catalog(crate::catalog::postgres::CatalogError::Table {
-                        message,
-                        ..
-                    })) => TableRead::Refused(message),
-                    Err(e) => TableRead::Unreadable(e.to_string()),
-                });
-            }
-            Ok((meta, reads))
-        }
-    }
+/// Check every policy's table on a live connection, one table at a time when reading them all
+/// at once fails.
+pub fn check(backend: &mut dyn Backend, policies: &[&Policy], now: DateTime<Utc>) -> Report {
+    let (meta, reads) = backend::read_tables(backend, policies);
+    assess_all(policies, &reads, meta, now)
 }
 
 /// Judge every table (pure).
@@ -319,13 +269,7 @@ pub fn assess_all(
 pub fn assess_catalog(policies: &[&Policy], catalog: &Catalog, now: DateTime<Utc>) -> Report {
     let reads: Vec<TableRead> = policies
         .iter()
-        .map(|p| match plan::resolve(p, catalog) {
-            Some(t) => TableRead::Found(Box::new(t.clone())),
-            None => TableRead::Refused(format!(
-                "the table named at {} is not in the database (or is not partitioned)",
-                p.origin
-            )),
-        })
+        .map(|p| catalog::found(p, catalog))
         .collect();
     assess_all(
         policies,
@@ -358,11 +302,11 @@ pub fn assess(
         server_version: server_version.to_string(),
         tables: vec![table.clone()],
     };
-    let (actions, steps) = match ops::plan_steps(&[policy], &catalog, now) {
+    let (actions, steps) = match render::plan_steps(&[policy], &catalog, now) {
         Ok(x) => x,
         Err(e) => {
             let message = match e {
-                OpError::Plan(p) => p.message,
+                PlanStepsError::Plan(p) => p.message,
                 other => other.to_string(),
             };
             c.add(Status::Critical, format!("policy error: {message}"));

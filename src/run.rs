@@ -13,9 +13,8 @@
 //! are on the run's clock: `--now` when given, else the wall clock. All SQL is in
 //! `templates/<dialect>/history*.sql`, with bound parameters.
 
-use crate::db::{self, error_text, DbError, DbUrl};
-use crate::ops::{self, Conn, OpError, TableOutcome};
-use crate::plan;
+use crate::apply::{self, TableOutcome};
+use crate::backend::{self, url::scrub, Backend, DbError, DbUrl, Record};
 use crate::policy::Policy;
 use crate::verify;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -155,21 +154,23 @@ const MAX_MESSAGE_CHARS: usize = 8000;
 /// Run every due policy: plan + apply + verify, recorded in the history. `url` scrubs its
 /// password from any message. An error means the run could not start (no history table).
 pub fn run(
-    conn: &mut Conn,
+    backend: &mut dyn Backend,
     url: Option<&DbUrl>,
     policies: &[&Policy],
     now: DateTime<Utc>,
     log: &mut dyn FnMut(&str),
-) -> Result<RunReport, OpError> {
+) -> Result<RunReport, DbError> {
     // Every table's run starts at `now`, the instant its being due was decided for (a table
     // reached late in a long run must not skip a fire time that fell while others ran); it
     // finishes on the same clock, advanced by the wall time since the run began.
     let clock = std::time::Instant::now();
-    history::ensure(conn)?;
-    let names = resolve_names(conn, policies)?;
+    if !backend.history_exists()? {
+        backend.history_init()?;
+    }
+    let names = backend::table_names(backend, policies);
     let clean = |m: &str| -> String {
         let m = match url {
-            Some(u) => db::scrub(m, u),
+            Some(u) => scrub(m, u),
             None => m.to_string(),
         };
         if m.chars().count() > MAX_MESSAGE_CHARS {
@@ -180,7 +181,7 @@ pub fn run(
     };
     let mut out = Vec::new();
     for (p, name) in policies.iter().zip(names) {
-        let last_ok = match history::last_ok(conn, &name) {
+        let last_ok = match backend.history_last_ok(&name) {
             Ok(t) => t,
             Err(e) => {
                 let mut t = TableRun::new(name, RunStatus::Failed, None);
@@ -204,14 +205,14 @@ pub fn run(
         // Steps that completed before a failure are told as events.
         let mut logged_steps = 0u32;
         let mut logged_rows = 0u64;
-        let mut counting = |e: &ops::Event| {
-            if let ops::Event::Applied(a) = e {
+        let mut counting = |e: &apply::Event| {
+            if let apply::Event::Applied(a) = e {
                 logged_steps += 1;
                 logged_rows += a.rows_moved;
             }
             log(&e.to_string());
         };
-        let outcome = ops::apply(conn, &[*p], now, None, &mut counting);
+        let outcome = apply::apply(backend, &[*p], now, None, &mut counting);
         let mut t = TableRun::new(name.clone(), RunStatus::Ok, last_ok);
         match outcome {
             Ok(outcomes) => match outcomes.into_iter().next() {
@@ -253,20 +254,12 @@ pub fn run(
             }
         }
         if t.status == RunStatus::Ok {
-            match verify::run(conn, &[*p], now, verify::Options { probes: true }) {
-                Ok(report) => {
-                    t.message = format!("{}; verify: {}", t.message, verify_summary(&report));
-                    t.verify = Some(report);
-                }
-                Err(e) => {
-                    let m = clean(&e.to_string());
-                    t.message = format!("{}; verify could not run: {m}", t.message);
-                    t.verify_error = Some(m);
-                }
-            }
+            let report = verify::run(backend, &[*p], now, verify::Options { probes: true });
+            t.message = format!("{}; verify: {}", t.message, verify_summary(&report));
+            t.verify = Some(report);
         }
         let elapsed = chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
-        let record = history::Record {
+        let record = Record {
             id: None,
             table: t.table.clone(),
             started_at: now,
@@ -276,34 +269,13 @@ pub fn run(
             rows_moved: t.rows_moved as i64,
             message: clean(&t.message),
         };
-        match history::record(conn, &record) {
+        match backend.history_record(&record) {
             Ok(id) => t.history_id = Some(id),
             Err(e) => t.history_error = Some(clean(&format!("recording the run: {e}"))),
         }
         out.push(t);
     }
     Ok(RunReport::new(now, out))
-}
-
-/// The qualified names the history is kept under: the catalog's, or the policy's when the table
-/// cannot be read (its failure is recorded under that name).
-fn resolve_names(conn: &mut Conn, policies: &[&Policy]) -> Result<Vec<String>, OpError> {
-    let name = |p: &Policy, cat: &crate::catalog::Catalog| {
-        plan::resolve(p, cat)
-            .map(|t| t.name.to_string())
-            .unwrap_or_else(|| p.table.to_string())
-    };
-    match conn.read_catalog(policies) {
-        Ok(cat) => Ok(policies.iter().map(|p| name(p, &cat)).collect()),
-        Err(OpError::Db(e)) => Err(OpError::Db(e)),
-        Err(_) => Ok(policies
-            .iter()
-            .map(|p| match conn.read_catalog(&[*p]) {
-                Ok(cat) => name(p, &cat),
-                Err(_) => p.table.to_string(),
-            })
-            .collect()),
-    }
 }
 
 fn verify_summary(r: &verify::Report) -> String {
@@ -340,25 +312,25 @@ pub struct TableHistory {
     pub schedule: Option<String>,
     pub last_ok: Option<DateTime<Utc>>,
     /// The latest runs first.
-    pub runs: Vec<history::Record>,
+    pub runs: Vec<Record>,
 }
 
 /// `run --history-only`: the recorded runs of every selected table and whether it is due,
 /// without running anything or creating the history table.
 pub fn history_only(
-    conn: &mut Conn,
+    backend: &mut dyn Backend,
     policies: &[&Policy],
     now: DateTime<Utc>,
     limit: u32,
-) -> Result<Vec<TableHistory>, OpError> {
-    let exists = history::exists(conn)?;
-    let names = resolve_names(conn, policies)?;
+) -> Result<Vec<TableHistory>, DbError> {
+    let exists = backend.history_exists()?;
+    let names = backend::table_names(backend, policies);
     let mut out = Vec::new();
     for (p, name) in policies.iter().zip(names) {
         let (last_ok, runs) = if exists {
             (
-                history::last_ok(conn, &name)?,
-                history::recent(conn, &name, limit)?,
+                backend.history_last_ok(&name)?,
+                backend.history_recent(&name, limit)?,
             )
         } else {
             (None, vec![])
@@ -561,246 +533,6 @@ pub fn render_history(h: &[TableHistory], now: DateTime<Utc>, format: Format) ->
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The history table.
-
-pub mod history {
-    //! `run_history` on either engine. Fixed identifiers, values bound as parameters.
-
-    use super::*;
-    use mysql::prelude::Queryable;
-
-    const PG_EXISTS: &str = include_str!("../templates/postgres/history_exists.sql");
-    const PG_INIT: &str = include_str!("../templates/postgres/history_init.sql");
-    const PG_LAST_OK: &str = include_str!("../templates/postgres/history_last_ok.sql");
-    const PG_INSERT: &str = include_str!("../templates/postgres/history_insert.sql");
-    const PG_RECENT: &str = include_str!("../templates/postgres/history_recent.sql");
-    const MY_EXISTS: &str = include_str!("../templates/mysql/history_exists.sql");
-    const MY_INIT: &str = include_str!("../templates/mysql/history_init.sql");
-    const MY_LAST_OK: &str = include_str!("../templates/mysql/history_last_ok.sql");
-    const MY_INSERT: &str = include_str!("../templates/mysql/history_insert.sql");
-    const MY_RECENT: &str = include_str!("../templates/mysql/history_recent.sql");
-
-    /// One row of the history.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-    pub struct Record {
-        pub id: Option<i64>,
-        pub table: String,
-        pub started_at: DateTime<Utc>,
-        pub finished_at: DateTime<Utc>,
-        pub status: String,
-        pub steps_applied: i64,
-        pub rows_moved: i64,
-        pub message: String,
-    }
-
-    fn pg(context: &'static str) -> impl Fn(postgres::Error) -> OpError {
-        move |e| {
-            OpError::Db(DbError::Query {
-                context: context.into(),
-                message: error_text(&e),
-            })
-        }
-    }
-
-    fn my(context: &'static str) -> impl Fn(mysql::Error) -> OpError {
-        move |e| {
-            OpError::Db(DbError::Query {
-                context: context.into(),
-                message: e.to_string(),
-            })
-        }
-    }
-
-    /// The statements of a MySQL script: separated by `;` at the end of a line, `--` comment
-    /// lines dropped.
-    pub fn statements(script: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cur = String::new();
-        for line in script.lines() {
-            if line.trim_start().starts_with("--") {
-                continue;
-            }
-            let trimmed = line.trim_end();
-            match trimmed.strip_suffix(';') {
-                Some(body) => {
-                    cur.push_str(body);
-                    if !cur.trim().is_empty() {
-                        out.push(cur.trim().to_string());
-                    }
-                    cur.clear();
-                }
-                None => {
-                    cur.push_str(trimmed);
-                    cur.push('\n');
-                }
-            }
-        }
-        if !cur.trim().is_empty() {
-            out.push(cur.trim().to_string());
-        }
-        out
-    }
-
-    fn parse_time(s: &str) -> Result<DateTime<Utc>, OpError> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| OpError::Other(format!("run history: bad time `{s}`: {e}")))
-    }
-
-    /// Whether the history table exists.
-    pub fn exists(conn: &mut Conn) -> Result<bool, OpError> {
-        match conn {
-            Conn::Postgres(c) => Ok(c
-                .query_one(PG_EXISTS, &[])
-                .map_err(pg("looking for partctl.run_history"))?
-                .get::<_, bool>(0)),
-            Conn::MySql(c, _) => Ok(c
-                .query_first::<i64, _>(MY_EXISTS)
-                .map_err(my("looking for partctl.run_history"))?
-                .unwrap_or(0)
-                > 0),
-        }
-    }
-
-    /// Create the history table (and its schema or database) when it is missing. An existing
-    /// table needs no CREATE privilege.
-    pub fn ensure(conn: &mut Conn) -> Result<(), OpError> {
-        if exists(conn)? {
-            return Ok(());
-        }
-        let context = "creating partctl.run_history";
-        match conn {
-            Conn::Postgres(c) => {
-                let mut tx = c.transaction().map_err(pg(context))?;
-                tx.batch_execute(PG_INIT).map_err(pg(context))?;
-                tx.commit().map_err(pg(context))
-            }
-            Conn::MySql(c, _) => {
-                for s in statements(MY_INIT) {
-                    c.query_drop(&s).map_err(my(context))?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// When the table's last successful run started.
-    pub fn last_ok(conn: &mut Conn, table: &str) -> Result<Option<DateTime<Utc>>, OpError> {
-        let context = "reading partctl.run_history";
-        let text: Option<String> = match conn {
-            Conn::Postgres(c) => c
-                .query_one(PG_LAST_OK, &[&table])
-                .map_err(pg(context))?
-                .get(0),
-            Conn::MySql(c, _) => c
-                .exec_first::<Option<String>, _, _>(MY_LAST_OK, (table,))
-                .map_err(my(context))?
-                .flatten(),
-        };
-        text.as_deref().map(parse_time).transpose()
-    }
-
-    /// Write one run; returns its id.
-    pub fn record(conn: &mut Conn, r: &Record) -> Result<i64, OpError> {
-        let context = "writing partctl.run_history";
-        match conn {
-            Conn::Postgres(c) => {
-                let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
-                let steps = i32::try_from(r.steps_applied).unwrap_or(i32::MAX);
-                Ok(c.query_one(
-                    PG_INSERT,
-                    &[
-                        &r.table,
-                        &t(r.started_at),
-                        &t(r.finished_at),
-                        &r.status,
-                        &steps,
-                        &r.rows_moved,
-                        &r.message,
-                    ],
-                )
-                .map_err(pg(context))?
-                .get::<_, i64>(0))
-            }
-            Conn::MySql(c, _) => {
-                let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-                c.exec_drop(
-                    MY_INSERT,
-                    (
-                        &r.table,
-                        t(r.started_at),
-                        t(r.finished_at),
-                        &r.status,
-                        r.steps_applied,
-                        r.rows_moved,
-                        &r.message,
-                    ),
-                )
-                .map_err(my(context))?;
-                Ok(c.last_insert_id() as i64)
-            }
-        }
-    }
-
-    /// The table's latest runs, newest first.
-    pub fn recent(conn: &mut Conn, table: &str, limit: u32) -> Result<Vec<Record>, OpError> {
-        let context = "reading partctl.run_history";
-        type Row = (i64, String, String, String, String, i64, i64, String);
-        let rows: Vec<Row> = match conn {
-            Conn::Postgres(c) => c
-                .query(PG_RECENT, &[&table, &i64::from(limit)])
-                .map_err(pg(context))?
-                .iter()
-                .map(|r| {
-                    (
-                        r.get(0),
-                        r.get(1),
-                        r.get(2),
-                        r.get(3),
-                        r.get(4),
-                        r.get(5),
-                        r.get(6),
-                        r.get(7),
-                    )
-                })
-                .collect(),
-            Conn::MySql(c, _) => c
-                .exec::<mysql::Row, _, _>(MY_RECENT, (table, u64::from(limit)))
-                .map_err(my(context))?
-                .into_iter()
-                .map(|mut r| {
-                    let mut s = |i: usize| -> String {
-                        r.take::<Option<String>, _>(i).flatten().unwrap_or_default()
-                    };
-                    let (b, c_, d, e) = (s(1), s(2), s(3), s(4));
-                    let h = s(7);
-                    let n = |r: &mut mysql::Row, i: usize| -> i64 {
-                        r.take::<Option<i64>, _>(i).flatten().unwrap_or_default()
-                    };
-                    (n(&mut r, 0), b, c_, d, e, n(&mut r, 5), n(&mut r, 6), h)
-                })
-                .collect(),
-        };
-        rows.into_iter()
-            .map(
-                |(id, table, started, finished, status, steps, rows, message)| {
-                    Ok(Record {
-                        id: Some(id),
-                        table,
-                        started_at: parse_time(&started)?,
-                        finished_at: parse_time(&finished)?,
-                        status,
-                        steps_applied: steps,
-                        rows_moved: rows,
-                        message,
-                    })
-                },
-            )
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,21 +597,6 @@ mod tests {
                 t("2026-11-22T01:00:00Z")
             ),
             Err(Some(t("2026-11-22T02:00:00Z")))
-        );
-    }
-
-    #[test]
-    fn mysql_scripts_split_on_line_end_semicolons() {
-        assert_eq!(
-            history::statements("-- c\nCREATE DATABASE x;\nCREATE TABLE y (\n  a INT\n);\n"),
-            vec![
-                "CREATE DATABASE x".to_string(),
-                "CREATE TABLE y (\n  a INT\n)".into()
-            ]
-        );
-        assert_eq!(
-            history::statements(include_str!("../templates/mysql/history_init.sql")).len(),
-            2
         );
     }
 

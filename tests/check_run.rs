@@ -4,7 +4,7 @@
 mod common;
 
 use common::{ctl, expect_code, maria, pg, run, temp_dir, write_policy, MariaDb, PgDb, Run};
-use partctl::apply::advisory_key;
+use partctl::backend::advisory_key;
 use serde_json::Value;
 use std::fs;
 
@@ -963,7 +963,7 @@ fn mariadb_run_records_a_failure_and_a_skip() {
     let got: Option<i64> = holder
         .exec_first(
             "SELECT GET_LOCK(?, 0)",
-            (partctl::apply::my_lock_name(&table),),
+            (partctl::backend::mysql::lock_name(&table),),
         )
         .unwrap();
     assert_eq!(got, Some(1));

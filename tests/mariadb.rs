@@ -9,7 +9,7 @@ mod common;
 use chrono::{TimeZone, Utc};
 use common::{maria, temp_dir, write_policy, MariaDb, Run};
 use mysql::prelude::Queryable;
-use partctl::apply::my_lock_name;
+use partctl::backend::mysql::lock_name as my_lock_name;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -8,7 +8,7 @@ mod common;
 
 use chrono::{Duration as Days, NaiveDate};
 use common::{ctl, expect_code, pg, run, write_policy, PgDb, Run};
-use partctl::apply::advisory_key;
+use partctl::backend::advisory_key;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

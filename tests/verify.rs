@@ -9,7 +9,7 @@
 mod common;
 
 use common::{maria, pg, run, write_policy, MariaDb, PgDb};
-use partctl::verify::explain;
+use partctl::explain;
 use std::path::Path;
 
 const NOW: &str = "2026-11-21T12:00:00Z";

@@ -3,8 +3,9 @@
 //! A [`Catalog`] is plain data (serde), so `snapshot` can write it and `plan --catalog` can plan
 //! offline against it.
 
-pub mod mysql;
-pub mod postgres;
+mod key_expr;
+
+pub use key_expr::{BoundError, KeyExpr};
 
 use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
@@ -82,9 +83,9 @@ pub struct KeyColumn {
     pub sql_type: String,
     /// How bounds relate to the column when the engine partitions on an expression of it
     /// (MySQL: `to_days`, `unix_timestamp`, `year`, `column`, `columns`). Engine detail: only the
-    /// renderer reads it.
+    /// MySQL reader and dialect read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expr: Option<String>,
+    pub expr: Option<KeyExpr>,
     /// The coarsest unit bounds can be expressed in (e.g. whole days under TO_DAYS()).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granularity: Option<crate::key::TimeUnit>,
@@ -144,3 +145,61 @@ pub struct StatsNeeded {
 }
 
 pub const CATALOG_FORMAT_VERSION: u32 = 1;
+
+/// Why a catalog could not be read, in two kinds that monitoring tells apart: the policy does
+/// not fit what the database has (`check`: CRITICAL), or the database could not be read
+/// (`check`: UNKNOWN).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// The whole read failed (a query, the session): nothing was read.
+    #[error("reading the catalog: {0}")]
+    Query(String),
+    /// The table exists as the policy says, but reading it failed (a lock wait that gave up,
+    /// a dropped connection).
+    #[error("{table}: {message}")]
+    Unreadable { table: String, message: String },
+    /// The table is not what the policy says: missing, not partitioned, an expression or key
+    /// partctl does not lay out, a bound it cannot read.
+    #[error("{table}: {message}")]
+    DoesNotFit { table: String, message: String },
+}
+
+impl CatalogError {
+    /// The table the error is about, when it is about one.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            CatalogError::Query(_) => None,
+            CatalogError::Unreadable { table, .. } | CatalogError::DoesNotFit { table, .. } => {
+                Some(table)
+            }
+        }
+    }
+}
+
+/// What was read of one policy's table.
+#[derive(Debug, Clone)]
+pub enum TableRead {
+    Found(Box<Table>),
+    /// The policy does not fit the database (no such table, not partitioned, ...).
+    Refused(String),
+    /// The table could not be read.
+    Unreadable(String),
+}
+
+/// The engine and server version of the catalog the tables were read from.
+pub type ServerMeta = Option<(Engine, String)>;
+
+/// The table a policy names, as [`TableRead`].
+pub fn found(policy: &crate::policy::Policy, catalog: &Catalog) -> TableRead {
+    match catalog
+        .tables
+        .iter()
+        .find(|t| policy.table.matches(&t.name))
+    {
+        Some(t) => TableRead::Found(Box::new(t.clone())),
+        None => TableRead::Refused(format!(
+            "the table named at {} is not in the database (or is not partitioned)",
+            policy.origin
+        )),
+    }
+}

@@ -6,12 +6,16 @@
 //! whose first marker is `--- no_transaction` runs outside a transaction block.
 
 pub mod mysql;
+mod plan_doc;
 pub mod postgres;
 
-use crate::catalog::Table;
+pub use plan_doc::{plan_steps, PlanDoc, PlanStepsError, StepDoc};
+
+use crate::catalog::{Catalog, Engine, Table};
+use crate::key::KeyKind;
 use crate::names::QualifiedName;
 use crate::naming::flatten;
-use crate::plan::Action;
+use crate::plan::{Action, PlanError};
 use crate::policy::Policy;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -64,11 +68,30 @@ pub struct RenderError {
     pub message: String,
 }
 
-/// An SQL dialect: one quoting function for identifiers, one for literals, and its templates.
+/// A name or value that cannot be quoted (a NUL byte, an identifier too long).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct QuoteError(pub String);
+
+/// An SQL dialect: one quoting function for identifiers, one for literals, its templates, and
+/// the engine's rules for what a plan may do.
 pub trait Dialect: Sync + Send {
-    fn quote_ident(&self, ident: &str) -> Result<String, String>;
-    fn quote_literal(&self, value: &str) -> Result<String, String>;
+    fn quote_ident(&self, ident: &str) -> Result<String, QuoteError>;
+    fn quote_literal(&self, value: &str) -> Result<String, QuoteError>;
     fn templates(&self) -> &'static [(&'static str, &'static str)];
+    /// The templates `verify` renders (assertion wrappers, probes).
+    fn verify_templates(&self) -> &'static [(&'static str, &'static str)];
+    /// A key coordinate as the literal value the engine compares the key column with.
+    fn key_literal(&self, kind: KeyKind, coord: i64) -> Value;
+    /// The engine's rules a plan must obey, checked before anything is rendered.
+    fn check_plan(
+        &self,
+        _policies: &[&Policy],
+        _catalog: &Catalog,
+        _actions: &[Action],
+    ) -> Result<(), PlanError> {
+        Ok(())
+    }
     /// Render one planned action into its steps (usually one; hash growth on PostgreSQL
     /// replaces one partition per step).
     fn render(
@@ -90,7 +113,12 @@ impl Templates {
         Templates::from_list(dialect, dialect.templates())
     }
 
-    /// Other built-in templates (e.g. `verify`'s) with the same quoting filters.
+    /// The dialect's `verify` templates, with the same quoting filters.
+    pub fn verify(dialect: &'static dyn Dialect) -> Templates {
+        Templates::from_list(dialect, dialect.verify_templates())
+    }
+
+    /// Other built-in templates with the same quoting filters.
     pub fn from_list(
         dialect: &'static dyn Dialect,
         templates: &'static [(&'static str, &'static str)],
@@ -140,11 +168,11 @@ impl Templates {
 /// ", ").
 fn ident_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
     match v {
-        Value::String(s) => d.quote_ident(s),
+        Value::String(s) => d.quote_ident(s).map_err(|e| e.0),
         Value::Object(o) => {
             let part = |k: &str| -> Result<String, String> {
                 match o.get(k) {
-                    Some(Value::String(s)) => d.quote_ident(s),
+                    Some(Value::String(s)) => d.quote_ident(s).map_err(|e| e.0),
                     _ => Err(format!("ident: qualified name without `{k}`")),
                 }
             };
@@ -161,7 +189,7 @@ fn ident_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
 
 fn literal_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
     match v {
-        Value::String(s) => d.quote_literal(s),
+        Value::String(s) => d.quote_literal(s).map_err(|e| e.0),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(if *b { "TRUE" } else { "FALSE" }.into()),
         Value::Array(items) => items
@@ -211,6 +239,16 @@ fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
     }
     flush(&mut current, &mut stmts);
     Ok((stmts, transactional))
+}
+
+/// The dialect for an engine and server version: the one place the offline paths (`plan
+/// --catalog`) pick a dialect; a live backend picks its own the same way.
+pub fn dialect_for(engine: Engine, server_version: &str) -> &'static dyn Dialect {
+    match engine {
+        Engine::Postgres => &postgres::POSTGRES,
+        Engine::Mysql => &mysql::MYSQL,
+        Engine::Mariadb => mysql::mariadb(server_version),
+    }
 }
 
 /// `{schema, name}` for templates.
@@ -309,5 +347,127 @@ mod tests {
         );
         assert!(split_statements("SELECT 1").is_err());
         assert!(split_statements("--- bogus\nSELECT 1").is_err());
+    }
+
+    mod verify_templates {
+        use super::super::*;
+        use crate::explain::text_of;
+        use crate::names::QualifiedName;
+        use tera::{Context, Value};
+
+        fn ctx(pairs: &[(&str, Value)]) -> Context {
+            let mut c = Context::new();
+            for (k, v) in pairs {
+                c.insert(*k, v);
+            }
+            c
+        }
+
+        #[test]
+        fn postgres_parts() {
+            let t = Templates::verify(&postgres::POSTGRES);
+            let begin = text_of(
+                &t,
+                "verify.sql.tera",
+                &ctx(&[
+                    ("part", "begin".into()),
+                    ("lock_timeout", "2000ms".into()),
+                    ("statement_timeout", "900000ms".into()),
+                    ("generic", true.into()),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(
+                begin,
+                "BEGIN READ ONLY;\nSET LOCAL lock_timeout = '2000ms';\nSET LOCAL statement_timeout = '900000ms';\nSET LOCAL plan_cache_mode = force_generic_plan;"
+            );
+            let explain = text_of(
+                &t,
+                "verify.sql.tera",
+                &ctx(&[
+                    ("part", "explain".into()),
+                    ("name", "partctl_verify".into()),
+                    ("params", serde_json::json!(["2026-01-01", 5, "it's"])),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(
+                explain,
+                "EXPLAIN (FORMAT JSON, VERBOSE)\nEXECUTE \"partctl_verify\"('2026-01-01', 5, 'it''s')"
+            );
+            let end = text_of(
+                &t,
+                "verify.sql.tera",
+                &ctx(&[("part", "end".into()), ("name", "partctl_verify".into())]),
+            )
+            .unwrap();
+            assert_eq!(end, "ROLLBACK;\nDEALLOCATE \"partctl_verify\";");
+        }
+
+        #[test]
+        fn probes_quote_hostile_names() {
+            let name = QualifiedName::new("Sales", "Ev\"il`s");
+            for (dialect, want) in [
+                (
+                    &postgres::POSTGRES as &'static dyn Dialect,
+                    "SELECT * FROM \"Sales\".\"Ev\"\"il`s\" WHERE \"day\" >= '2026-11-21' AND \"day\" < '2026-11-22'",
+                ),
+                (
+                    &mysql::MARIADB,
+                    "SELECT * FROM `Sales`.`Ev\"il``s` WHERE `day` >= '2026-11-21' AND `day` < '2026-11-22'",
+                ),
+            ] {
+                let t = Templates::verify(dialect);
+                let mut c = Context::new();
+                c.insert("table", &NameCtx::from(&name));
+                c.insert("key", "day");
+                c.insert("strategy", "range");
+                c.insert("from", "2026-11-21");
+                c.insert("to", "2026-11-22");
+                assert_eq!(text_of(&t, "probe.sql.tera", &c).unwrap(), want);
+            }
+            let t = Templates::verify(&postgres::POSTGRES);
+            let mut c = Context::new();
+            c.insert("table", &NameCtx::from(&name));
+            c.insert("key", "id");
+            c.insert("strategy", "range");
+            c.insert("to", &100);
+            assert_eq!(
+                text_of(&t, "probe.sql.tera", &c).unwrap(),
+                "SELECT * FROM \"Sales\".\"Ev\"\"il`s\" WHERE \"id\" < 100"
+            );
+            c.insert("strategy", "list");
+            c.insert("value", "US");
+            assert_eq!(
+                text_of(&t, "probe.sql.tera", &c).unwrap(),
+                "SELECT * FROM \"Sales\".\"Ev\"\"il`s\" WHERE \"id\" = 'US'"
+            );
+        }
+
+        #[test]
+        fn mysql_parts() {
+            let t = Templates::verify(&mysql::MARIADB);
+            let begin = text_of(
+                &t,
+                "verify.sql.tera",
+                &ctx(&[
+                    ("part", "begin".into()),
+                    ("flavor", "mariadb".into()),
+                    ("lock_wait_seconds", 2.into()),
+                    ("statement_seconds", 900.into()),
+                    ("statement_ms", 900000.into()),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(
+                begin,
+                "SET SESSION lock_wait_timeout = 2;\nSET SESSION max_statement_time = 900;\nSTART TRANSACTION READ ONLY"
+            );
+            let totals =
+                text_of(&t, "verify_totals.sql.tera", &ctx(&[("count", 2.into())])).unwrap();
+            assert!(
+                totals.contains("IN ((COALESCE(?, DATABASE()), ?), (COALESCE(?, DATABASE()), ?))")
+            );
+        }
     }
 }

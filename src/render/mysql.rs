@@ -2,34 +2,116 @@
 //! for the same step (MariaDB rejects ALGORITHM/LOCK on partition operations and, from 10.7,
 //! detaches with CONVERT PARTITION; MySQL 8 wants ALGORITHM/LOCK and detaches by EXCHANGE).
 
-use super::{step_id, Dialect, NameCtx, RenderError, Step, Templates};
-use crate::catalog::mysql::KeyExpr;
-use crate::catalog::Table;
-use crate::key::Bound;
+use super::{step_id, Dialect, NameCtx, QuoteError, RenderError, Step, Templates};
+use crate::catalog::{Catalog, Engine, KeyExpr, Table};
+use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
-use crate::plan::{Action, ActionKind, Then};
-use crate::policy::Policy;
-use tera::Context;
+use crate::plan::{self, Action, ActionKind, PlanError, Then};
+use crate::policy::{Policy, Strategy};
+use tera::{Context, Value};
+
+/// Which server speaks the dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Mysql,
+    Mariadb,
+}
+
+impl Flavor {
+    /// The word templates test (`flavor == "mariadb"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Mysql => "mysql",
+            Flavor::Mariadb => "mariadb",
+        }
+    }
+
+    pub fn product(self) -> &'static str {
+        match self {
+            Flavor::Mysql => "MySQL",
+            Flavor::Mariadb => "MariaDB",
+        }
+    }
+}
 
 pub struct MySql {
-    flavor: &'static str,
+    flavor: Flavor,
     /// MariaDB >= 10.7: `CONVERT PARTITION ... TO TABLE`.
     convert_partition: bool,
 }
 
 pub static MARIADB: MySql = MySql {
-    flavor: "mariadb",
+    flavor: Flavor::Mariadb,
     convert_partition: true,
 };
 /// MariaDB before 10.7: no CONVERT PARTITION; detach by EXCHANGE as on MySQL.
 pub static MARIADB_OLD: MySql = MySql {
-    flavor: "mariadb",
+    flavor: Flavor::Mariadb,
     convert_partition: false,
 };
 pub static MYSQL: MySql = MySql {
-    flavor: "mysql",
+    flavor: Flavor::Mysql,
     convert_partition: false,
 };
+
+/// MySQL and MariaDB allow at most this many partitions (sub-partitions included) per table.
+pub const PARTITION_LIMIT: usize = 8192;
+
+/// Server flavour and version, from `VERSION()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub engine: Engine,
+    pub version: String,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Server {
+    pub fn from_version(v: &str) -> Server {
+        let engine = if v.to_ascii_lowercase().contains("mariadb") {
+            Engine::Mariadb
+        } else {
+            Engine::Mysql
+        };
+        let mut nums = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
+        let major = nums.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let minor = nums.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Server {
+            engine,
+            version: v.to_string(),
+            major,
+            minor,
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        if self.engine == Engine::Mariadb {
+            Flavor::Mariadb
+        } else {
+            Flavor::Mysql
+        }
+    }
+
+    /// The dialect of this server.
+    pub fn dialect(&self) -> &'static MySql {
+        match self.flavor() {
+            Flavor::Mysql => &MYSQL,
+            Flavor::Mariadb => mariadb(&self.version),
+        }
+    }
+}
+
+/// The MariaDB dialect for a server version: CONVERT PARTITION from 10.7.
+pub fn mariadb(version: &str) -> &'static MySql {
+    let s = Server::from_version(version);
+    if (s.major, s.minor) >= (10, 7) {
+        &MARIADB
+    } else {
+        &MARIADB_OLD
+    }
+}
 
 macro_rules! templates {
     ($($name:literal),* $(,)?) => {
@@ -54,6 +136,12 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "show_create.sql.tera",
 ];
 
+const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
+    "verify.sql.tera",
+    "verify_totals.sql.tera",
+    "probe.sql.tera",
+];
+
 /// The longest identifier MySQL accepts.
 const MAX_IDENT: usize = 64;
 
@@ -72,19 +160,19 @@ pub fn detached_name(table: &QualifiedName, partition: &str) -> QualifiedName {
 }
 
 impl Dialect for MySql {
-    fn quote_ident(&self, ident: &str) -> Result<String, String> {
+    fn quote_ident(&self, ident: &str) -> Result<String, QuoteError> {
         if ident.is_empty() || ident.contains('\0') || ident.len() > MAX_IDENT {
-            return Err(format!(
+            return Err(QuoteError(format!(
                 "`{}` is not a valid MySQL identifier (1 to {MAX_IDENT} bytes, no NUL)",
                 ident.escape_debug()
-            ));
+            )));
         }
         Ok(format!("`{}`", ident.replace('`', "``")))
     }
 
-    fn quote_literal(&self, value: &str) -> Result<String, String> {
+    fn quote_literal(&self, value: &str) -> Result<String, QuoteError> {
         if value.contains('\0') {
-            return Err("a literal cannot contain a NUL byte".into());
+            return Err(QuoteError("a literal cannot contain a NUL byte".into()));
         }
         // Every partctl session clears NO_BACKSLASH_ESCAPES (session.sql), so backslashes escape.
         Ok(format!(
@@ -95,6 +183,63 @@ impl Dialect for MySql {
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
         TEMPLATES
+    }
+
+    fn verify_templates(&self) -> &'static [(&'static str, &'static str)] {
+        VERIFY_TEMPLATES
+    }
+
+    /// Integers as numbers; dates and timestamps as text without a zone (MySQL sessions run in
+    /// UTC, and its DATETIME and TIMESTAMP literals take no zone).
+    fn key_literal(&self, kind: KeyKind, coord: i64) -> Value {
+        match kind {
+            k if !k.is_time() => Value::from(coord),
+            KeyKind::Date => Value::String(KeyKind::Date.format(coord)),
+            _ => Value::String(KeyKind::Timestamp.format(coord)),
+        }
+    }
+
+    /// MySQL and MariaDB sub-partition only by HASH or KEY, and allow at most
+    /// [`PARTITION_LIMIT`] partitions per table.
+    fn check_plan(
+        &self,
+        policies: &[&Policy],
+        catalog: &Catalog,
+        actions: &[Action],
+    ) -> Result<(), PlanError> {
+        for p in policies {
+            if let Some(sub) = p
+                .subpartition
+                .as_ref()
+                .filter(|s| s.strategy != Strategy::Hash)
+            {
+                return Err(PlanError {
+                    table: p.table.to_string(),
+                    message: format!(
+                        "{}: MySQL and MariaDB only sub-partition by HASH or KEY, so `subpartition = {{ partition_by = \"{}\" }}` cannot be applied here",
+                        p.origin,
+                        sub.strategy.as_str()
+                    ),
+                });
+            }
+        }
+        for t in &catalog.tables {
+            let mine: Vec<Action> = actions
+                .iter()
+                .filter(|a| a.table == t.name)
+                .cloned()
+                .collect();
+            let after = plan::simulate(t, &mine).partitions.len();
+            if after > PARTITION_LIMIT {
+                return Err(PlanError {
+                    table: t.name.to_string(),
+                    message: format!(
+                        "the plan would leave {after} partitions, over the server's limit of {PARTITION_LIMIT}; lower premake, widen the interval or set retain"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn render(
@@ -108,15 +253,9 @@ impl Dialect for MySql {
             what: step_id(action),
             message,
         };
-        let expr = match table.key.expr.as_deref() {
-            Some("to_days") => KeyExpr::ToDays,
-            Some("unix_timestamp") => KeyExpr::UnixTimestamp,
-            Some("year") => KeyExpr::Year,
-            Some("columns") => KeyExpr::Columns,
-            _ => KeyExpr::Column,
-        };
+        let expr = table.key.expr.unwrap_or(KeyExpr::Column);
         let mut ctx = Context::new();
-        ctx.insert("flavor", self.flavor);
+        ctx.insert("flavor", self.flavor.as_str());
         ctx.insert("convert_partition", &self.convert_partition);
         ctx.insert("table", &NameCtx::from(&table.name));
         ctx.insert("key", &table.key.name);
@@ -137,7 +276,7 @@ impl Dialect for MySql {
             ActionKind::Create { partition, to, .. } => {
                 ctx.insert("partition", &partition.name);
                 if let (Bound::At(c), Some(kind)) = (to, table.key.kind) {
-                    let (v, numeric) = expr.encode(kind, *c).map_err(fail)?;
+                    let (v, numeric) = expr.encode(kind, *c).map_err(|e| fail(e.0))?;
                     if numeric {
                         let n: i64 = v.parse().map_err(|_| fail(format!("bad bound {v}")))?;
                         ctx.insert("to", &n);
@@ -183,12 +322,12 @@ impl Dialect for MySql {
                 )
             }
             ActionKind::CreateDefault { partition } => {
-                if table.strategy == crate::policy::Strategy::List && self.flavor == "mysql" {
+                if table.strategy == Strategy::List && self.flavor == Flavor::Mysql {
                     return Err(fail(
                         "MySQL 8 has no DEFAULT partition for LIST tables; set default_partition = false".into(),
                     ));
                 }
-                ctx.insert("list", &(table.strategy == crate::policy::Strategy::List));
+                ctx.insert("list", &(table.strategy == Strategy::List));
                 ctx.insert("partition", &partition.name);
                 (
                     "create_default.sql.tera",
@@ -296,7 +435,7 @@ mod tests {
                 name: "d".into(),
                 kind: Some(kind),
                 sql_type: "date".into(),
-                expr: Some(expr.into()),
+                expr: Some(serde_json::from_value(serde_json::json!(expr)).unwrap()),
                 granularity: None,
             },
             columns: vec!["id".into(), "d".into()],
@@ -487,5 +626,13 @@ mod tests {
             },
             &t
         ));
+    }
+
+    #[test]
+    fn server_flavour() {
+        let s = Server::from_version("10.11.19-MariaDB-0+deb12u1");
+        assert_eq!((s.engine, s.major, s.minor), (Engine::Mariadb, 10, 11));
+        let s = Server::from_version("8.0.36");
+        assert_eq!((s.engine, s.major, s.minor), (Engine::Mysql, 8, 0));
     }
 }

@@ -1,13 +1,13 @@
 //! The PostgreSQL dialect.
 
-use super::{step_id, Dialect, NameCtx, RenderError, Step, Templates};
+use super::{step_id, Dialect, NameCtx, QuoteError, RenderError, Step, Templates};
 use crate::catalog::Table;
-use crate::key::Bound;
+use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
 use crate::plan::{Action, ActionKind, Then};
 use crate::policy::Policy;
 use std::time::Duration;
-use tera::Context;
+use tera::{Context, Value};
 
 pub struct Postgres;
 
@@ -39,19 +39,19 @@ fn millis(d: Duration) -> String {
 }
 
 impl Dialect for Postgres {
-    fn quote_ident(&self, ident: &str) -> Result<String, String> {
+    fn quote_ident(&self, ident: &str) -> Result<String, QuoteError> {
         if ident.is_empty() || ident.contains('\0') {
-            return Err(format!(
+            return Err(QuoteError(format!(
                 "`{}` is not a valid identifier",
                 ident.escape_debug()
-            ));
+            )));
         }
         Ok(format!("\"{}\"", ident.replace('"', "\"\"")))
     }
 
-    fn quote_literal(&self, value: &str) -> Result<String, String> {
+    fn quote_literal(&self, value: &str) -> Result<String, QuoteError> {
         if value.contains('\0') {
-            return Err("a literal cannot contain a NUL byte".into());
+            return Err(QuoteError("a literal cannot contain a NUL byte".into()));
         }
         // standard_conforming_strings is on for every partctl session (session.sql).
         Ok(format!("'{}'", value.replace('\'', "''")))
@@ -59,6 +59,20 @@ impl Dialect for Postgres {
 
     fn templates(&self) -> &'static [(&'static str, &'static str)] {
         TEMPLATES
+    }
+
+    fn verify_templates(&self) -> &'static [(&'static str, &'static str)] {
+        templates!["verify.sql.tera", "probe.sql.tera"]
+    }
+
+    /// Integers as numbers; dates and timestamps as PostgreSQL prints them (with the zone for
+    /// timestamptz).
+    fn key_literal(&self, kind: KeyKind, coord: i64) -> Value {
+        if kind.is_time() {
+            Value::String(kind.format(coord))
+        } else {
+            Value::from(coord)
+        }
     }
 
     fn render(

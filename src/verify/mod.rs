@@ -12,24 +12,20 @@
 //! never changes the catalog. A check that cannot run (a missing table, a syntax error) is an
 //! error, never a pass.
 
-pub mod engine;
-pub mod explain;
 pub mod lint;
 pub mod probe;
 pub mod report;
-pub mod sql;
-pub mod templates;
 
-use crate::catalog::{Engine, Table};
+use crate::backend::{self, Backend};
+use crate::catalog::{Table, TableRead as Read};
+use crate::explain::Query;
 use crate::names::QualifiedName;
-use crate::ops::{Conn, OpError};
-use crate::plan;
 use crate::policy::{ListValue, Policy, VerifyAssertion};
+use crate::render::Templates;
+use crate::sql;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use engine::{Query, Session};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use templates::VerifyTemplates;
 
 pub use report::{render, Format};
 
@@ -188,25 +184,18 @@ type TableRead = Result<Option<Table>, String>;
 
 /// Read the catalog of the policies' tables, one table at a time when reading them all at once
 /// fails, so that one missing table does not hide the others.
-fn read_tables(conn: &mut Conn, policies: &[&Policy]) -> Result<Vec<TableRead>, OpError> {
-    match conn.read_catalog(policies) {
-        Ok(cat) => Ok(policies
-            .iter()
-            .map(|p| Ok(plan::resolve(p, &cat).cloned()))
-            .collect()),
-        Err(OpError::Db(e)) => Err(OpError::Db(e)),
-        Err(_) => Ok(policies
-            .iter()
-            .map(|p| {
-                conn.read_catalog(&[*p])
-                    .map(|cat| plan::resolve(p, &cat).cloned())
-                    .map_err(|e| e.to_string())
-            })
-            .collect()),
-    }
+fn read_tables(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<TableRead> {
+    let (_, reads) = backend::read_tables(backend, policies);
+    reads
+        .into_iter()
+        .map(|r| match r {
+            Read::Found(t) => Ok(Some(*t)),
+            Read::Refused(m) | Read::Unreadable(m) => Err(m),
+        })
+        .collect()
 }
 
-fn check(kind: Kind, table: &str, sql: String, max: u32, engine: Engine) -> Check {
+fn check(kind: Kind, table: &str, sql: String, max: u32, engine: &'static str) -> Check {
     Check {
         kind,
         table: table.to_string(),
@@ -216,7 +205,7 @@ fn check(kind: Kind, table: &str, sql: String, max: u32, engine: Engine) -> Chec
         max_partitions: max,
         ok: false,
         status: Status::Error,
-        engine: engine.as_str(),
+        engine,
         partitions: BTreeMap::new(),
         params: vec![],
         origin: None,
@@ -227,14 +216,8 @@ fn check(kind: Kind, table: &str, sql: String, max: u32, engine: Engine) -> Chec
 
 /// EXPLAIN one query and judge it: at most `max` partitions (assertions), or exactly `max`
 /// (probes).
-fn judge(
-    session: &mut Session,
-    t: &VerifyTemplates,
-    mut c: Check,
-    q: &Query,
-    exact: bool,
-) -> Check {
-    match session.explain(t, q) {
+fn judge(backend: &mut dyn Backend, t: &Templates, mut c: Check, q: &Query, exact: bool) -> Check {
+    match backend.explain(t, q) {
         Ok(touched) => {
             let n = touched.count();
             c.touched = Some(n);
@@ -263,15 +246,16 @@ fn judge(
 
 /// Run every assertion of the policies, then (with `opts.probes`) one probe per table.
 pub fn run(
-    conn: &mut Conn,
+    backend: &mut dyn Backend,
     policies: &[&Policy],
     now: DateTime<Utc>,
     opts: Options,
-) -> Result<Report, OpError> {
-    let tables = read_tables(conn, policies)?;
-    let mut session = Session::new(conn);
-    let engine = session.engine();
-    let t = VerifyTemplates::new(engine);
+) -> Report {
+    let tables = read_tables(backend, policies);
+    let engine = backend.engine().as_str();
+    let caps = backend.capabilities();
+    let dialect = backend.dialect();
+    let t = Templates::verify(dialect);
     let name_of = |p: &Policy, table: &TableRead| -> (String, Option<QualifiedName>) {
         match table {
             Ok(Some(t)) => (t.name.to_string(), Some(t.name.clone())),
@@ -301,14 +285,10 @@ pub fn run(
             };
             let mut c = base(sql.clone());
             c.params = params.clone();
-            if !a.params.is_empty() && engine != Engine::Postgres {
+            if !a.params.is_empty() && !caps.generic_plans {
                 c.notes.push(format!(
                     "{} has no generic plans: the params are bound to the prepared statement",
-                    if engine == Engine::Mariadb {
-                        "MariaDB"
-                    } else {
-                        "MySQL"
-                    }
+                    caps.product
                 ));
             }
             let q = Query {
@@ -317,7 +297,7 @@ pub fn run(
                 own: own.as_ref(),
                 policy: p,
             };
-            let mut c = judge(&mut session, &t, c, &q, false);
+            let mut c = judge(backend, &t, c, &q, false);
             if c.status == Status::Fail {
                 let mut columns = vec![p.column.as_str()];
                 if let Some(s) = &p.subpartition {
@@ -352,7 +332,7 @@ pub fn run(
                     continue;
                 }
             };
-            match probe::probe(&t, p, table, engine, now) {
+            match probe::probe(&t, dialect, p, table, now) {
                 Ok(probe::ProbePlan::Skip(why)) => {
                     let mut c = check(Kind::Probe, &display, String::new(), 1, engine);
                     c.status = Status::Skipped;
@@ -369,7 +349,7 @@ pub fn run(
                         own: Some(&table.name),
                         policy: p,
                     };
-                    checks.push(judge(&mut session, &t, c, &q, true));
+                    checks.push(judge(backend, &t, c, &q, true));
                 }
                 Err(e) => {
                     let mut c = check(Kind::Probe, &display, String::new(), 1, engine);
@@ -379,11 +359,11 @@ pub fn run(
             }
         }
     }
-    Ok(Report {
+    Report {
         now,
-        engine: engine.as_str(),
+        engine,
         checks,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,10 @@
 //! from the catalog's partition holding now (or the largest key, for integer keys), else laid
 //! out with the policy's interval; list: one listed value; hash: one value. Pure.
 
-use super::templates::VerifyTemplates;
-use crate::catalog::{Engine, PartBound, Partition, Table};
-use crate::key::{Axis, Bound, KeyKind};
+use crate::catalog::{PartBound, Partition, Table};
+use crate::key::{Axis, Bound};
 use crate::policy::{Policy, Strategy};
-use crate::render::NameCtx;
+use crate::render::{Dialect, NameCtx, Templates};
 use chrono::{DateTime, Utc};
 use tera::{Context, Value};
 
@@ -31,17 +30,18 @@ pub enum ProbePlan {
 
 /// The probe for one table.
 pub fn probe(
-    templates: &VerifyTemplates,
+    templates: &Templates,
+    dialect: &dyn Dialect,
     policy: &Policy,
     table: &Table,
-    engine: Engine,
     now: DateTime<Utc>,
 ) -> Result<ProbePlan, String> {
     let mut ctx = Context::new();
     ctx.insert("table", &NameCtx::from(&table.name));
     ctx.insert("key", &table.key.name);
     ctx.insert("strategy", table.strategy.as_str());
-    let literal = |coord: i64| -> Option<Value> { key_literal(table.key.kind?, coord, engine) };
+    let literal =
+        |coord: i64| -> Option<Value> { Some(dialect.key_literal(table.key.kind?, coord)) };
     let live = |p: &&Partition| !p.detach_pending && p.bound != PartBound::Orphan;
     let (what, expect) = match table.strategy {
         Strategy::Range => {
@@ -161,31 +161,18 @@ pub fn probe(
             (format!("one key value ({shown})"), 1)
         }
     };
-    let sql = templates.text("probe.sql.tera", &ctx)?;
+    let sql = crate::explain::text_of(templates, "probe.sql.tera", &ctx)?;
     Ok(ProbePlan::Run(Probe { sql, expect, what }))
-}
-
-/// A key coordinate as a literal value the engine compares with the column: integers as
-/// numbers; dates and timestamps as text (MySQL sessions run in UTC, and its DATETIME and
-/// TIMESTAMP literals take no zone).
-fn key_literal(kind: KeyKind, coord: i64, engine: Engine) -> Option<Value> {
-    if !kind.is_time() {
-        return Some(Value::from(coord));
-    }
-    let text = match (engine, kind) {
-        (Engine::Postgres, k) => k.format(coord),
-        (_, KeyKind::Date) => KeyKind::Date.format(coord),
-        _ => KeyKind::Timestamp.format(coord),
-    };
-    Some(Value::String(text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::{KeyColumn, KeyStats};
+    use crate::key::KeyKind;
     use crate::names::QualifiedName;
     use crate::policy::parse_sources;
+    use crate::render::{mysql::MARIADB, postgres::POSTGRES};
     use std::path::PathBuf;
 
     fn policy(extra: &str) -> Policy {
@@ -258,8 +245,8 @@ mod tests {
                 part("events_default", PartBound::Default),
             ],
         );
-        let tpl = VerifyTemplates::new(Engine::Postgres);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap() else {
+        let tpl = Templates::verify(&POSTGRES);
+        let ProbePlan::Run(pr) = probe(&tpl, &POSTGRES, &p, &t, now()).unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -276,8 +263,8 @@ mod tests {
             "partition_by = \"range\"\ninterval = \"1 day\"\ntimezone = \"Pacific/Auckland\"\n",
         );
         let t = table(Strategy::Range, Some(KeyKind::Timestamptz), vec![]);
-        let tpl = VerifyTemplates::new(Engine::Mariadb);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Mariadb, now()).unwrap() else {
+        let tpl = Templates::verify(&MARIADB);
+        let ProbePlan::Run(pr) = probe(&tpl, &MARIADB, &p, &t, now()).unwrap() else {
             panic!()
         };
         // 12:00 UTC is 01:00 on the 22nd in Auckland (UTC+13): the day starts 11:00 UTC.
@@ -307,8 +294,8 @@ mod tests {
             )],
         );
         t.stats.max_key = Some(42);
-        let tpl = VerifyTemplates::new(Engine::Postgres);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap() else {
+        let tpl = Templates::verify(&POSTGRES);
+        let ProbePlan::Run(pr) = probe(&tpl, &POSTGRES, &p, &t, now()).unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -338,8 +325,8 @@ mod tests {
             })
             .collect();
         let t = table(Strategy::Range, Some(KeyKind::Date), vec![holding]);
-        let tpl = VerifyTemplates::new(Engine::Postgres);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap() else {
+        let tpl = Templates::verify(&POSTGRES);
+        let ProbePlan::Run(pr) = probe(&tpl, &POSTGRES, &p, &t, now()).unwrap() else {
             panic!()
         };
         assert_eq!(pr.expect, 4);
@@ -361,21 +348,21 @@ mod tests {
                 ),
             ],
         );
-        let tpl = VerifyTemplates::new(Engine::Postgres);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap() else {
+        let tpl = Templates::verify(&POSTGRES);
+        let ProbePlan::Run(pr) = probe(&tpl, &POSTGRES, &p, &t, now()).unwrap() else {
             panic!()
         };
         assert!(pr.sql.ends_with("\"created_at\" = 'US'"), "{}", pr.sql);
         let p = policy("partition_by = \"hash\"\nmodulus = 4\n");
         let t = table(Strategy::Hash, Some(KeyKind::Int), vec![]);
-        let ProbePlan::Run(pr) = probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap() else {
+        let ProbePlan::Run(pr) = probe(&tpl, &POSTGRES, &p, &t, now()).unwrap() else {
             panic!()
         };
         assert!(pr.sql.ends_with("\"created_at\" = 1"), "{}", pr.sql);
         let mut t = table(Strategy::Hash, None, vec![]);
         t.key.sql_type = "uuid".into();
         assert!(matches!(
-            probe(&tpl, &p, &t, Engine::Postgres, now()).unwrap(),
+            probe(&tpl, &POSTGRES, &p, &t, now()).unwrap(),
             ProbePlan::Skip(_)
         ));
     }

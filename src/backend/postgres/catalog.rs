@@ -1,24 +1,16 @@
 //! The PostgreSQL catalog reader: one query for every managed table, then the row facts the
 //! plan needs (largest key, what sits in the catch-all), one query per table that needs them.
 
-use super::{
-    Catalog, Engine, KeyColumn, KeyStats, PartBound, Partition, StatsNeeded, Table,
+use super::error_text;
+use crate::catalog::{
+    Catalog, CatalogError, Engine, KeyColumn, KeyStats, PartBound, Partition, StatsNeeded, Table,
     CATALOG_FORMAT_VERSION,
 };
-use crate::db::error_text;
 use crate::key::{Bound, KeyKind};
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
 use serde::Deserialize;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("reading the catalog: {0}")]
-    Query(String),
-    #[error("{table}: {message}")]
-    Table { table: String, message: String },
-}
 
 #[derive(Deserialize)]
 struct RawPartition {
@@ -53,19 +45,16 @@ struct RawName {
 /// naming it.
 pub fn read(
     client: &mut postgres::Client,
+    version: &str,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
     let q = |e: postgres::Error| CatalogError::Query(error_text(&e));
-    let version: String = client
-        .query_one("SHOW server_version", &[])
-        .map_err(q)?
-        .get(0);
     let rows = client
         .query(
-            include_str!("../../templates/postgres/catalog.sql"),
+            include_str!("../../../templates/postgres/catalog.sql"),
             &[&schemas, &names, &sizes],
         )
         .map_err(q)?;
@@ -76,7 +65,7 @@ pub fn read(
             row.get::<_, String>("schema_name"),
             row.get::<_, String>("table_name"),
         );
-        let fail = |message: String| CatalogError::Table {
+        let fail = |message: String| CatalogError::DoesNotFit {
             table: name.to_string(),
             message,
         };
@@ -183,7 +172,7 @@ pub fn read(
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: Engine::Postgres,
-        server_version: version,
+        server_version: version.to_string(),
         tables,
     })
 }
@@ -211,7 +200,7 @@ fn read_stats(
         .map_err(|e| CatalogError::Query(e.to_string()))?;
     let row = client
         .query_one(&sql, &[])
-        .map_err(|e| CatalogError::Table {
+        .map_err(|e| CatalogError::Unreadable {
             table: table.name.to_string(),
             message: format!("reading key statistics: {}", error_text(&e)),
         })?;
@@ -221,7 +210,7 @@ fn read_stats(
             Some(text) => kind
                 .parse(&text)
                 .map(Some)
-                .ok_or_else(|| CatalogError::Table {
+                .ok_or_else(|| CatalogError::DoesNotFit {
                     table: table.name.to_string(),
                     message: format!("cannot read key value `{text}`"),
                 }),

@@ -17,7 +17,79 @@
 //! document is walked. "Impossible WHERE" and "No matching rows after partition pruning" carry
 //! no table: nothing is touched.
 
+use crate::names::QualifiedName;
+use crate::policy::{ListValue, Policy};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The partitions a plan touches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// Leaf partitions per partitioned table (`schema.table`).
+    pub by_table: BTreeMap<String, BTreeSet<String>>,
+    /// Leaf partitions of the tables involved (those touched, and the assertion's own table).
+    pub total: u32,
+    pub notes: Vec<String>,
+    /// MySQL/MariaDB looked a unique key up while planning ("... const table ..."): a plan
+    /// that touches nothing then still reads at most one partition.
+    pub const_lookup: bool,
+}
+
+impl Touched {
+    pub fn count(&self) -> u32 {
+        self.by_table.values().map(|s| s.len() as u32).sum()
+    }
+}
+
+/// What to EXPLAIN.
+pub struct Query<'a> {
+    /// The SQL, templates already rendered: one statement (see [`Query::statement`]).
+    pub sql: &'a str,
+    pub params: &'a [ListValue],
+    /// The table the assertion or probe belongs to (counted in the total even when pruned away).
+    pub own: Option<&'a QualifiedName>,
+    /// For the lock and statement timeouts.
+    pub policy: &'a Policy,
+}
+
+/// A verify template's context for one of its parts (`begin`, `explain`, `end`, ...).
+pub fn part(name: &str) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert("part", name);
+    c
+}
+
+/// A verify template rendered and trimmed.
+pub fn text_of(
+    t: &crate::render::Templates,
+    name: &str,
+    ctx: &tera::Context,
+) -> Result<String, String> {
+    t.text(name, ctx)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| e.to_string())
+}
+
+impl Query<'_> {
+    /// The query's one statement, once its placeholders match its `params`. `Err`: it cannot
+    /// be EXPLAINed as written.
+    pub fn statement(&self) -> Result<&str, String> {
+        let text = crate::sql::single_statement(self.sql)?;
+        let wanted = crate::sql::max_param(text);
+        if wanted != self.params.len() {
+            return Err(if self.params.is_empty() {
+                format!("the SQL uses placeholders up to ${wanted}; give their values in `params = [...]`")
+            } else {
+                format!(
+                    "`params` has {} value{} but the SQL uses placeholders up to ${wanted}",
+                    self.params.len(),
+                    if self.params.len() == 1 { "" } else { "s" }
+                )
+            });
+        }
+        Ok(text)
+    }
+}
 
 /// A relation a PostgreSQL plan reads.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

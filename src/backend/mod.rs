@@ -1,0 +1,287 @@
+//! Talking to a server: one [`Backend`] per engine, and the only place that names a driver
+//! crate (`postgres`, `mysql`).
+//!
+//! A backend owns the connection and everything that differs between engines when the work is
+//! done for real: reading the catalog and the key statistics, the per-table advisory lock,
+//! running one statement of a step (mapping the driver's errors onto [`StmtErrorKind`] so that
+//! `apply` retries the same way on every engine), EXPLAIN for `verify`, and the run history.
+//! What differs in the SQL text lives in the engine's [`Dialect`]; what the engine-neutral layers
+//! must know about an engine is [`Capabilities`] data. [`connect`] is the one place that picks
+//! a backend from a URL; nothing outside this module matches on [`Engine`].
+//!
+//! A Citus-aware PostgreSQL or a Vitess-aware MySQL is meant to be a small variation of one of
+//! these: another `Backend` wrapping the plain one, overriding what the distributed engine does
+//! differently.
+
+pub mod history;
+pub mod mysql;
+pub mod postgres;
+pub mod tls;
+pub mod url;
+
+use crate::catalog::{self, Catalog, CatalogError, Engine, ServerMeta, StatsNeeded, TableRead};
+use crate::explain::{Query, Touched};
+use crate::key::Span;
+use crate::names::TableRef;
+use crate::policy::{Policy, Strategy};
+use crate::render::{Dialect, Templates};
+use std::time::Duration;
+
+pub use history::Record;
+pub use url::{DbUrl, UrlError};
+
+/// A connection that could not be made or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error("{context}: {message}")]
+    Query { context: String, message: String },
+}
+
+/// What kind of failure a statement met: the neutral words `apply` decides retries on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StmtErrorKind {
+    /// A lock could not be had within the lock timeout.
+    LockTimeout,
+    Deadlock,
+    /// A serialization failure: the same statement may succeed when tried again.
+    Serialization,
+    Other,
+}
+
+impl StmtErrorKind {
+    /// Worth another attempt after a pause.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            StmtErrorKind::LockTimeout | StmtErrorKind::Deadlock | StmtErrorKind::Serialization
+        )
+    }
+}
+
+/// A statement that failed, with the server's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StmtError {
+    pub kind: StmtErrorKind,
+    pub message: String,
+}
+
+impl StmtError {
+    pub fn other(message: impl Into<String>) -> StmtError {
+        StmtError {
+            kind: StmtErrorKind::Other,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the engine-neutral layers must know about an engine: data, not branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The product's name for messages ("PostgreSQL", "MariaDB", "MySQL").
+    pub product: &'static str,
+    /// DDL runs inside a transaction that a failure rolls back whole. Without it, a step is a
+    /// sequence of statements that each commit, and a retry resumes at the statement that
+    /// failed.
+    pub transactional_ddl: bool,
+    /// The statement that moves rows reports how many it moved (PostgreSQL's `INSERT ...
+    /// SELECT`/`DELETE`), so the count is checked on the spot. Otherwise (a MySQL `REORGANIZE`)
+    /// the rows are counted where they arrive.
+    pub move_reports_rows: bool,
+    /// EXPLAIN can plan a query with unknown parameters (PostgreSQL's generic plans).
+    pub generic_plans: bool,
+}
+
+/// One open connection to a server.
+pub trait Backend {
+    fn engine(&self) -> Engine;
+    fn server_version(&self) -> &str;
+    fn capabilities(&self) -> Capabilities;
+    /// The SQL dialect of this server (and version).
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// Read the policies' tables (with partition sizes when `sizes`: `show`, `snapshot`), waiting
+    /// for table locks at most as long as the policies' lock timeouts and retries allow.
+    fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
+
+    /// Take the table's session-level advisory lock without waiting. `false`: another run
+    /// holds it.
+    fn try_lock(&mut self, table: &str) -> Result<bool, DbError>;
+    fn unlock(&mut self, table: &str) -> Result<(), DbError>;
+
+    /// Open a transaction (engines with transactional DDL).
+    fn begin(&mut self) -> Result<(), StmtError>;
+    fn commit(&mut self) -> Result<(), StmtError>;
+    fn rollback(&mut self);
+    /// Run one statement; the number of rows it changed.
+    fn execute(&mut self, sql: &str) -> Result<u64, StmtError>;
+    /// Run one `SELECT count(*)`-like statement; its single number.
+    fn count(&mut self, sql: &str) -> Result<i64, StmtError>;
+    /// After a failed step outside a transaction: put session settings (timeouts) back.
+    fn reset_session(&mut self);
+    /// The message for a row-count mismatch in a step: what was (or was not) undone.
+    fn count_mismatch(&self, detail: String, at_target: bool) -> String;
+
+    /// EXPLAIN one query (never executed) and count the partitions its plan touches.
+    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, String>;
+
+    /// Whether the run history table exists.
+    fn history_exists(&mut self) -> Result<bool, DbError>;
+    /// Create the run history (and its schema or database) when it is missing.
+    fn history_init(&mut self) -> Result<(), DbError>;
+    /// When the table's last successful run started.
+    fn history_last_ok(
+        &mut self,
+        table: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbError>;
+    /// Write one run; its id.
+    fn history_record(&mut self, record: &Record) -> Result<i64, DbError>;
+    /// The table's latest runs, newest first.
+    fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError>;
+}
+
+/// Connect to the server a URL names: the one place that picks a backend by engine.
+pub fn connect(url: &DbUrl) -> Result<Box<dyn Backend>, DbError> {
+    match url.engine {
+        Engine::Postgres => Ok(Box::new(postgres::PgBackend::connect(url)?)),
+        Engine::Mysql | Engine::Mariadb => Ok(Box::new(mysql::MyBackend::connect(url)?)),
+    }
+}
+
+/// What the planner needs to know about a table's rows, beyond its partitions.
+pub fn stats_needed(p: &Policy) -> StatsNeeded {
+    let integer = matches!(p.interval, Some(Span::Int(_)));
+    StatsNeeded {
+        max_key: p.strategy == Strategy::Range && integer,
+        catch_all_range: p.strategy == Strategy::Range,
+    }
+}
+
+/// The tables to read for the policies, with the facts each needs.
+pub fn wanted(policies: &[&Policy]) -> Vec<(TableRef, StatsNeeded)> {
+    policies
+        .iter()
+        .map(|p| (p.table.clone(), stats_needed(p)))
+        .collect()
+}
+
+/// How long a catalog read may wait for a table lock: the longest a policy's apply would
+/// wait, over all its attempts.
+pub fn catalog_lock_wait(policies: &[&Policy], round: impl Fn(Duration) -> u128) -> u128 {
+    policies
+        .iter()
+        .map(|p| round(p.lock_timeout) * (u128::from(p.retries) + 1))
+        .max()
+        .unwrap_or(1)
+}
+
+/// Read the policies' tables: all at once, or one at a time when that fails, so that one
+/// missing or locked table does not hide the others.
+pub fn read_tables(
+    backend: &mut dyn Backend,
+    policies: &[&Policy],
+) -> (ServerMeta, Vec<TableRead>) {
+    let per_table = |e: CatalogError| match e {
+        CatalogError::DoesNotFit { message, .. } => TableRead::Refused(message),
+        e => TableRead::Unreadable(e.to_string()),
+    };
+    let reads = match backend.read_catalog(policies, false) {
+        Ok(cat) => policies.iter().map(|p| catalog::found(p, &cat)).collect(),
+        Err(e) if policies.len() == 1 => vec![per_table(e)],
+        Err(_) => policies
+            .iter()
+            .map(|p| match backend.read_catalog(&[*p], false) {
+                Ok(cat) => catalog::found(p, &cat),
+                Err(e) => per_table(e),
+            })
+            .collect(),
+    };
+    let meta = Some((backend.engine(), backend.server_version().to_string()));
+    (meta, reads)
+}
+
+/// The qualified name a policy's table goes by: the catalog's when it could be read, else the
+/// policy's own.
+pub fn table_names(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<String> {
+    let (_, reads) = read_tables(backend, policies);
+    policies
+        .iter()
+        .zip(reads)
+        .map(|(p, r)| match r {
+            TableRead::Found(t) => t.name.to_string(),
+            _ => p.table.to_string(),
+        })
+        .collect()
+}
+
+/// 64-bit advisory lock key for a table: FNV-1a over "partctl:" and the qualified name.
+pub fn advisory_key(table: &str) -> i64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in "partctl:".bytes().chain(table.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h as i64
+}
+
+/// The statements of a fixed SQL script: separated by `;` at the end of a line, `--` comment
+/// lines dropped. Each is then sent on its own.
+pub fn script_statements(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in script.lines() {
+        if line.trim_start().starts_with("--") {
+            continue;
+        }
+        let trimmed = line.trim_end();
+        match trimmed.strip_suffix(';') {
+            Some(body) => {
+                cur.push_str(body);
+                if !cur.trim().is_empty() {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+            }
+            None => {
+                cur.push_str(trimmed);
+                cur.push('\n');
+            }
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_and_distinct() {
+        assert_eq!(advisory_key("public.events"), advisory_key("public.events"));
+        assert_ne!(advisory_key("public.events"), advisory_key("public.Events"));
+    }
+
+    #[test]
+    fn scripts_split_on_line_end_semicolons() {
+        assert_eq!(
+            script_statements("-- c\nCREATE DATABASE x;\nCREATE TABLE y (\n  a INT\n);\n"),
+            vec![
+                "CREATE DATABASE x".to_string(),
+                "CREATE TABLE y (\n  a INT\n)".into()
+            ]
+        );
+        assert_eq!(
+            script_statements(include_str!("../../templates/mysql/history_init.sql")).len(),
+            2
+        );
+        assert_eq!(
+            script_statements(include_str!("../../templates/postgres/history_init.sql")).len(),
+            4
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The MySQL/MariaDB backend: the `mysql` crate, one statement per call, server error numbers
+//! mapped onto [`StmtErrorKind`]. DDL commits on its own here, so a step is a sequence of
+//! atomic statements and a retry resumes at the one that could not get its lock.
+
+mod catalog;
+mod explain;
+
+use super::history::{parse_time, Record};
+use super::tls::my_tls_params;
+use super::url::{scrub, DbUrl};
+use super::{
+    advisory_key, catalog_lock_wait, script_statements, Backend, Capabilities, DbError, StmtError,
+    StmtErrorKind,
+};
+use crate::catalog::{Catalog, CatalogError, Engine};
+use crate::explain::{Query, Touched};
+use crate::policy::Policy;
+use crate::render::mysql::{Flavor, Server};
+use crate::render::{Dialect, Templates};
+use chrono::{DateTime, Utc};
+use mysql::prelude::Queryable;
+
+const HISTORY_EXISTS: &str = include_str!("../../../templates/mysql/history_exists.sql");
+const HISTORY_INIT: &str = include_str!("../../../templates/mysql/history_init.sql");
+const HISTORY_LAST_OK: &str = include_str!("../../../templates/mysql/history_last_ok.sql");
+const HISTORY_INSERT: &str = include_str!("../../../templates/mysql/history_insert.sql");
+const HISTORY_RECENT: &str = include_str!("../../../templates/mysql/history_recent.sql");
+
+/// An open MySQL or MariaDB session.
+pub struct MyBackend {
+    conn: mysql::Conn,
+    server: Server,
+}
+
+impl MyBackend {
+    /// Connect (`mysql://` or `mariadb://`). TLS (rustls) follows the URL's `ssl-mode`.
+    pub fn connect(url: &DbUrl) -> Result<MyBackend, DbError> {
+        let fail = |message: String| DbError::Connect {
+            target: url.to_string(),
+            message: scrub(&message, url),
+        };
+        let raw = url.expose();
+        let normalized = match raw.strip_prefix("mariadb://") {
+            Some(rest) => format!("mysql://{rest}"),
+            None => raw.to_string(),
+        };
+        let normalized = my_tls_params(&normalized).map_err(|e| fail(e.to_string()))?;
+        let opts = mysql::Opts::from_url(&normalized).map_err(|e| fail(e.to_string()))?;
+        let opts = mysql::OptsBuilder::from_opts(opts)
+            .tcp_connect_timeout(Some(std::time::Duration::from_secs(10)))
+            .prefer_socket(false);
+        let mut conn = mysql::Conn::new(opts).map_err(|e| fail(e.to_string()))?;
+        for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {
+            conn.query_drop(stmt).map_err(|e| fail(e.to_string()))?;
+        }
+        let version: String = conn
+            .query_first("SELECT VERSION()")
+            .map_err(|e| fail(e.to_string()))?
+            .unwrap_or_default();
+        Ok(MyBackend {
+            conn,
+            server: Server::from_version(&version),
+        })
+    }
+
+    fn query_err(context: &'static str) -> impl Fn(mysql::Error) -> DbError {
+        move |e| DbError::Query {
+            context: context.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Server error number -> neutral kind: 1205 lock wait timeout (metadata locks included),
+/// 1213 deadlock. 1503 gets the advice the server does not give.
+fn stmt_error(e: &mysql::Error) -> StmtError {
+    let code = match e {
+        mysql::Error::MySqlError(m) => Some(m.code),
+        _ => None,
+    };
+    let kind = match code {
+        Some(1205) => StmtErrorKind::LockTimeout,
+        Some(1213) => StmtErrorKind::Deadlock,
+        _ => StmtErrorKind::Other,
+    };
+    let message = match code {
+        Some(1503) => format!(
+            "every PRIMARY KEY and UNIQUE key of a partitioned table must include the partition column; add it to the key (server said: {e})"
+        ),
+        _ => e.to_string(),
+    };
+    StmtError { kind, message }
+}
+
+impl Backend for MyBackend {
+    fn engine(&self) -> Engine {
+        self.server.engine
+    }
+
+    fn server_version(&self) -> &str {
+        &self.server.version
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            product: self.server.flavor().product(),
+            transactional_ddl: false,
+            move_reports_rows: false,
+            generic_plans: false,
+        }
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        self.server.dialect()
+    }
+
+    fn read_catalog(
+        &mut self,
+        policies: &[&Policy],
+        _sizes: bool,
+    ) -> Result<Catalog, CatalogError> {
+        // The row facts are read with SELECTs that wait for metadata locks (a LOCK TABLES
+        // elsewhere): bound that wait by the policies' lock_timeout and retries, instead of the
+        // server's default of a year.
+        let secs = catalog_lock_wait(policies, |d| d.as_secs_f64().ceil().max(1.0) as u128);
+        self.conn
+            .exec_drop(
+                include_str!("../../../templates/mysql/session_lock_timeout.sql"),
+                (secs as u64,),
+            )
+            .map_err(|e| CatalogError::Query(format!("setting lock_wait_timeout: {e}")))?;
+        catalog::read(&mut self.conn, &self.server, &super::wanted(policies))
+    }
+
+    fn try_lock(&mut self, table: &str) -> Result<bool, DbError> {
+        self.conn
+            .exec_first::<Option<i64>, _, _>(
+                include_str!("../../../templates/mysql/advisory_lock.sql"),
+                (lock_name(table),),
+            )
+            .map(|r| r.flatten() == Some(1))
+            .map_err(|e| DbError::Query {
+                context: format!("{table}: taking the advisory lock"),
+                message: e.to_string(),
+            })
+    }
+
+    fn unlock(&mut self, table: &str) -> Result<(), DbError> {
+        self.conn
+            .exec_drop(
+                include_str!("../../../templates/mysql/advisory_unlock.sql"),
+                (lock_name(table),),
+            )
+            .map_err(|e| DbError::Query {
+                context: format!("{table}: releasing the advisory lock"),
+                message: e.to_string(),
+            })
+    }
+
+    fn begin(&mut self) -> Result<(), StmtError> {
+        Err(StmtError::other(
+            "MySQL DDL commits on its own: a step cannot run in one transaction",
+        ))
+    }
+
+    fn commit(&mut self) -> Result<(), StmtError> {
+        Ok(())
+    }
+
+    fn rollback(&mut self) {}
+
+    fn execute(&mut self, sql: &str) -> Result<u64, StmtError> {
+        self.conn.query_drop(sql).map_err(|e| stmt_error(&e))?;
+        Ok(self.conn.affected_rows())
+    }
+
+    fn count(&mut self, sql: &str) -> Result<i64, StmtError> {
+        self.conn
+            .query_first::<Option<i64>, _>(sql)
+            .map(|r| r.flatten().unwrap_or(0))
+            .map_err(|e| stmt_error(&e))
+    }
+
+    fn reset_session(&mut self) {}
+
+    fn count_mismatch(&self, detail: String, at_target: bool) -> String {
+        if at_target {
+            format!("{detail}. The statement has committed (MySQL DDL cannot be rolled back); no row was deleted, but run CHECK TABLE on the table before anything else")
+        } else {
+            detail
+        }
+    }
+
+    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, String> {
+        explain::explain(&mut self.conn, self.server.flavor(), templates, query)
+    }
+
+    fn history_exists(&mut self) -> Result<bool, DbError> {
+        Ok(self
+            .conn
+            .query_first::<i64, _>(HISTORY_EXISTS)
+            .map_err(Self::query_err("looking for partctl.run_history"))?
+            .unwrap_or(0)
+            > 0)
+    }
+
+    fn history_init(&mut self) -> Result<(), DbError> {
+        for s in script_statements(HISTORY_INIT) {
+            self.conn
+                .query_drop(&s)
+                .map_err(Self::query_err("creating partctl.run_history"))?;
+        }
+        Ok(())
+    }
+
+    fn history_last_ok(&mut self, table: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+        let text: Option<String> = self
+            .conn
+            .exec_first::<Option<String>, _, _>(HISTORY_LAST_OK, (table,))
+            .map_err(Self::query_err("reading partctl.run_history"))?
+            .flatten();
+        text.as_deref().map(parse_time).transpose()
+    }
+
+    fn history_record(&mut self, r: &Record) -> Result<i64, DbError> {
+        let t = |d: DateTime<Utc>| d.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        self.conn
+            .exec_drop(
+                HISTORY_INSERT,
+                (
+                    &r.table,
+                    t(r.started_at),
+                    t(r.finished_at),
+                    &r.status,
+                    r.steps_applied,
+                    r.rows_moved,
+                    &r.message,
+                ),
+            )
+            .map_err(Self::query_err("writing partctl.run_history"))?;
+        Ok(self.conn.last_insert_id() as i64)
+    }
+
+    fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError> {
+        let rows = self
+            .conn
+            .exec::<mysql::Row, _, _>(HISTORY_RECENT, (table, u64::from(limit)))
+            .map_err(Self::query_err("reading partctl.run_history"))?;
+        rows.into_iter()
+            .map(|mut r| {
+                let mut text = |i: usize| -> String {
+                    r.take::<Option<String>, _>(i).flatten().unwrap_or_default()
+                };
+                let (table, started, finished, status, message) =
+                    (text(1), text(2), text(3), text(4), text(7));
+                let mut num =
+                    |i: usize| -> i64 { r.take::<Option<i64>, _>(i).flatten().unwrap_or_default() };
+                Ok(Record {
+                    id: Some(num(0)),
+                    table,
+                    started_at: parse_time(&started)?,
+                    finished_at: parse_time(&finished)?,
+                    status,
+                    steps_applied: num(5),
+                    rows_moved: num(6),
+                    message,
+                })
+            })
+            .collect()
+    }
+}
+
+/// GET_LOCK name for a table (MySQL limits lock names to 64 characters).
+pub fn lock_name(table: &str) -> String {
+    format!("partctl:{:016x}", advisory_key(table) as u64)
+}

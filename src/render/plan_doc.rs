@@ -1,0 +1,82 @@
+//! A plan as users see and save it (contract: "Plan as JSON"), and the one function that goes
+//! from policies + catalog + now to rendered steps.
+
+use super::{dialect_for, render_all, RenderError, Step};
+use crate::catalog::Catalog;
+use crate::plan::{self, Action, PlanError};
+use crate::policy::Policy;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Why a plan could not be made: the policy does not fit the table, or rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanStepsError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// A saved or printed plan (contract: "Plan as JSON").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanDoc {
+    pub format_version: u32,
+    pub now: DateTime<Utc>,
+    pub steps: Vec<StepDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDoc {
+    pub id: String,
+    pub table: String,
+    pub action: String,
+    pub partition: String,
+    pub reason: String,
+    pub lock: String,
+    pub sql: Vec<String>,
+    /// Whether the statements run in one transaction (an extension of the contract).
+    #[serde(default = "yes")]
+    pub transaction: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl PlanDoc {
+    pub fn new(now: DateTime<Utc>, steps: &[Step]) -> PlanDoc {
+        PlanDoc {
+            format_version: 1,
+            now,
+            steps: steps
+                .iter()
+                .map(|s| StepDoc {
+                    id: s.id.clone(),
+                    table: s.table.clone(),
+                    action: s.action.clone(),
+                    partition: s.partition.clone(),
+                    reason: s.reason.clone(),
+                    lock: s.lock.clone(),
+                    sql: s.sql.clone(),
+                    transaction: s.transactional,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Plan against a catalog, check the engine's rules, and render in the catalog's dialect.
+pub fn plan_steps(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Action>, Vec<Step>), PlanStepsError> {
+    let actions = plan::plan(policies, catalog, now)?;
+    let dialect = dialect_for(catalog.engine, &catalog.server_version);
+    dialect.check_plan(policies, catalog, &actions)?;
+    let steps = render_all(dialect, &actions, |a| {
+        let idx = policies.iter().position(|p| p.table.matches(&a.table))?;
+        Some((idx, policies[idx], catalog.table(&a.table)?))
+    })?;
+    Ok((actions, steps))
+}
