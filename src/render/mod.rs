@@ -9,8 +9,8 @@ pub mod mysql;
 pub mod postgres;
 
 use crate::catalog::Table;
+use crate::name_template::flatten;
 use crate::names::QualifiedName;
-use crate::naming::flatten;
 use crate::plan::Action;
 use crate::policy::Policy;
 use serde::Serialize;
