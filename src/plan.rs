@@ -3,8 +3,8 @@
 
 use crate::catalog::{Catalog, PartBound, Table};
 use crate::key::{instant_of_local, micros_of, Axis, Bound, KeyKind, Span, TimeUnit};
+use crate::name_template::{self, Namer};
 use crate::names::QualifiedName;
-use crate::naming::{self, Namer};
 use crate::policy::{ListValue, OnExpire, Policy, Start, Strategy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -376,14 +376,14 @@ fn plan_range(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Result<Vec<
     let template = policy
         .name_template
         .as_deref()
-        .unwrap_or_else(|| naming::default_template(interval));
+        .unwrap_or_else(|| name_template::default_template(interval));
     let namer = Namer::new(template, &table.name.name)?;
-    let bound_for_name = |b: Bound| -> naming::From {
+    let bound_for_name = |b: Bound| -> name_template::From {
         match b {
-            Bound::At(c) if kind.is_time() => naming::From::Local(axis.local(c)),
-            Bound::At(c) => naming::From::Int(c),
-            Bound::Min => naming::From::Min,
-            Bound::Max => naming::From::Max,
+            Bound::At(c) if kind.is_time() => name_template::From::Local(axis.local(c)),
+            Bound::At(c) => name_template::From::Int(c),
+            Bound::Min => name_template::From::Min,
+            Bound::Max => name_template::From::Max,
         }
     };
     let mut actions = Vec::new();

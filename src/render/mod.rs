@@ -13,8 +13,8 @@ pub use plan_doc::{plan_steps, PlanDoc, PlanStepsError, StepDoc};
 
 use crate::catalog::{Catalog, Engine, Table};
 use crate::key::KeyKind;
+use crate::name_template::flatten;
 use crate::names::QualifiedName;
-use crate::naming::flatten;
 use crate::plan::{Action, PlanError};
 use crate::policy::Policy;
 use serde::Serialize;

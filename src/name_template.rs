@@ -1,11 +1,35 @@
-//! Partition names from the policy's `name_template` (tera). Names are only labels: partitions
-//! are recognised by their bounds.
+//! Partition names from the policy's `name_template` (tera), and the identifier length limit they
+//! obey. Names are only labels: partitions are recognised by their bounds.
 
 use crate::key::{Span, TimeUnit};
-use crate::policy::MAX_IDENT_BYTES;
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
 use tera::{Context, Tera, Value};
+
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1); MySQL allows 64, so this bound serves both.
+pub const MAX_IDENT_BYTES: usize = 63;
+
+/// Why a name template cannot produce a partition name.
+#[derive(Debug, thiserror::Error)]
+pub enum NameError {
+    /// The template does not compile.
+    #[error("{}", flatten(.0))]
+    Compile(tera::Error),
+    /// The template compiles but fails to render.
+    #[error("{}", flatten(.0))]
+    Render(tera::Error),
+    #[error("the template renders an empty name")]
+    Empty,
+    #[error("`{name}` is {} bytes; names are limited to {MAX_IDENT_BYTES}", name.len())]
+    TooLong { name: String },
+}
+
+/// The planner reports its problems as text; it takes these through `?`.
+impl std::convert::From<NameError> for String {
+    fn from(e: NameError) -> String {
+        e.to_string()
+    }
+}
 
 /// The template used when a policy gives none.
 pub fn default_template(interval: Span) -> &'static str {
@@ -66,11 +90,11 @@ pub(crate) fn flatten(e: &tera::Error) -> String {
     msg
 }
 
-fn engine(template: &str) -> Result<Tera, String> {
+fn engine(template: &str) -> Result<Tera, NameError> {
     let mut t = Tera::default();
     t.register_filter("date", date_filter);
     t.add_raw_template("name", template)
-        .map_err(|e| flatten(&e))?;
+        .map_err(NameError::Compile)?;
     Ok(t)
 }
 
@@ -81,14 +105,14 @@ pub struct Namer {
 }
 
 impl Namer {
-    pub fn new(template: &str, table: &str) -> Result<Namer, String> {
+    pub fn new(template: &str, table: &str) -> Result<Namer, NameError> {
         Ok(Namer {
             tera: engine(template)?,
             table: table.to_string(),
         })
     }
 
-    pub fn name(&self, from: From, to: Option<&From>) -> Result<String, String> {
+    pub fn name(&self, from: From, to: Option<&From>) -> Result<String, NameError> {
         let mut ctx = Context::new();
         ctx.insert("table", &self.table);
         let val = |f: &From| -> Value {
@@ -106,24 +130,21 @@ impl Namer {
         let name = self
             .tera
             .render("name", &ctx)
-            .map_err(|e| flatten(&e))?
+            .map_err(NameError::Render)?
             .trim()
             .to_string();
         if name.is_empty() {
-            return Err("the template renders an empty name".into());
+            return Err(NameError::Empty);
         }
         if name.len() > MAX_IDENT_BYTES {
-            return Err(format!(
-                "`{name}` is {} bytes; names are limited to {MAX_IDENT_BYTES}",
-                name.len()
-            ));
+            return Err(NameError::TooLong { name });
         }
         Ok(name)
     }
 }
 
 /// Validation: the template compiles and renders a name of legal length for a sample bound.
-pub fn check_template(template: &str, table: &str, interval: Span) -> Result<(), String> {
+pub fn check_template(template: &str, table: &str, interval: Span) -> Result<(), NameError> {
     let namer = Namer::new(template, table)?;
     let (from, to) = match interval {
         Span::Int(_) => (From::Int(1_000_000_000), From::Int(1_000_000_100)),

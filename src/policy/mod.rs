@@ -1,0 +1,295 @@
+//! Policy files: TOML parsing with positions, then semantic validation. Pure: no I/O but reading
+//! the files named on the command line.
+//!
+//! This file holds the public types and the entry points ([`load`], [`policy_files`],
+//! [`parse_sources`]). `parse.rs` has the raw TOML shapes, `validate.rs` turns one `[[table]]`
+//! into a [`Policy`] (with `range.rs` and `list_hash.rs` for strategy-specific keys), and
+//! `values.rs` parses durations, dates, cron schedules and `--now`.
+
+mod list_hash;
+mod parse;
+mod range;
+mod validate;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+pub use crate::name_template::MAX_IDENT_BYTES;
+pub use values::{parse_cron, parse_duration, parse_now, ValueError, WeekdayError};
+
+use crate::key::Span;
+use crate::names::TableRef;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use parse::RawFile;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use validate::Ctx;
+
+/// Where something was written: file, line and column (both 1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}
+
+/// A problem in a policy file, with its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct PolicyError {
+    pub origin: Origin,
+    pub message: String,
+}
+
+/// Every problem found in the policy files; validation reports them all at once.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Range,
+    List,
+    Hash,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Range => "range",
+            Strategy::List => "list",
+            Strategy::Hash => "hash",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnExpire {
+    Detach,
+    Drop,
+    Archive { schema: String },
+}
+
+/// A list-partition value: policy files may write strings or integers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum ListValue {
+    Int(i64),
+    Str(String),
+}
+
+impl fmt::Display for ListValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListValue::Int(i) => write!(f, "{i}"),
+            ListValue::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubPartition {
+    pub strategy: Strategy,
+    pub column: String,
+    pub modulus: Option<u32>,
+    pub lists: BTreeMap<String, Vec<ListValue>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyAssertion {
+    pub sql: String,
+    pub max_partitions: u32,
+    pub params: Vec<ListValue>,
+    pub origin: Origin,
+}
+
+/// The lower end of the coverage run, as written in the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Int(i64),
+    /// A wall-clock value in the policy's time zone.
+    Local(NaiveDateTime),
+}
+
+/// One validated `[[table]]`.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub table: TableRef,
+    pub strategy: Strategy,
+    pub column: String,
+    pub interval: Option<Span>,
+    pub premake: u32,
+    pub retain: Option<Span>,
+    pub on_expire: OnExpire,
+    pub start: Option<Start>,
+    pub timezone: Tz,
+    pub default_partition: bool,
+    pub name_template: Option<String>,
+    pub lists: BTreeMap<String, Vec<ListValue>>,
+    pub modulus: Option<u32>,
+    pub subpartition: Option<SubPartition>,
+    pub schedule: Option<Schedule>,
+    pub verify: Vec<VerifyAssertion>,
+    pub lock_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub retries: u32,
+    pub origin: Origin,
+}
+
+/// A cron schedule, kept both as written and in the `cron` crate's form.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub text: String,
+    pub cron: cron::Schedule,
+}
+
+impl Schedule {
+    /// Is a run due at `now`, given the last run? (Due when a fire time lies in (last, now].)
+    pub fn due(&self, last: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: Tz) -> bool {
+        let from = last.unwrap_or(now - chrono::Duration::days(366));
+        self.cron
+            .after(&from.with_timezone(&tz))
+            .next()
+            .is_some_and(|t| t.with_timezone(&Utc) <= now)
+    }
+}
+
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_RETRIES: u32 = 5;
+pub const DEFAULT_PREMAKE: u32 = 4;
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+/// A `--policies` argument that names no readable policy file or directory.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyFilesError {
+    #[error("{}: cannot read directory: {reason}", dir.display())]
+    UnreadableDir {
+        dir: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("{}: no such policy file or directory", .0.display())]
+    Missing(PathBuf),
+}
+
+/// The files a `--policies` argument names: a file, or every `*.toml` in a directory by name.
+pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyFilesError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut here: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|reason| PolicyFilesError::UnreadableDir {
+                    dir: p.clone(),
+                    reason,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
+                .collect();
+            here.sort();
+            files.extend(here);
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            return Err(PolicyFilesError::Missing(p.clone()));
+        }
+    }
+    Ok(files)
+}
+
+/// Load and validate every policy named by `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Policy>, PolicyErrors> {
+    let files = policy_files(paths).map_err(|m| {
+        PolicyErrors(vec![PolicyError {
+            origin: Origin {
+                file: paths.first().cloned().unwrap_or_default(),
+                line: 1,
+                col: 1,
+            },
+            message: m.to_string(),
+        }])
+    })?;
+    let mut sources = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(text) => sources.push((f, text)),
+            Err(e) => {
+                return Err(PolicyErrors(vec![PolicyError {
+                    origin: Origin {
+                        file: f,
+                        line: 1,
+                        col: 1,
+                    },
+                    message: format!("cannot read: {e}"),
+                }]))
+            }
+        }
+    }
+    parse_sources(&sources)
+}
+
+/// Parse and validate policy texts (file name, contents). Reports every error found.
+pub fn parse_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Policy>, PolicyErrors> {
+    let mut errors = Vec::new();
+    let mut policies: Vec<Policy> = Vec::new();
+    for (file, text) in sources {
+        let mut ctx = Ctx {
+            file,
+            text,
+            errors: &mut errors,
+        };
+        match toml::from_str::<RawFile>(text) {
+            Ok(raw) => {
+                for t in raw.table {
+                    let span = t.span();
+                    if let Some(p) = ctx.table(t.into_inner(), span, raw.defaults.as_ref()) {
+                        policies.push(p);
+                    }
+                }
+            }
+            Err(e) => {
+                let at = e.span().map(|s| s.start).unwrap_or(0);
+                let msg = e.message().to_string();
+                ctx.err(at, msg);
+            }
+        }
+    }
+    // A table defined twice, across all files.
+    for (i, p) in policies.iter().enumerate() {
+        if let Some(first) = policies[..i].iter().find(|q| q.table == p.table) {
+            errors.push(PolicyError {
+                origin: p.origin.clone(),
+                message: format!("table `{}` is already defined at {}", p.table, first.origin),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(policies)
+    } else {
+        Err(PolicyErrors(errors))
+    }
+}

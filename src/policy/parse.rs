@@ -1,0 +1,81 @@
+//! Raw TOML shapes of a policy file, as deserialized with their byte spans. Unknown keys are
+//! refused here; meaning is checked in `validate.rs`.
+
+use super::ListValue;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// Where a value starts in the file (a byte offset).
+pub(super) fn at<T>(s: &Spanned<T>) -> usize {
+    s.span().start
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub(super) defaults: Option<RawDefaults>,
+    #[serde(default)]
+    pub(super) table: Vec<Spanned<RawTable>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub(super) lock_timeout: Option<Spanned<String>>,
+    pub(super) statement_timeout: Option<Spanned<String>>,
+    pub(super) retries: Option<Spanned<i64>>,
+    pub(super) timezone: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Scalar {
+    Int(i64),
+    Str(String),
+    Date(toml::value::Datetime),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTable {
+    pub(super) name: Spanned<String>,
+    pub(super) partition_by: Spanned<String>,
+    pub(super) column: Spanned<String>,
+    pub(super) interval: Option<Spanned<Scalar>>,
+    pub(super) premake: Option<Spanned<i64>>,
+    pub(super) retain: Option<Spanned<Scalar>>,
+    pub(super) on_expire: Option<Spanned<String>>,
+    pub(super) archive_schema: Option<Spanned<String>>,
+    pub(super) start: Option<Spanned<Scalar>>,
+    pub(super) timezone: Option<Spanned<String>>,
+    pub(super) default_partition: Option<Spanned<bool>>,
+    pub(super) name_template: Option<Spanned<String>>,
+    pub(super) lists: Option<Spanned<BTreeMap<String, Vec<ListValue>>>>,
+    pub(super) modulus: Option<Spanned<i64>>,
+    pub(super) subpartition: Option<Spanned<RawSub>>,
+    pub(super) schedule: Option<Spanned<String>>,
+    pub(super) lock_timeout: Option<Spanned<String>>,
+    pub(super) statement_timeout: Option<Spanned<String>>,
+    pub(super) retries: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(super) verify: Vec<Spanned<RawVerify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSub {
+    pub(super) partition_by: String,
+    pub(super) column: String,
+    pub(super) modulus: Option<i64>,
+    pub(super) lists: Option<BTreeMap<String, Vec<ListValue>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVerify {
+    pub(super) sql: Spanned<String>,
+    pub(super) max_partitions: Spanned<i64>,
+    #[serde(default)]
+    pub(super) params: Vec<ListValue>,
+}

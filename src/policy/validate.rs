@@ -1,0 +1,328 @@
+//! Semantic validation: one raw `[[table]]` becomes a [`Policy`], every problem recorded with its
+//! position. Keys every table takes are checked here; `range.rs` and `list_hash.rs` hold the rest.
+
+use super::parse::{at, RawDefaults, RawTable, Scalar};
+use super::values::{parse_cron, parse_duration};
+use super::{
+    Origin, Policy, PolicyError, Schedule, Strategy, VerifyAssertion, DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES,
+};
+use crate::names::TableRef;
+use chrono_tz::Tz;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// One policy file being validated, and the errors found so far (across all files).
+pub(super) struct Ctx<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+    pub(super) errors: &'a mut Vec<PolicyError>,
+}
+
+impl Ctx<'_> {
+    pub(super) fn origin(&self, offset: usize) -> Origin {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        Origin {
+            file: self.file.to_path_buf(),
+            line,
+            col,
+        }
+    }
+
+    pub(super) fn err(&mut self, offset: usize, message: impl Into<String>) {
+        let origin = self.origin(offset);
+        self.errors.push(PolicyError {
+            origin,
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, v: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+        let v = v.as_ref()?;
+        match parse_duration(v.get_ref()) {
+            Ok(d) => Some(d),
+            Err(m) => {
+                self.err(v.span().start, format!("{key}: {m}"));
+                None
+            }
+        }
+    }
+
+    /// Validate one `[[table]]` written at `span`. Returns the policy only if no error was found;
+    /// the checks run in a fixed order, so errors are reported in that order.
+    pub(super) fn table(
+        &mut self,
+        t: RawTable,
+        span: Range<usize>,
+        defaults: Option<&RawDefaults>,
+    ) -> Option<Policy> {
+        let before = self.errors.len();
+        let origin = self.origin(span.start);
+
+        let table = self.table_name(&t);
+        let strategy = self.strategy(&t);
+        self.column(&t);
+        if let Some(s) = strategy {
+            self.keys_of_other_strategies(&t, s);
+        }
+        let timezone = self.timezone(&t, defaults);
+
+        // Range tables (range.rs).
+        let interval = self.interval(&t, strategy, span.start);
+        let premake = self.premake(&t);
+        let retain = self.retain(&t, interval);
+        let on_expire = self.on_expire(&t);
+        if retain.is_none() && t.on_expire.is_some() && strategy == Some(Strategy::Range) {
+            // Not an error, but nothing will ever expire.
+        }
+        let start = self.start(&t, interval);
+        let default_partition = t.default_partition.as_ref().is_some_and(|b| *b.get_ref());
+        let name_template = self.name_template(&t, table.as_ref(), interval);
+
+        // List and hash tables, subpartitions (list_hash.rs).
+        let lists = self.lists(&t, strategy, span.start);
+        let modulus = self.modulus(&t, strategy, span.start);
+        let subpartition = self.subpartition(&t);
+
+        // How and when to run.
+        let schedule = self.schedule(&t);
+        let verify = self.verify(&t);
+        let (lock_timeout, statement_timeout) = self.timeouts(&t, defaults);
+        let retries = self.retries(&t, defaults);
+
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Policy {
+            table: table?,
+            strategy: strategy?,
+            column: t.column.into_inner(),
+            interval,
+            premake,
+            retain,
+            on_expire,
+            start,
+            timezone,
+            default_partition,
+            name_template,
+            lists,
+            modulus,
+            subpartition,
+            schedule,
+            verify,
+            lock_timeout,
+            statement_timeout,
+            retries,
+            origin,
+        })
+    }
+
+    /// `name`: `schema.table` or `table`, each part a legal identifier.
+    fn table_name(&mut self, t: &RawTable) -> Option<TableRef> {
+        match TableRef::parse(t.name.get_ref()) {
+            Ok(r) => {
+                for part in r.schema.iter().chain(std::iter::once(&r.name)) {
+                    if part.len() > MAX_IDENT_BYTES {
+                        self.err(
+                            at(&t.name),
+                            format!(
+                                "name: `{part}` is {} bytes; identifiers are limited to {MAX_IDENT_BYTES}",
+                                part.len()
+                            ),
+                        );
+                    }
+                }
+                Some(r)
+            }
+            Err(m) => {
+                self.err(at(&t.name), format!("name: {m}"));
+                None
+            }
+        }
+    }
+
+    /// `partition_by`.
+    fn strategy(&mut self, t: &RawTable) -> Option<Strategy> {
+        match t.partition_by.get_ref().as_str() {
+            "range" => Some(Strategy::Range),
+            "list" => Some(Strategy::List),
+            "hash" => Some(Strategy::Hash),
+            other => {
+                self.err(
+                    at(&t.partition_by),
+                    format!("partition_by: `{other}` is not one of range, list, hash"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `column`: a legal identifier.
+    fn column(&mut self, t: &RawTable) {
+        if t.column.get_ref().is_empty() || t.column.get_ref().len() > MAX_IDENT_BYTES {
+            self.err(
+                at(&t.column),
+                format!("column: must be 1 to {MAX_IDENT_BYTES} bytes"),
+            );
+        }
+    }
+
+    /// Keys that belong to another strategy are mistakes, not silently ignored.
+    fn keys_of_other_strategies(&mut self, t: &RawTable, s: Strategy) {
+        let range_only: [(&str, Option<usize>); 8] = [
+            ("interval", t.interval.as_ref().map(at::<Scalar>)),
+            ("premake", t.premake.as_ref().map(at)),
+            ("retain", t.retain.as_ref().map(at)),
+            ("on_expire", t.on_expire.as_ref().map(at)),
+            ("archive_schema", t.archive_schema.as_ref().map(at)),
+            ("start", t.start.as_ref().map(at)),
+            ("name_template", None),
+            ("subpartition", t.subpartition.as_ref().map(at)),
+        ];
+        if s != Strategy::Range {
+            for (key, pos) in range_only {
+                if let Some(pos) = pos {
+                    self.err(
+                        pos,
+                        format!(
+                            "{key}: only range tables take `{key}`; this table is {}",
+                            s.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+        if s != Strategy::List {
+            if let Some(l) = &t.lists {
+                self.err(
+                    at(l),
+                    format!(
+                        "lists: only list tables take `lists`; this table is {}",
+                        s.as_str()
+                    ),
+                );
+            }
+        }
+        if s != Strategy::Hash {
+            if let Some(m) = &t.modulus {
+                self.err(
+                    at(m),
+                    format!(
+                        "modulus: only hash tables take `modulus`; this table is {}",
+                        s.as_str()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Time zone: the table's own, else the file's defaults, else UTC.
+    fn timezone(&mut self, t: &RawTable, defaults: Option<&RawDefaults>) -> Tz {
+        let tz_src = t
+            .timezone
+            .as_ref()
+            .or(defaults.and_then(|d| d.timezone.as_ref()));
+        match tz_src {
+            None => Tz::UTC,
+            Some(s) => match s.get_ref().parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    self.err(
+                        at(s),
+                        format!(
+                            "timezone: `{}` is not an IANA time zone name (e.g. \"Europe/Paris\")",
+                            s.get_ref()
+                        ),
+                    );
+                    Tz::UTC
+                }
+            },
+        }
+    }
+
+    /// `schedule`: a cron expression.
+    fn schedule(&mut self, t: &RawTable) -> Option<Schedule> {
+        match &t.schedule {
+            None => None,
+            Some(s) => match parse_cron(s.get_ref()) {
+                Ok(c) => Some(Schedule {
+                    text: s.get_ref().clone(),
+                    cron: c,
+                }),
+                Err(m) => {
+                    self.err(at(s), format!("schedule: {m}"));
+                    None
+                }
+            },
+        }
+    }
+
+    /// `[[table.verify]]` assertions: the SQL must be a valid template.
+    fn verify(&mut self, t: &RawTable) -> Vec<VerifyAssertion> {
+        let mut verify = Vec::new();
+        for v in &t.verify {
+            let r = v.get_ref();
+            let max = match u32::try_from(*r.max_partitions.get_ref()) {
+                Ok(n) => n,
+                Err(_) => {
+                    self.err(at(&r.max_partitions), "max_partitions: must be 0 or more");
+                    0
+                }
+            };
+            if let Err(e) = tera::Tera::one_off(r.sql.get_ref(), &tera::Context::new(), false)
+                .map(|_| ())
+                .or_else(|e| match e.kind {
+                    // Unknown variables are fine here: `now`, `today`... are supplied at run time.
+                    tera::ErrorKind::Msg(_) => Ok(()),
+                    _ => Err(e),
+                })
+            {
+                self.err(at(&r.sql), format!("sql: not a valid template: {e}"));
+            }
+            verify.push(VerifyAssertion {
+                sql: r.sql.get_ref().clone(),
+                max_partitions: max,
+                params: r.params.clone(),
+                origin: self.origin(v.span().start),
+            });
+        }
+        verify
+    }
+
+    /// `lock_timeout` and `statement_timeout`: the table's, else the file's defaults.
+    fn timeouts(&mut self, t: &RawTable, defaults: Option<&RawDefaults>) -> (Duration, Duration) {
+        let lock_timeout = self
+            .duration(&t.lock_timeout, "lock_timeout")
+            .or_else(|| defaults.and_then(|d| self.duration(&d.lock_timeout, "lock_timeout")))
+            .unwrap_or(DEFAULT_LOCK_TIMEOUT);
+        let statement_timeout = self
+            .duration(&t.statement_timeout, "statement_timeout")
+            .or_else(|| {
+                defaults.and_then(|d| self.duration(&d.statement_timeout, "statement_timeout"))
+            })
+            .unwrap_or(DEFAULT_STATEMENT_TIMEOUT);
+        (lock_timeout, statement_timeout)
+    }
+
+    /// `retries`: the table's, else the file's defaults.
+    fn retries(&mut self, t: &RawTable, defaults: Option<&RawDefaults>) -> u32 {
+        let retries_src = t
+            .retries
+            .as_ref()
+            .or(defaults.and_then(|d| d.retries.as_ref()));
+        match retries_src {
+            None => DEFAULT_RETRIES,
+            Some(r) => match u32::try_from(*r.get_ref()) {
+                Ok(n) if n <= 100 => n,
+                _ => {
+                    self.err(at(r), "retries: must be from 0 to 100");
+                    DEFAULT_RETRIES
+                }
+            },
+        }
+    }
+}
