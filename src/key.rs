@@ -215,6 +215,25 @@ impl Span {
     }
 }
 
+/// Why an interval or a retention span does not fit a key ([`Axis::new`], [`Axis::minus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AxisError {
+    #[error("an integer interval must be positive")]
+    NonPositiveInterval,
+    #[error("interval \"{interval}\" is a time span, but the key is {}; give an integer interval", .kind.name())]
+    TimeIntervalOnIntegerKey { interval: Span, kind: KeyKind },
+    #[error("interval {interval} is an integer, but the key is {}; give a time interval such as \"1 day\"", .kind.name())]
+    IntegerIntervalOnTimeKey { interval: Span, kind: KeyKind },
+    #[error("interval \"{interval}\" is shorter than a day, but the key is a date")]
+    SubDayIntervalOnDate { interval: Span },
+    #[error("retention reaches before the representable calendar")]
+    RetentionBeforeCalendar,
+    #[error("retention cutoff is not representable")]
+    CutoffNotRepresentable,
+    #[error("retain {span} does not fit the key type (use an integer for integer keys, \"N days\" for time keys)")]
+    RetainDoesNotFit { span: Span },
+}
+
 /// How periods are laid out along a key: aligned integer ranges, or calendar periods in a zone.
 #[derive(Debug, Clone, Copy)]
 pub enum Axis {
@@ -231,24 +250,18 @@ pub enum Axis {
 }
 
 impl Axis {
-    /// The axis for a key kind and a partition interval; `None` when they do not fit together.
-    pub fn new(kind: KeyKind, interval: Span, tz: Tz) -> Result<Axis, String> {
+    /// The axis for a key kind and a partition interval; an error when they do not fit together.
+    pub fn new(kind: KeyKind, interval: Span, tz: Tz) -> Result<Axis, AxisError> {
         match (kind.is_time(), interval) {
             (false, Span::Int(step)) if step > 0 => Ok(Axis::Int { step }),
-            (false, Span::Int(_)) => Err("an integer interval must be positive".into()),
-            (false, Span::Time { .. }) => Err(format!(
-                "interval \"{interval}\" is a time span, but the key is {}; give an integer interval",
-                kind.name()
-            )),
-            (true, Span::Int(_)) => Err(format!(
-                "interval {interval} is an integer, but the key is {}; give a time interval such as \"1 day\"",
-                kind.name()
-            )),
+            (false, Span::Int(_)) => Err(AxisError::NonPositiveInterval),
+            (false, Span::Time { .. }) => {
+                Err(AxisError::TimeIntervalOnIntegerKey { interval, kind })
+            }
+            (true, Span::Int(_)) => Err(AxisError::IntegerIntervalOnTimeKey { interval, kind }),
             (true, Span::Time { n, unit }) => {
                 if kind == KeyKind::Date && matches!(unit, TimeUnit::Minute | TimeUnit::Hour) {
-                    return Err(format!(
-                        "interval \"{interval}\" is shorter than a day, but the key is a date"
-                    ));
+                    return Err(AxisError::SubDayIntervalOnDate { interval });
                 }
                 Ok(Axis::Time {
                     n,
@@ -353,7 +366,7 @@ impl Axis {
 
     /// The coordinate `span` before `coord` (retention cutoffs). Calendar units are counted on
     /// the wall clock of the zone; minutes and hours are absolute.
-    pub fn minus(&self, coord: i64, span: Span) -> Result<i64, String> {
+    pub fn minus(&self, coord: i64, span: Span) -> Result<i64, AxisError> {
         match (*self, span) {
             (Axis::Int { .. }, Span::Int(r)) => Ok(coord.saturating_sub(r)),
             (Axis::Time { tz, instant, .. }, Span::Time { n, unit }) => {
@@ -363,37 +376,31 @@ impl Axis {
                     TimeUnit::Hour => Ok(coord - n64 * MICROS_PER_HOUR),
                     _ => {
                         let local = if instant {
-                            naive_of(coord)
-                                .and_utc()
-                                .with_timezone(&tz)
-                                .naive_local()
+                            naive_of(coord).and_utc().with_timezone(&tz).naive_local()
                         } else {
                             naive_of(coord)
                         };
                         let back = match unit {
                             TimeUnit::Day => local.checked_sub_signed(Duration::days(n64)),
                             TimeUnit::Week => local.checked_sub_signed(Duration::weeks(n64)),
-                            TimeUnit::Month => {
-                                local.checked_sub_months(chrono::Months::new(n))
+                            TimeUnit::Month => local.checked_sub_months(chrono::Months::new(n)),
+                            TimeUnit::Year => {
+                                local.checked_sub_months(chrono::Months::new(n.saturating_mul(12)))
                             }
-                            TimeUnit::Year => local
-                                .checked_sub_months(chrono::Months::new(n.saturating_mul(12))),
                             _ => unreachable!(),
                         }
-                        .ok_or("retention reaches before the representable calendar")?;
+                        .ok_or(AxisError::RetentionBeforeCalendar)?;
                         if instant {
                             instant_of_local(tz, back)
                                 .map(|t| t.timestamp_micros())
-                                .ok_or_else(|| "retention cutoff is not representable".into())
+                                .ok_or(AxisError::CutoffNotRepresentable)
                         } else {
                             Ok(micros_of(back))
                         }
                     }
                 }
             }
-            (_, span) => Err(format!(
-                "retain {span} does not fit the key type (use an integer for integer keys, \"N days\" for time keys)"
-            )),
+            (_, span) => Err(AxisError::RetainDoesNotFit { span }),
         }
     }
 

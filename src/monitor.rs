@@ -21,8 +21,8 @@ use crate::backend::{self, Backend};
 use crate::catalog::{
     self, Catalog, Engine, PartBound, ServerMeta, Table, TableRead, CATALOG_FORMAT_VERSION,
 };
-use crate::key::{Axis, Bound, KeyKind};
-use crate::plan::{describe, Action, ActionKind};
+use crate::key::{Bound, KeyKind};
+use crate::plan::{describe, Action, ActionKind, Layout};
 use crate::policy::{Policy, Strategy};
 use crate::render::{self, PlanStepsError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -390,40 +390,15 @@ fn assess_range(
     actions: &[Action],
     now: DateTime<Utc>,
 ) {
-    // The planner accepted the table, so the key has a kind and the policy an interval.
-    let (Some(kind), Some(interval)) = (table.key.kind, policy.interval) else {
+    // The planner accepted the table, so it lays out (the same layout the planner used).
+    let Ok(layout) = Layout::new(policy, table, now) else {
         return;
     };
-    let Ok(axis) = Axis::new(kind, interval, policy.timezone) else {
-        return;
-    };
-    let reference = if kind.is_time() {
-        kind.now_coord(now, policy.timezone)
-    } else {
-        table
-            .stats
-            .max_key
-            .into_iter()
-            .chain(table.stats.catch_all_max)
-            .max()
-            .unwrap_or(0)
-    };
-    let cur = axis.index_of(reference);
-    let (Some(cur_start), Some(cur_end), Some(horizon)) = (
-        period_bound(&axis, cur, kind),
-        period_bound(&axis, cur + 1, kind),
-        period_bound(&axis, cur + i64::from(policy.premake) + 1, kind),
-    ) else {
-        return;
-    };
-    let what = if kind.is_time() {
-        "now".to_string()
-    } else {
-        format!("max(key) = {reference}")
-    };
+    let (kind, cur_start, cur_end, horizon) = (layout.kind, layout.from, layout.to, layout.horizon);
+    let what = layout.reference_text();
     let holding = table
         .ranges()
-        .find(|(from, to, _)| *from <= Bound::At(reference) && Bound::At(reference) < *to);
+        .find(|(from, to, _)| layout.holds_reference(*from, *to));
     let end = match holding {
         Some((from, to, p)) => {
             c.current_partition = Some(format!("{} {}", p.name.name, describe(kind, from, to)));
@@ -521,21 +496,6 @@ fn assess_range(
             moves_pending: moves,
         }));
     }
-}
-
-/// The start of period `k` as a bound; integer periods past the key type's range clip to
-/// MINVALUE/MAXVALUE (as the planner does).
-fn period_bound(axis: &Axis, k: i64, kind: KeyKind) -> Option<Bound> {
-    let c = axis.start_of(k)?;
-    if let Some((lo, hi)) = kind.int_range() {
-        if c > hi {
-            return Some(Bound::Max);
-        }
-        if c < lo {
-            return Some(Bound::Min);
-        }
-    }
-    Some(Bound::At(c))
 }
 
 fn bound_text(kind: KeyKind, b: Bound) -> String {

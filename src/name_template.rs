@@ -24,13 +24,6 @@ pub enum NameError {
     TooLong { name: String },
 }
 
-/// The planner reports its problems as text; it takes these through `?`.
-impl std::convert::From<NameError> for String {
-    fn from(e: NameError) -> String {
-        e.to_string()
-    }
-}
-
 /// The template used when a policy gives none.
 pub fn default_template(interval: Span) -> &'static str {
     match interval {

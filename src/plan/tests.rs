@@ -1176,6 +1176,92 @@ fn plan_reports_tables_missing_from_the_catalog() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One layout for every reader.
+
+/// `check`, the verify probe and the planner read one [`layout::Layout`]: for an integer table
+/// whose largest key sits in the catch-all, all three take the current period from it.
+#[test]
+fn check_probe_and_planner_agree_on_the_current_period_of_an_integer_table() {
+    use crate::catalog::Engine;
+    use crate::monitor::{self, Status};
+    use crate::render::{postgres::POSTGRES, Templates};
+    use crate::verify::probe::{self, ProbePlan};
+
+    let p = policy("interval = 1000\npremake = 1\ndefault_partition = true");
+    let mut t = table(
+        KeyKind::BigInt,
+        vec![
+            part("events_p0", at(0), at(1000)),
+            part("events_p1000", at(1000), at(2000)),
+            default_part(),
+        ],
+    );
+    t.stats = KeyStats {
+        max_key: Some(1_500),
+        catch_all_min: Some(2_500),
+        catch_all_max: Some(2_500),
+    };
+    let at_ = now("2030-01-01T00:00:00Z"); // the clock does not matter for integer keys
+
+    // The planner: the current period holds the catch-all's key.
+    let plan = plan_table(&p, &t, at_).unwrap();
+    assert_eq!(
+        creates(KeyKind::BigInt, &plan),
+        [
+            ("events_p2000".to_string(), r(2000, 3000), true),
+            ("events_p3000".to_string(), r(3000, 4000), false),
+        ]
+    );
+    assert_eq!(
+        plan[0].reason,
+        "the current period (holding max(key)); move its rows out of the catch-all"
+    );
+
+    // check: no partition holds that period yet.
+    let c = monitor::assess(&p, &t, Engine::Postgres, "16.0", at_);
+    assert_eq!(c.status, Status::Critical, "{c:#?}");
+    assert_eq!(
+        c.findings[0].message,
+        "no partition holds the current period [2000, 3000) (max(key) = 2500): inserts for it land in the catch-all"
+    );
+    assert_eq!(c.current_partition, None);
+
+    // The probe: the same period.
+    let tpl = Templates::verify(&POSTGRES);
+    let ProbePlan::Run(pr) = probe::probe(&tpl, &POSTGRES, &p, &t, at_).unwrap() else {
+        panic!("no probe")
+    };
+    assert_eq!(
+        pr.what,
+        "range holding the largest key [2000, 3000), which no partition holds yet"
+    );
+    assert_eq!(
+        pr.sql,
+        "SELECT * FROM \"public\".\"events\" WHERE \"created_at\" >= 2000 AND \"created_at\" < 3000"
+    );
+
+    // Without a largest key outside the catch-all, all three still read the catch-all's.
+    t.stats.max_key = None;
+    assert_eq!(plan_table(&p, &t, at_).unwrap(), plan);
+    let c = monitor::assess(&p, &t, Engine::Postgres, "16.0", at_);
+    assert_eq!(c.findings[0].message, "no partition holds the current period [2000, 3000) (max(key) = 2500): inserts for it land in the catch-all");
+    let ProbePlan::Run(pr2) = probe::probe(&tpl, &POSTGRES, &p, &t, at_).unwrap() else {
+        panic!("no probe")
+    };
+    assert_eq!(pr2, pr);
+
+    // The one layout they read.
+    let l = layout::Layout::new(&p, &t, at_).unwrap();
+    assert_eq!(
+        (l.reference, l.from, l.to, l.horizon, l.cutoff),
+        (2_500, at(2000), at(3000), at(4000), None)
+    );
+    assert_eq!(l.reference_text(), "max(key) = 2500");
+    assert!(l.holds_reference(at(2000), at(3000)));
+    assert!(!l.holds_reference(at(1000), at(2000)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Properties.
 
 mod props {

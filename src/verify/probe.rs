@@ -1,10 +1,12 @@
 //! The automatic probes: for every managed table, a query on the partition key that must prune
 //! to exactly one partition. Range: the current period (`key >= start AND key < end`), taken
-//! from the catalog's partition holding now (or the largest key, for integer keys), else laid
-//! out with the policy's interval; list: one listed value; hash: one value. Pure.
+//! from the catalog's partition holding the planner's reference (now, or the largest key in a
+//! partition or the catch-all, for integer keys), else the current period of the planner's
+//! [`Layout`]; list: one listed value; hash: one value. Pure.
 
 use crate::catalog::{PartBound, Partition, Table};
-use crate::key::{Axis, Bound};
+use crate::key::Bound;
+use crate::plan::{Layout, LayoutError};
 use crate::policy::{Policy, Strategy};
 use crate::render::{Dialect, NameCtx, Templates};
 use chrono::{DateTime, Utc};
@@ -45,43 +47,34 @@ pub fn probe(
     let live = |p: &&Partition| !p.detach_pending && p.bound != PartBound::Orphan;
     let (what, expect) = match table.strategy {
         Strategy::Range => {
-            let Some(kind) = table.key.kind else {
-                return Ok(ProbePlan::Skip(format!(
-                    "no range probe: partctl cannot lay out a key of type {}",
-                    table.key.sql_type
-                )));
+            let layout = match Layout::new(policy, table, now) {
+                Ok(l) => l,
+                Err(LayoutError::UnknownKeyType { sql_type, .. }) => {
+                    return Ok(ProbePlan::Skip(format!(
+                        "no range probe: partctl cannot lay out a key of type {sql_type}"
+                    )));
+                }
+                Err(LayoutError::NoInterval) => {
+                    return Ok(ProbePlan::Skip(
+                        "no range probe: the policy has no interval".into(),
+                    ));
+                }
+                Err(e) => return Err(e.to_string()),
             };
-            let Some(interval) = policy.interval else {
-                return Ok(ProbePlan::Skip(
-                    "no range probe: the policy has no interval".into(),
-                ));
-            };
-            let axis = Axis::new(kind, interval, policy.timezone)?;
-            let coord = if kind.is_time() {
-                kind.now_coord(now, policy.timezone)
-            } else {
-                table.stats.max_key.unwrap_or(0)
-            };
+            let kind = layout.kind;
             let holding = table
                 .partitions
                 .iter()
                 .filter(live)
                 .find_map(|p| match p.bound {
-                    PartBound::Range { from, to }
-                        if from <= Bound::At(coord) && Bound::At(coord) < to =>
-                    {
+                    PartBound::Range { from, to } if layout.holds_reference(from, to) => {
                         Some((from, to, p))
                     }
                     _ => None,
                 });
             let (from, to, expect) = match holding {
                 Some((from, to, p)) => (from, to, p.subpartitions.len().max(1) as u32),
-                None => {
-                    let i = axis.index_of(coord);
-                    let from = axis.start_of(i).map(Bound::At).unwrap_or(Bound::Min);
-                    let to = axis.start_of(i + 1).map(Bound::At).unwrap_or(Bound::Max);
-                    (from, to, 1)
-                }
+                None => (layout.from, layout.to, 1),
             };
             if let Bound::At(c) = from {
                 ctx.insert("from", &literal(c).ok_or("unreadable bound")?);

@@ -1,0 +1,98 @@
+//! Hash tables: every remainder of the policy's modulus covered; growth to a multiple splits
+//! the old partitions, a smaller modulus shrinks.
+
+use super::{action, partition_name, Action, ActionKind, FitError, HashSplit};
+use crate::catalog::{PartBound, Partition, Table};
+use crate::policy::Policy;
+
+/// Hash tables: every remainder of `modulus` covered. Partitions of a smaller modulus that
+/// divides it are replaced (growth); a larger modulus means shrinking.
+pub(super) fn plan_hash(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
+    let n = policy.modulus.ok_or(FitError::NoModulus)?;
+    let hashed: Vec<(&Partition, u32, u32)> = table
+        .partitions
+        .iter()
+        .filter_map(|p| match p.bound {
+            PartBound::Hash { modulus, remainder } => Some((p, modulus, remainder)),
+            _ => None,
+        })
+        .collect();
+    let act = |kind: ActionKind, reason: String| action(table, kind, reason);
+    let name_for = |m: u32, r: u32| partition_name(&table.name, &format!("m{m}_r{r}"));
+    if hashed.is_empty() {
+        return (0..n)
+            .map(|r| {
+                Ok(act(
+                    ActionKind::CreateHash {
+                        partition: name_for(n, r)?,
+                        modulus: n,
+                        remainder: r,
+                    },
+                    format!("modulus = {n}: remainder {r} has no partition"),
+                ))
+            })
+            .collect();
+    }
+    let largest = hashed.iter().map(|h| h.1).max().unwrap_or(n);
+    if largest > n {
+        return Ok(vec![act(
+            ActionKind::ShrinkHash {
+                partition: table.name.clone(),
+                from: largest,
+                to: n,
+            },
+            format!("modulus = {n}: the table has modulus {largest}; shrink"),
+        )]);
+    }
+    if let Some((p, m, _)) = hashed.iter().find(|h| n % h.1 != 0) {
+        return Err(FitError::ModulusNotDivisor {
+            partition: p.name.clone(),
+            modulus: *m,
+            target: n,
+        });
+    }
+    let mut splits = Vec::new();
+    for (p, m, r) in hashed.iter().filter(|h| h.1 < n) {
+        let new = (0..n / m)
+            .map(|k| {
+                let rr = r + k * m;
+                name_for(n, rr).map(|q| (q, rr))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        splits.push(HashSplit {
+            old: p.name.clone(),
+            old_modulus: *m,
+            old_remainder: *r,
+            modulus: n,
+            new,
+        });
+    }
+    let mut actions = Vec::new();
+    let smallest = hashed.iter().map(|h| h.1).min().unwrap_or(n);
+    if !splits.is_empty() {
+        actions.push(act(
+            ActionKind::GrowHash {
+                partition: table.name.clone(),
+                from: smallest,
+                to: n,
+                splits: splits.clone(),
+            },
+            format!("modulus = {n}: grow from {smallest}, rows kept and counted"),
+        ));
+    }
+    // Remainders no partition covers (after the splits).
+    for r in 0..n {
+        let covered = hashed.iter().any(|(_, m, q)| r % m == *q);
+        if !covered {
+            actions.push(act(
+                ActionKind::CreateHash {
+                    partition: name_for(n, r)?,
+                    modulus: n,
+                    remainder: r,
+                },
+                format!("modulus = {n}: remainder {r} has no partition"),
+            ));
+        }
+    }
+    Ok(actions)
+}

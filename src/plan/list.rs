@@ -1,0 +1,72 @@
+//! List tables: one partition per `lists` entry, matched by its exact value set.
+
+use super::{action, default_action, list_text, partition_name, Action, ActionKind, FitError};
+use crate::catalog::{PartBound, Partition, Table};
+use crate::policy::Policy;
+
+/// List tables: one partition per `lists` entry, matched by its exact value set. A partition
+/// holding some of an entry's values but not exactly them is refused: changing a list partition
+/// in place is not row-safe.
+pub(super) fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
+    let mut actions: Vec<Action> = default_action(policy, table)?.into_iter().collect();
+    let has_default = table.default_partition().is_some() || !actions.is_empty();
+    let existing: Vec<(&Partition, Vec<&String>)> = table
+        .partitions
+        .iter()
+        .filter_map(|p| match &p.bound {
+            PartBound::List { values } => Some((p, values.iter().collect())),
+            _ => None,
+        })
+        .collect();
+    for (suffix, values) in &policy.lists {
+        let mut want: Vec<String> = values.iter().map(list_text).collect();
+        want.sort();
+        let mut exact = false;
+        for (p, have) in &existing {
+            let mut have: Vec<String> = have.iter().map(|s| s.to_string()).collect();
+            have.sort();
+            if have == want {
+                exact = true;
+                break;
+            }
+            let shared: Vec<&String> = want.iter().filter(|v| have.contains(v)).collect();
+            if !shared.is_empty() {
+                return Err(FitError::ListChanged {
+                    partition: p.name.clone(),
+                    have,
+                    suffix: suffix.clone(),
+                    want,
+                });
+            }
+        }
+        if exact {
+            continue;
+        }
+        let partition = partition_name(&table.name, suffix)?;
+        if table.partitions.iter().any(|p| p.name == partition) {
+            return Err(FitError::ListNameTaken {
+                suffix: suffix.clone(),
+                name: partition.name,
+            });
+        }
+        actions.push(action(
+            table,
+            ActionKind::CreateList {
+                partition,
+                suffix: suffix.clone(),
+                values: values.clone(),
+                move_rows: has_default,
+            },
+            format!(
+                "lists.{suffix}: ({}){}",
+                want.join(", "),
+                if has_default {
+                    "; move its rows out of the catch-all"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(actions)
+}

@@ -1,0 +1,349 @@
+//! The planner: a pure function of (policies, catalog, now) to actions. No I/O, no clock, no
+//! engine: it knows key coordinates and bounds, never SQL.
+//!
+//! This module holds the actions ([`Action`], [`ActionKind`]), the errors ([`PlanError`],
+//! [`FitError`]) and the entry points ([`plan`], [`plan_table`], [`resolve`]). The work is done
+//! per strategy:
+//!
+//! - [`layout`]: where a range table stands at `now` (current period, horizon, cutoff), shared
+//!   with `check` and the verify probe;
+//! - `range`: coverage, gaps, creates and expiry of range tables;
+//! - `list`, `hash`: list and hash tables;
+//! - `simulate`: the catalog after a plan ran.
+
+mod hash;
+pub mod layout;
+mod list;
+mod range;
+mod simulate;
+
+use crate::catalog::{Catalog, Table};
+use crate::key::{Bound, KeyKind};
+use crate::names::QualifiedName;
+use crate::policy::{ListValue, Origin, Policy, Strategy};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use layout::{Layout, LayoutError};
+pub use simulate::simulate;
+
+// What the tests (`use super::*`) also read.
+#[cfg(test)]
+use {crate::catalog::PartBound, crate::key::Axis, crate::policy::Start, std::fmt};
+
+/// What to do to one table. Rendering turns an action into a step with SQL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub table: QualifiedName,
+    pub kind: ActionKind,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum ActionKind {
+    /// A new range partition `[from, to)`. `move_rows`: the catch-all may hold rows in range.
+    Create {
+        partition: QualifiedName,
+        from: Bound,
+        to: Bound,
+        move_rows: bool,
+    },
+    /// A new catch-all partition.
+    CreateDefault { partition: QualifiedName },
+    /// Expired partitions. `has_default`: the table has a catch-all when this runs.
+    Detach {
+        partition: QualifiedName,
+        has_default: bool,
+    },
+    Drop {
+        partition: QualifiedName,
+        has_default: bool,
+    },
+    Archive {
+        partition: QualifiedName,
+        schema: String,
+        has_default: bool,
+    },
+    /// Finish an interrupted `DETACH ... CONCURRENTLY`, then drop or archive if it expired.
+    Finalize {
+        partition: QualifiedName,
+        then: Option<Then>,
+    },
+    /// Finish a drop or archive that a crash interrupted after the detach.
+    Cleanup {
+        partition: QualifiedName,
+        then: Then,
+    },
+    /// A new list partition. `move_rows`: the table has a catch-all that may hold its rows.
+    CreateList {
+        partition: QualifiedName,
+        suffix: String,
+        values: Vec<ListValue>,
+        move_rows: bool,
+    },
+    /// A new hash partition (the table had none for this remainder).
+    CreateHash {
+        partition: QualifiedName,
+        modulus: u32,
+        remainder: u32,
+    },
+    /// Hash growth: every partition of a smaller modulus is replaced by the partitions of the
+    /// new modulus that cover its remainder class (PostgreSQL: one transaction per old partition;
+    /// MySQL: `ADD PARTITION PARTITIONS k`).
+    GrowHash {
+        partition: QualifiedName,
+        from: u32,
+        to: u32,
+        splits: Vec<HashSplit>,
+    },
+    /// Fewer hash partitions (MySQL `COALESCE PARTITION`; PostgreSQL refuses).
+    ShrinkHash {
+        partition: QualifiedName,
+        from: u32,
+        to: u32,
+    },
+}
+
+/// One hash partition to replace by `new` (name, remainder) under modulus `modulus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HashSplit {
+    pub old: QualifiedName,
+    pub old_modulus: u32,
+    pub old_remainder: u32,
+    pub modulus: u32,
+    pub new: Vec<(QualifiedName, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Then {
+    Drop,
+    Archive { schema: String },
+}
+
+impl ActionKind {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ActionKind::Create { .. } | ActionKind::CreateDefault { .. } => "create",
+            ActionKind::Detach { .. } => "detach",
+            ActionKind::Drop { .. } => "drop",
+            ActionKind::Archive { .. } => "archive",
+            ActionKind::Finalize { .. } => "finalize",
+            ActionKind::Cleanup {
+                then: Then::Drop, ..
+            } => "drop",
+            ActionKind::Cleanup { .. } => "archive",
+            ActionKind::CreateList { .. } | ActionKind::CreateHash { .. } => "create",
+            ActionKind::GrowHash { .. } => "grow",
+            ActionKind::ShrinkHash { .. } => "shrink",
+        }
+    }
+
+    pub fn partition(&self) -> &QualifiedName {
+        match self {
+            ActionKind::Create { partition, .. }
+            | ActionKind::CreateDefault { partition }
+            | ActionKind::Detach { partition, .. }
+            | ActionKind::Drop { partition, .. }
+            | ActionKind::Archive { partition, .. }
+            | ActionKind::Finalize { partition, .. }
+            | ActionKind::Cleanup { partition, .. }
+            | ActionKind::CreateList { partition, .. }
+            | ActionKind::CreateHash { partition, .. }
+            | ActionKind::GrowHash { partition, .. }
+            | ActionKind::ShrinkHash { partition, .. } => partition,
+        }
+    }
+}
+
+/// A policy that cannot be planned against the live table: the policy does not fit the table
+/// (strategy or column mismatch, a key or interval it cannot lay out, a name collision, a list
+/// or hash change partctl refuses, a table missing from the catalog, a plan the server would
+/// refuse). This is a judgement on the policy, not a failure to read the database: `check`
+/// reports it as CRITICAL, while read failures are UNKNOWN.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{table}: {message}")]
+pub struct PlanError {
+    pub table: String,
+    pub message: String,
+}
+
+impl PlanError {
+    /// The error for `table`, with the reason's text as the message.
+    pub fn new(table: impl Into<String>, reason: &FitError) -> PlanError {
+        PlanError {
+            table: table.into(),
+            message: reason.to_string(),
+        }
+    }
+}
+
+/// Why a policy does not fit its table (the typed reason behind a [`PlanError`]'s message).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    #[error("the table named at {origin} is not in the database (or is not partitioned)")]
+    MissingTable { origin: Origin },
+    #[error("the policy at {origin} says partition_by = \"{}\" on column `{column}`, but the table is partitioned by {} on `{key}`", .strategy.as_str(), .table_strategy.as_str())]
+    StrategyMismatch {
+        origin: Origin,
+        strategy: Strategy,
+        column: String,
+        table_strategy: Strategy,
+        key: String,
+    },
+    /// The range layout: key kind, interval, granularity, representable periods.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("`start` does not exist in the policy's time zone")]
+    StartInDstGap,
+    #[error("cannot fill a gap that starts at MINVALUE")]
+    GapFromMinvalue,
+    /// The name template failed to render a name.
+    #[error("{0}")]
+    Template(String),
+    #[error("the partition for {range} would be named `{name}`, which is already taken; set a name_template that makes names unique")]
+    RangeNameTaken { range: String, name: String },
+    #[error("the catch-all partition would be named `{name}`, which is already taken")]
+    DefaultNameTaken { name: String },
+    #[error(
+        "the catch-all partition name `{name}` would exceed {} bytes",
+        crate::policy::MAX_IDENT_BYTES
+    )]
+    DefaultNameTooLong { name: String },
+    #[error(
+        "the partition name `{name}` would exceed {} bytes",
+        crate::policy::MAX_IDENT_BYTES
+    )]
+    NameTooLong { name: String },
+    #[error("partition {partition} holds ({}) but the policy's `{suffix}` lists ({}); partctl does not change a list partition in place. Give the new value set a new suffix and move the old partition's values out by hand, or make the policy match the table", .have.join(", "), .want.join(", "))]
+    ListChanged {
+        partition: QualifiedName,
+        have: Vec<String>,
+        suffix: String,
+        want: Vec<String>,
+    },
+    #[error("the partition for `{suffix}` would be named `{name}`, which is already taken")]
+    ListNameTaken { suffix: String, name: String },
+    #[error("hash tables need a modulus")]
+    NoModulus,
+    #[error("partition {partition} has modulus {modulus}, which does not divide the policy's modulus {target}; hash growth must go to a multiple")]
+    ModulusNotDivisor {
+        partition: QualifiedName,
+        modulus: u32,
+        target: u32,
+    },
+}
+
+/// Find the catalog table a policy names.
+pub fn resolve<'c>(policy: &Policy, catalog: &'c Catalog) -> Option<&'c Table> {
+    catalog
+        .tables
+        .iter()
+        .find(|t| policy.table.matches(&t.name))
+}
+
+/// Plan every policy. Policies whose table is missing from the catalog are errors.
+pub fn plan(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    let mut out = Vec::new();
+    for p in policies {
+        let table = resolve(p, catalog).ok_or_else(|| {
+            PlanError::new(
+                p.table.to_string(),
+                &FitError::MissingTable {
+                    origin: p.origin.clone(),
+                },
+            )
+        })?;
+        out.extend(plan_table(p, table, now)?);
+    }
+    Ok(out)
+}
+
+/// Plan one table.
+pub fn plan_table(
+    policy: &Policy,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
+    if policy.strategy != table.strategy || policy.column != table.key.name {
+        return Err(err(FitError::StrategyMismatch {
+            origin: policy.origin.clone(),
+            strategy: policy.strategy,
+            column: policy.column.clone(),
+            table_strategy: table.strategy,
+            key: table.key.name.clone(),
+        }));
+    }
+    match policy.strategy {
+        Strategy::Range => range::plan_range(policy, table, now).map_err(err),
+        Strategy::List => list::plan_list(policy, table).map_err(err),
+        Strategy::Hash => hash::plan_hash(policy, table).map_err(err),
+    }
+}
+
+/// An action on `table`.
+fn action(table: &Table, kind: ActionKind, reason: String) -> Action {
+    Action {
+        table: table.name.clone(),
+        kind,
+        reason,
+    }
+}
+
+/// A list value as the catalog prints it.
+pub fn list_text(v: &ListValue) -> String {
+    match v {
+        ListValue::Int(i) => i.to_string(),
+        ListValue::Str(s) => s.clone(),
+    }
+}
+
+/// `<table>_<suffix>` in the table's schema (list and hash partitions).
+fn partition_name(table: &QualifiedName, suffix: &str) -> Result<QualifiedName, FitError> {
+    let name = format!("{}_{suffix}", table.name);
+    if name.len() > crate::policy::MAX_IDENT_BYTES {
+        return Err(FitError::NameTooLong { name });
+    }
+    Ok(QualifiedName::new(table.schema.clone(), name))
+}
+
+/// `<table>_default`: the catch-all partition.
+fn name_default(table: &QualifiedName) -> Result<QualifiedName, FitError> {
+    let name = format!("{}_default", table.name);
+    if name.len() > crate::policy::MAX_IDENT_BYTES {
+        return Err(FitError::DefaultNameTooLong { name });
+    }
+    Ok(QualifiedName::new(table.schema.clone(), name))
+}
+
+/// The catch-all partition `default_partition = true` asks for, when the table has none.
+fn default_action(policy: &Policy, table: &Table) -> Result<Option<Action>, FitError> {
+    if !policy.default_partition || table.default_partition().is_some() {
+        return Ok(None);
+    }
+    let name = name_default(&table.name)?;
+    Ok(Some(action(
+        table,
+        ActionKind::CreateDefault { partition: name },
+        "default_partition = true: keep a catch-all partition".into(),
+    )))
+}
+
+/// A range for people: `[2026-03-10, 2026-03-11)`.
+pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
+    let f = |b: Bound| match b {
+        Bound::Min => "MINVALUE".to_string(),
+        Bound::Max => "MAXVALUE".to_string(),
+        Bound::At(c) => kind.format(c),
+    };
+    format!("[{}, {})", f(from), f(to))
+}
+
+#[cfg(test)]
+mod tests;
