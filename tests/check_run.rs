@@ -341,6 +341,56 @@ fn check_is_critical_for_policies_that_do_not_fit_and_still_checks_the_rest() {
 }
 
 #[test]
+fn check_tells_a_table_it_cannot_read_unknown_from_a_policy_that_does_not_fit_critical() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.locked (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);
+         CREATE TABLE public.locked_default PARTITION OF public.locked DEFAULT;
+         INSERT INTO public.locked VALUES (1, '2026-11-21 10:00:00+00');
+         CREATE TABLE public.sessions (user_id bigint NOT NULL) PARTITION BY HASH (user_id);",
+    );
+    // Reading the catch-all's keys waits for this lock, and gives up after the policy's
+    // lock_timeout: the table could not be read, which says nothing about its partitions.
+    let mut holder = db.client();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE public.locked_default IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let locked = daily_policy("public.locked", "lock_timeout = \"100ms\"\nretries = 0");
+    let text = locked.clone()
+        // The table is partitioned by hash, not list: the policy does not fit.
+        + "[[table]]\nname = \"public.sessions\"\npartition_by = \"list\"\ncolumn = \"user_id\"\nlists = { a = [1, 2] }\nlock_timeout = \"100ms\"\nretries = 0\n";
+    let both = write_policy("unreadable-and-unfit", &text);
+    let r = ctl(&db.url, &both, NOW, &["check"]);
+    expect_code(&r, 2, "check: CRITICAL outranks UNKNOWN");
+    let l = line_for(&r, "public.locked");
+    assert!(
+        l.starts_with("public.locked: UNKNOWN - cannot read the table: ")
+            && l.contains("lock timeout"),
+        "{l}\n{}",
+        r.stdout
+    );
+    let s = line_for(&r, "public.sessions");
+    assert!(
+        s.starts_with("public.sessions: CRITICAL - policy error: "),
+        "{s}"
+    );
+
+    let alone = write_policy("unreadable", &locked);
+    let r = ctl(&db.url, &alone, NOW, &["check"]);
+    expect_code(&r, 3, "check of a table it cannot read");
+    assert!(first_line(&r).starts_with("UNKNOWN - "), "{}", r.stdout);
+
+    tx.rollback().unwrap();
+    let r = ctl(&db.url, &alone, NOW, &["check"]);
+    assert!(
+        line_for(&r, "public.locked").starts_with("public.locked: CRITICAL - no partition holds"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn check_is_unknown_when_the_server_cannot_be_reached_and_never_shows_the_password() {
     let policy = write_policy("unknown", &daily_policy("public.events", ""));
     let dir = temp_dir("prom-unknown");
