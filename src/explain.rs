@@ -22,6 +22,30 @@ use crate::policy::{ListValue, Policy};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Why a query could not be EXPLAINed: it is not one query with matching parameters, the
+/// server refused it, or its EXPLAIN output could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExplainError(pub String);
+
+impl From<String> for ExplainError {
+    fn from(s: String) -> Self {
+        ExplainError(s)
+    }
+}
+
+impl From<&str> for ExplainError {
+    fn from(s: &str) -> Self {
+        ExplainError(s.to_string())
+    }
+}
+
+impl From<crate::sql::StatementError> for ExplainError {
+    fn from(e: crate::sql::StatementError) -> Self {
+        ExplainError(e.0)
+    }
+}
+
 /// The partitions a plan touches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Touched {
@@ -64,20 +88,20 @@ pub fn text_of(
     t: &crate::render::Templates,
     name: &str,
     ctx: &tera::Context,
-) -> Result<String, String> {
+) -> Result<String, ExplainError> {
     t.text(name, ctx)
         .map(|s| s.trim().to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|e| ExplainError(e.to_string()))
 }
 
 impl Query<'_> {
     /// The query's one statement, once its placeholders match its `params`. `Err`: it cannot
     /// be EXPLAINed as written.
-    pub fn statement(&self) -> Result<&str, String> {
+    pub fn statement(&self) -> Result<&str, ExplainError> {
         let text = crate::sql::single_statement(self.sql)?;
         let wanted = crate::sql::max_param(text);
         if wanted != self.params.len() {
-            return Err(if self.params.is_empty() {
+            return Err(ExplainError(if self.params.is_empty() {
                 format!("the SQL uses placeholders up to ${wanted}; give their values in `params = [...]`")
             } else {
                 format!(
@@ -85,7 +109,7 @@ impl Query<'_> {
                     self.params.len(),
                     if self.params.len() == 1 { "" } else { "s" }
                 )
-            });
+            }));
         }
         Ok(text)
     }
@@ -111,7 +135,7 @@ pub struct PgPlan {
 }
 
 /// Parse `EXPLAIN (FORMAT JSON)` output of PostgreSQL.
-pub fn postgres(json: &str) -> Result<PgPlan, String> {
+pub fn postgres(json: &str) -> Result<PgPlan, ExplainError> {
     let v: Value =
         serde_json::from_str(json).map_err(|e| format!("EXPLAIN output is not JSON: {e}"))?;
     let plans = v
@@ -174,7 +198,7 @@ pub struct MyPlan {
 
 /// Parse `EXPLAIN FORMAT=JSON` output of MySQL or MariaDB. MySQL's `end_markers_in_json`
 /// comments (`} /* table */`) are tolerated.
-pub fn mysql(json: &str) -> Result<MyPlan, String> {
+pub fn mysql(json: &str) -> Result<MyPlan, ExplainError> {
     let cleaned = strip_block_comments(json);
     let v: Value =
         serde_json::from_str(&cleaned).map_err(|e| format!("EXPLAIN output is not JSON: {e}"))?;

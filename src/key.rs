@@ -182,21 +182,30 @@ impl fmt::Display for Span {
     }
 }
 
+/// A time span that cannot be read (`"1 fortnight"`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpanError(pub String);
+
 impl Span {
     /// Parse `"N unit(s)"` (a bare unit means 1). Integer spans come from TOML integers.
-    pub fn parse_time(text: &str) -> Result<Span, String> {
+    pub fn parse_time(text: &str) -> Result<Span, SpanError> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let (n, unit) = match words.as_slice() {
             [unit] => (1u32, *unit),
             [n, unit] => (
                 n.parse::<u32>()
-                    .map_err(|_| format!("`{n}` is not a whole number in `{text}`"))?,
+                    .map_err(|_| SpanError(format!("`{n}` is not a whole number in `{text}`")))?,
                 *unit,
             ),
-            _ => return Err(format!("expected \"N unit\", e.g. \"1 day\", got `{text}`")),
+            _ => {
+                return Err(SpanError(format!(
+                    "expected \"N unit\", e.g. \"1 day\", got `{text}`"
+                )))
+            }
         };
         if n == 0 {
-            return Err(format!("`{text}` must be at least 1"));
+            return Err(SpanError(format!("`{text}` must be at least 1")));
         }
         let unit = match unit.to_ascii_lowercase().trim_end_matches('s') {
             "minute" | "min" => TimeUnit::Minute,
@@ -206,9 +215,9 @@ impl Span {
             "month" => TimeUnit::Month,
             "year" => TimeUnit::Year,
             _ => {
-                return Err(format!(
+                return Err(SpanError(format!(
                     "unknown unit `{unit}` in `{text}`; use minute(s), hour(s), day(s), week(s), month(s) or year(s)"
-                ))
+                )))
             }
         };
         Ok(Span::Time { n, unit })

@@ -35,16 +35,21 @@ pub struct TableRef {
     pub name: String,
 }
 
+/// Text that is not a table name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TableRefError(pub String);
+
 impl TableRef {
-    pub fn parse(text: &str) -> Result<TableRef, String> {
+    pub fn parse(text: &str) -> Result<TableRef, TableRefError> {
         let (schema, name) = match text.split_once('.') {
             Some((s, n)) => (Some(s.to_string()), n.to_string()),
             None => (None, text.to_string()),
         };
         if name.is_empty() || schema.as_deref() == Some("") {
-            return Err(format!(
+            return Err(TableRefError(format!(
                 "`{text}` is not a table name; write \"schema.table\" or \"table\""
-            ));
+            )));
         }
         Ok(TableRef { schema, name })
     }

@@ -227,19 +227,24 @@ fn skip_quoted(b: &[u8], i: usize, q: u8, backslashes: bool) -> usize {
     b.len()
 }
 
+/// SQL that is not one query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StatementError(pub String);
+
 /// The text without trailing semicolons, and whether anything but whitespace and comments
 /// follows a semicolon (several statements).
-pub fn single_statement(sql: &str) -> Result<&str, String> {
+pub fn single_statement(sql: &str) -> Result<&str, StatementError> {
     let toks = tokenize(sql);
     let last = toks.iter().rposition(|t| !t.is_punct(';'));
     let Some(last) = last else {
-        return Err("the SQL is empty".into());
+        return Err(StatementError("the SQL is empty".into()));
     };
     if toks[..last].iter().any(|t| t.is_punct(';')) {
-        return Err(
+        return Err(StatementError(
             "the SQL holds several statements; an assertion is one query (verify only EXPLAINs it)"
                 .into(),
-        );
+        ));
     }
     // A query, not EXPLAIN ANALYZE, ANALYZE or a utility statement: verify only ever plans.
     let first = toks[0].keyword().unwrap_or_default();
@@ -249,10 +254,10 @@ pub fn single_statement(sql: &str) -> Result<&str, String> {
             "SELECT" | "WITH" | "VALUES" | "TABLE" | "INSERT" | "UPDATE" | "DELETE" | "REPLACE"
         );
     if !query {
-        return Err(format!(
+        return Err(StatementError(format!(
             "the SQL must be a query (SELECT, WITH, INSERT, UPDATE, DELETE ...), not `{}`",
             one_line(&sql[toks[0].start..toks[0].end])
-        ));
+        )));
     }
     Ok(sql[..toks[last].end].trim())
 }

@@ -778,7 +778,7 @@ fn fixture_path(name: &str) -> std::path::PathBuf {
 fn keep_fixture<T: PartialEq + std::fmt::Debug>(
     name: &str,
     live: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, partctl::explain::ExplainError>,
 ) {
     let path = fixture_path(name);
     if std::env::var_os("PARTCTL_CAPTURE_FIXTURES").is_some() {

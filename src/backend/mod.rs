@@ -20,7 +20,7 @@ pub mod tls;
 pub mod url;
 
 use crate::catalog::{self, Catalog, CatalogError, Engine, ServerMeta, StatsNeeded, TableRead};
-use crate::explain::{Query, Touched};
+use crate::explain::{ExplainError, Query, Touched};
 use crate::key::Span;
 use crate::names::TableRef;
 use crate::policy::{Policy, Strategy};
@@ -125,7 +125,7 @@ pub trait Backend {
     fn count_mismatch(&self, detail: String, at_target: bool) -> String;
 
     /// EXPLAIN one query (never executed) and count the partitions its plan touches.
-    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, String>;
+    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError>;
 
     /// Whether the run history table exists.
     fn history_exists(&mut self) -> Result<bool, DbError>;

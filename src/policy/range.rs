@@ -67,7 +67,7 @@ impl Ctx<'_> {
                 let parsed = match s.get_ref() {
                     Scalar::Int(n) if *n > 0 => Ok(Span::Int(*n)),
                     Scalar::Int(_) => Err("must be positive".to_string()),
-                    Scalar::Str(text) => Span::parse_time(text),
+                    Scalar::Str(text) => Span::parse_time(text).map_err(|e| e.0),
                     Scalar::Date(_) => Err("expected \"N unit\" or an integer".to_string()),
                 };
                 match (parsed, interval) {

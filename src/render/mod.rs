@@ -5,6 +5,13 @@
 //! `--- <role>` that tells the executor what the statement is for (see [`Role`]). A template
 //! whose first marker is `--- no_transaction` runs outside a transaction block.
 
+/// `templates!["<dir>": "a.sql.tera", ...]` in `templates/<dir>/`: (name, text) pairs compiled in.
+macro_rules! templates {
+    ($dir:literal: $($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $dir, "/", $name)))),*]
+    };
+}
+
 pub mod mysql;
 mod plan_doc;
 pub mod postgres;
@@ -34,6 +41,31 @@ pub enum Role {
     CountTarget,
     /// `SELECT count(*)` of rows left behind; must be 0.
     CountLeft,
+}
+
+impl Role {
+    /// The marker word templates use for the role (`--- count_source`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Exec => "exec",
+            Role::CountSource => "count_source",
+            Role::MoveRows => "move_rows",
+            Role::CountTarget => "count_target",
+            Role::CountLeft => "count_left",
+        }
+    }
+
+    fn from_marker(marker: &str) -> Option<Role> {
+        [
+            Role::Exec,
+            Role::CountSource,
+            Role::MoveRows,
+            Role::CountTarget,
+            Role::CountLeft,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == marker)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,12 +254,8 @@ fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
                     transactional = false;
                     continue;
                 }
-                "exec" => Role::Exec,
-                "count_source" => Role::CountSource,
-                "move_rows" => Role::MoveRows,
-                "count_target" => Role::CountTarget,
-                "count_left" => Role::CountLeft,
-                other => return Err(format!("unknown statement role `{other}`")),
+                other => Role::from_marker(other)
+                    .ok_or_else(|| format!("unknown statement role `{other}`"))?,
             };
             current = Some((role, String::new()));
         } else if let Some((_, sql)) = current.as_mut() {
@@ -287,6 +315,23 @@ impl Step {
             transactional,
             policy: 0,
         }
+    }
+}
+
+impl Step {
+    /// The step's statements as a script, each under a `-- <role>` line that says what it is
+    /// for (run it; count the rows to move; move them; count where they arrived; count what is
+    /// left), one statement per call.
+    pub fn script(&self) -> String {
+        let mut out = String::new();
+        for s in &self.stmts {
+            out.push_str("-- ");
+            out.push_str(s.role.as_str());
+            out.push('\n');
+            out.push_str(&s.sql);
+            out.push_str(";\n");
+        }
+        out
     }
 }
 

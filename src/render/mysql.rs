@@ -113,13 +113,8 @@ pub fn mariadb(version: &str) -> &'static MySql {
     }
 }
 
-macro_rules! templates {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/mysql/", $name)))),*]
-    };
-}
-
 const TEMPLATES: &[(&str, &str)] = templates![
+    "mysql":
     "catalog.sql.tera",
     "columns.sql.tera",
     "key_stats.sql.tera",
@@ -137,6 +132,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
 ];
 
 const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
+    "mysql":
     "verify.sql.tera",
     "verify_totals.sql.tera",
     "probe.sql.tera",
@@ -455,12 +451,7 @@ mod tests {
             .render(&templates, &action, t, &policy())
             .unwrap()
             .remove(0);
-        format!(
-            "id: {}\nlock: {}\n\n{};\n",
-            step.id,
-            step.lock,
-            step.sql.join(";\n")
-        )
+        format!("id: {}\nlock: {}\n\n{}", step.id, step.lock, step.script())
     }
 
     fn create(t: &Table) -> ActionKind {

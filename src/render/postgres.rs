@@ -13,13 +13,8 @@ pub struct Postgres;
 
 pub static POSTGRES: Postgres = Postgres;
 
-macro_rules! templates {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/postgres/", $name)))),*]
-    };
-}
-
 const TEMPLATES: &[(&str, &str)] = templates![
+    "postgres":
     "timeouts.sql.tera",
     "range_predicate.sql.tera",
     "bound_predicate.sql.tera",
@@ -62,7 +57,7 @@ impl Dialect for Postgres {
     }
 
     fn verify_templates(&self) -> &'static [(&'static str, &'static str)] {
-        templates!["verify.sql.tera", "probe.sql.tera"]
+        templates!["postgres": "verify.sql.tera", "probe.sql.tera"]
     }
 
     /// Integers as numbers; dates and timestamps as PostgreSQL prints them (with the zone for
@@ -404,11 +399,11 @@ mod tests {
             .unwrap()
             .remove(0);
         format!(
-            "id: {}\nlock: {}\ntransaction: {}\n\n{};\n",
+            "id: {}\nlock: {}\ntransaction: {}\n\n{}",
             step.id,
             step.lock,
             step.transactional,
-            step.sql.join(";\n")
+            step.script()
         )
     }
 
@@ -524,7 +519,7 @@ mod tests {
             .render(&templates, &action, &t, &p)
             .unwrap()
             .iter()
-            .map(|s| format!("id: {}\nlock: {}\n\n{};\n", s.id, s.lock, s.sql.join(";\n")))
+            .map(|s| format!("id: {}\nlock: {}\n\n{}", s.id, s.lock, s.script()))
             .collect::<Vec<_>>()
             .join("\n")
     }

@@ -136,12 +136,17 @@ pub fn template_context(
     ctx
 }
 
+/// An assertion whose `sql` or `params` templates do not render.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
 /// Render an assertion's `sql` template.
 pub fn render_assertion(
     policy: &Policy,
     assertion: &VerifyAssertion,
     now: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     tera::Tera::one_off(
         &assertion.sql,
         &template_context(policy, assertion, now),
@@ -154,7 +159,7 @@ pub fn render_assertion(
             msg.push_str(&format!(": {s}"));
             src = s.source();
         }
-        msg
+        TemplateError(msg)
     })
 }
 
@@ -163,7 +168,7 @@ pub fn render_params(
     policy: &Policy,
     assertion: &VerifyAssertion,
     now: DateTime<Utc>,
-) -> Result<Vec<ListValue>, String> {
+) -> Result<Vec<ListValue>, TemplateError> {
     let ctx = template_context(policy, assertion, now);
     assertion
         .params
@@ -172,7 +177,7 @@ pub fn render_params(
             ListValue::Str(s) if s.contains("{{") || s.contains("{%") => {
                 tera::Tera::one_off(s, &ctx, false)
                     .map(ListValue::Str)
-                    .map_err(|e| format!("params: `{s}` does not render: {e}"))
+                    .map_err(|e| TemplateError(format!("params: `{s}` does not render: {e}")))
             }
             other => Ok(other.clone()),
         })
@@ -238,7 +243,7 @@ fn judge(backend: &mut dyn Backend, t: &Templates, mut c: Check, q: &Query, exac
             c.notes.extend(touched.notes);
         }
         Err(e) => {
-            c.error = Some(e);
+            c.error = Some(e.to_string());
         }
     }
     c
@@ -278,7 +283,7 @@ pub fn run(
                 Ok(s) => s,
                 Err(e) => {
                     let mut c = base(a.sql.clone());
-                    c.error = Some(e);
+                    c.error = Some(e.to_string());
                     checks.push(c);
                     continue;
                 }
@@ -353,7 +358,7 @@ pub fn run(
                 }
                 Err(e) => {
                     let mut c = check(Kind::Probe, &display, String::new(), 1, engine);
-                    c.error = Some(e);
+                    c.error = Some(e.to_string());
                     checks.push(c);
                 }
             }

@@ -30,6 +30,18 @@ pub enum ProbePlan {
     Skip(String),
 }
 
+/// Why a probe could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A key value the dialect cannot write as a literal.
+    #[error("unreadable {0}")]
+    Unreadable(&'static str),
+    #[error(transparent)]
+    Template(#[from] crate::explain::ExplainError),
+}
+
 /// The probe for one table.
 pub fn probe(
     templates: &Templates,
@@ -37,7 +49,7 @@ pub fn probe(
     policy: &Policy,
     table: &Table,
     now: DateTime<Utc>,
-) -> Result<ProbePlan, String> {
+) -> Result<ProbePlan, ProbeError> {
     let mut ctx = Context::new();
     ctx.insert("table", &NameCtx::from(&table.name));
     ctx.insert("key", &table.key.name);
@@ -59,7 +71,7 @@ pub fn probe(
                         "no range probe: the policy has no interval".into(),
                     ));
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             };
             let kind = layout.kind;
             let holding = table
@@ -77,10 +89,10 @@ pub fn probe(
                 None => (layout.from, layout.to, 1),
             };
             if let Bound::At(c) = from {
-                ctx.insert("from", &literal(c).ok_or("unreadable bound")?);
+                ctx.insert("from", &literal(c).ok_or(ProbeError::Unreadable("bound"))?);
             }
             if let Bound::At(c) = to {
-                ctx.insert("to", &literal(c).ok_or("unreadable bound")?);
+                ctx.insert("to", &literal(c).ok_or(ProbeError::Unreadable("bound"))?);
             }
             if from == Bound::Min && to == Bound::Max {
                 return Ok(ProbePlan::Skip(
@@ -133,7 +145,8 @@ pub fn probe(
         Strategy::Hash => {
             let value = match table.key.kind {
                 Some(k) if !k.is_time() => Value::from(1),
-                Some(k) => literal(k.now_coord(now, policy.timezone)).ok_or("unreadable key")?,
+                Some(k) => literal(k.now_coord(now, policy.timezone))
+                    .ok_or(ProbeError::Unreadable("key"))?,
                 None => {
                     let t = table.key.sql_type.to_ascii_lowercase();
                     if t.contains("char") || t.contains("text") {

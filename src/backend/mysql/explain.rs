@@ -4,7 +4,7 @@
 
 use super::Flavor;
 use crate::backend::script_statements;
-use crate::explain::{part, text_of, Query, Touched};
+use crate::explain::{part, text_of, ExplainError, Query, Touched};
 use crate::names::QualifiedName;
 use crate::policy::ListValue;
 use crate::render::Templates;
@@ -20,7 +20,7 @@ pub fn explain(
     flavor: Flavor,
     t: &Templates,
     q: &Query,
-) -> Result<Touched, String> {
+) -> Result<Touched, ExplainError> {
     let text = q.statement()?;
     let secs = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;
     let mut begin = part("begin");
@@ -46,22 +46,22 @@ pub fn explain(
     explain.insert("sql", &text_q);
     let result = text_of(t, "verify.sql.tera", &explain).and_then(|stmt| {
         for s in script_statements(&begin) {
-            conn.query_drop(s).map_err(|e| e.to_string())?;
+            conn.query_drop(s).map_err(|e| ExplainError(e.to_string()))?;
         }
         // A prepared statement: one statement only.
         conn.exec_first::<String, _, _>(stmt, values)
-            .map_err(|e| match &e {
+            .map_err(|e| ExplainError(match &e {
                 mysql::Error::MySqlError(me) if me.code == 1792 => format!(
                     "{e}; {} refuses to EXPLAIN a data-changing statement in a READ ONLY transaction: write the assertion as a SELECT with the same WHERE",
                     flavor.product()
                 ),
                 _ => e.to_string(),
-            })
+            }))
     });
     let cleanup = conn
         .query_drop(text_of(t, "verify.sql.tera", &part("end"))?)
-        .map_err(|e| e.to_string());
-    let json = result?.ok_or("EXPLAIN returned no rows")?;
+        .map_err(|e| ExplainError(e.to_string()));
+    let json = result?.ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
     cleanup?;
 
     let plan = crate::explain::mysql(&json)?;
@@ -74,7 +74,7 @@ fn my_count(
     text: &str,
     plan: &crate::explain::MyPlan,
     own: Option<&QualifiedName>,
-) -> Result<Touched, String> {
+) -> Result<Touched, ExplainError> {
     let current: Option<String> = conn
         .query_first("SELECT DATABASE()")
         .map_err(|e| e.to_string())?

@@ -13,7 +13,7 @@ use super::{
     StmtErrorKind,
 };
 use crate::catalog::{Catalog, CatalogError, Engine};
-use crate::explain::{Query, Touched};
+use crate::explain::{ExplainError, Query, Touched};
 use crate::policy::Policy;
 use crate::render::mysql::{Flavor, Server};
 use crate::render::{Dialect, Templates};
@@ -191,7 +191,7 @@ impl Backend for MyBackend {
         }
     }
 
-    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, String> {
+    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {
         explain::explain(&mut self.conn, self.server.flavor(), templates, query)
     }
 

@@ -4,7 +4,7 @@
 
 use super::error_text;
 use crate::backend::script_statements;
-use crate::explain::{part, text_of, Query, Relation, Touched};
+use crate::explain::{part, text_of, ExplainError, Query, Relation, Touched};
 use crate::names::QualifiedName;
 use crate::render::Templates;
 use std::collections::BTreeSet;
@@ -19,7 +19,11 @@ fn millis(d: std::time::Duration) -> String {
 
 /// EXPLAIN one query inside a READ ONLY transaction that is rolled back, and count the leaf
 /// partitions its plan names.
-pub fn explain(client: &mut postgres::Client, t: &Templates, q: &Query) -> Result<Touched, String> {
+pub fn explain(
+    client: &mut postgres::Client,
+    t: &Templates,
+    q: &Query,
+) -> Result<Touched, ExplainError> {
     let text = q.statement()?;
     let generic = !q.params.is_empty();
     let mut begin = part("begin");
@@ -29,7 +33,7 @@ pub fn explain(client: &mut postgres::Client, t: &Templates, q: &Query) -> Resul
     let begin = text_of(t, "verify.sql.tera", &begin)?;
 
     let mut prepared = false;
-    let result = (|| -> Result<String, String> {
+    let result = (|| -> Result<String, ExplainError> {
         for stmt in script_statements(&begin) {
             client
                 .execute(stmt.as_str(), &[])
@@ -53,7 +57,9 @@ pub fn explain(client: &mut postgres::Client, t: &Templates, q: &Query) -> Resul
         let rows = client
             .query(&text_of(t, "verify.sql.tera", &explain)?, &[])
             .map_err(|e| error_text(&e))?;
-        let row = rows.first().ok_or("EXPLAIN returned no rows")?;
+        let row = rows
+            .first()
+            .ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
         let v: serde_json::Value = row.try_get(0).map_err(|e| error_text(&e))?;
         Ok(v.to_string())
     })();
@@ -81,7 +87,7 @@ fn pg_count(
     client: &mut postgres::Client,
     plan: &crate::explain::PgPlan,
     own: Option<&QualifiedName>,
-) -> Result<Touched, String> {
+) -> Result<Touched, ExplainError> {
     let rels: Vec<&Relation> = plan.relations.iter().collect();
     let schemas: Vec<String> = rels
         .iter()

@@ -15,7 +15,7 @@ use super::{
     StmtErrorKind,
 };
 use crate::catalog::{Catalog, CatalogError, Engine};
-use crate::explain::{Query, Touched};
+use crate::explain::{ExplainError, Query, Touched};
 use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
 use chrono::{DateTime, Utc};
@@ -226,7 +226,7 @@ impl Backend for PgBackend {
         format!("{detail}; the transaction was rolled back, nothing changed")
     }
 
-    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, String> {
+    fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {
         explain::explain(&mut self.client, templates, query)
     }
 
