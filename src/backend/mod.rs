@@ -142,13 +142,55 @@ pub trait Backend {
     fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError>;
 }
 
-/// Connect to the server a URL names: the one place that picks a backend by engine.
+/// Connect to the server a URL names: the one place that picks a backend by engine. The
+/// whole exchange (TCP, TLS, login, session set-up) takes at most the URL's `connect_timeout`.
 pub fn connect(url: &DbUrl) -> Result<Box<dyn Backend>, DbError> {
+    let owned = url.clone();
     match url.engine {
-        Engine::Postgres => Ok(Box::new(postgres::PgBackend::connect(url)?)),
-        Engine::Mysql | Engine::Mariadb => Ok(Box::new(mysql::MyBackend::connect(url)?)),
+        Engine::Postgres => within(url, move || {
+            postgres::PgBackend::connect(&owned).map(|b| Box::new(b) as Box<dyn Backend + Send>)
+        }),
+        Engine::Mysql | Engine::Mariadb => within(url, move || {
+            mysql::MyBackend::connect(&owned).map(|b| Box::new(b) as Box<dyn Backend + Send>)
+        }),
+    }
+    .map(|b| b as Box<dyn Backend>)
+}
+
+/// Run a connection attempt on its own thread and give up after the URL's `connect_timeout`:
+/// a server that accepts the connection and never answers cannot hold partctl. (The abandoned
+/// thread ends with the process, or when the server finally answers or closes.)
+fn within(
+    url: &DbUrl,
+    attempt: impl FnOnce() -> Result<Box<dyn Backend + Send>, DbError> + Send + 'static,
+) -> Result<Box<dyn Backend + Send>, DbError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("partctl-connect".into())
+        .spawn(move || {
+            let _ = tx.send(attempt());
+        })
+        .map_err(|e| DbError::Connect {
+            target: url.to_string(),
+            message: format!("cannot start the connection: {e}"),
+        })?;
+    match rx.recv_timeout(url.connect_timeout) {
+        Ok(result) => result,
+        Err(_) => Err(DbError::Connect {
+            target: url.to_string(),
+            message: format!(
+                "no answer within {} s (connect_timeout); the server accepted the connection but did not complete the login",
+                url.connect_timeout.as_secs()
+            ),
+        }),
     }
 }
+
+/// TCP keepalive settings for both engines: a server that vanishes mid-session (a network
+/// partition, a dead host) is noticed within about a minute instead of never.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Unacknowledged data for this long drops the connection (Linux `TCP_USER_TIMEOUT`).
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the planner needs to know about a table's rows, beyond its partitions.
 pub fn stats_needed(p: &Policy) -> StatsNeeded {

@@ -46,8 +46,11 @@ impl MyBackend {
         };
         let normalized = my_tls_params(&normalized).map_err(|e| fail(e.to_string()))?;
         let opts = mysql::Opts::from_url(&normalized).map_err(|e| fail(e.to_string()))?;
+        let ms = |d: std::time::Duration| Some(u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
         let opts = mysql::OptsBuilder::from_opts(opts)
-            .tcp_connect_timeout(Some(std::time::Duration::from_secs(10)))
+            .tcp_connect_timeout(Some(url.connect_timeout))
+            .tcp_keepalive_time_ms(ms(super::KEEPALIVE_IDLE))
+            .tcp_user_timeout_ms(ms(super::TCP_USER_TIMEOUT))
             .prefer_socket(false);
         let mut conn = mysql::Conn::new(opts).map_err(|e| fail(e.to_string()))?;
         for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {

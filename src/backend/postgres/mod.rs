@@ -45,9 +45,10 @@ impl PgBackend {
         let mut config =
             postgres::Config::from_str(&driver_url).map_err(|e| fail(e.to_string()))?;
         config.application_name("partctl");
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
+        config.connect_timeout(url.connect_timeout);
+        config.keepalives(true);
+        config.keepalives_idle(super::KEEPALIVE_IDLE);
+        config.tcp_user_timeout(super::TCP_USER_TIMEOUT);
         let mut client = match tls {
             PgTls::Disable => config.connect(postgres::NoTls),
             PgTls::Encrypt => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
