@@ -1091,6 +1091,12 @@ fn rejected_password_is_not_printed() {
     assert_eq!(r.code, 1, "{r:#?}");
     assert!(!r.stdout.contains("SuperSecret123"), "{r:#?}");
     assert!(!r.stderr.contains("SuperSecret123"), "{r:#?}");
+    // The server's own words, not the driver's Rust wrappers.
+    assert!(
+        r.stderr.contains("ERROR 1045 (28000): Access denied"),
+        "{r:#?}"
+    );
+    assert!(!r.stderr.contains("MySqlError {"), "{r:#?}");
 }
 
 // ---------------------------------------------------------------------------

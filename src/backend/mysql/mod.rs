@@ -52,13 +52,13 @@ impl MyBackend {
             .tcp_keepalive_time_ms(ms(super::KEEPALIVE_IDLE))
             .tcp_user_timeout_ms(ms(super::TCP_USER_TIMEOUT))
             .prefer_socket(false);
-        let mut conn = mysql::Conn::new(opts).map_err(|e| fail(e.to_string()))?;
+        let mut conn = mysql::Conn::new(opts).map_err(|e| fail(error_text(&e)))?;
         for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {
-            conn.query_drop(stmt).map_err(|e| fail(e.to_string()))?;
+            conn.query_drop(stmt).map_err(|e| fail(error_text(&e)))?;
         }
         let version: String = conn
             .query_first("SELECT VERSION()")
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(error_text(&e)))?
             .unwrap_or_default();
         Ok(MyBackend {
             conn,
@@ -69,8 +69,22 @@ impl MyBackend {
     fn query_err(context: &'static str) -> impl Fn(mysql::Error) -> DbError {
         move |e| DbError::Query {
             context: context.into(),
-            message: e.to_string(),
+            message: error_text(&e),
         }
+    }
+}
+
+/// A driver error in the server's own words (`ERROR 1045 (28000): Access denied ...`), without
+/// the driver's Rust wrappers (`MySqlError { ... }`).
+pub fn error_text(e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::MySqlError(m) => m.to_string(),
+        mysql::Error::DriverError(d) => d.to_string(),
+        mysql::Error::IoError(io) => io.to_string(),
+        mysql::Error::CodecError(c) => c.to_string(),
+        mysql::Error::UrlError(u) => u.to_string(),
+        mysql::Error::TlsError(t) => t.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -88,9 +102,10 @@ fn stmt_error(e: &mysql::Error) -> StmtError {
     };
     let message = match code {
         Some(1503) => format!(
-            "every PRIMARY KEY and UNIQUE key of a partitioned table must include the partition column; add it to the key (server said: {e})"
+            "every PRIMARY KEY and UNIQUE key of a partitioned table must include the partition column; add it to the key (server said: {})",
+            error_text(e)
         ),
-        _ => e.to_string(),
+        _ => error_text(e),
     };
     StmtError { kind, message }
 }
@@ -144,7 +159,7 @@ impl Backend for MyBackend {
             .map(|r| r.flatten() == Some(1))
             .map_err(|e| DbError::Query {
                 context: format!("{table}: taking the advisory lock"),
-                message: e.to_string(),
+                message: error_text(&e),
             })
     }
 
@@ -156,7 +171,7 @@ impl Backend for MyBackend {
             )
             .map_err(|e| DbError::Query {
                 context: format!("{table}: releasing the advisory lock"),
-                message: e.to_string(),
+                message: error_text(&e),
             })
     }
 
