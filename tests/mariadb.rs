@@ -1174,6 +1174,15 @@ fn failed_reorganize_behind_an_open_transaction_changes_nothing() {
         r.stderr.contains("blocked"),
         "the error should name the table: {r:#?}"
     );
+    // The session whose transaction holds the metadata lock is named.
+    let holder: Option<u64> = reader.query_first("SELECT CONNECTION_ID()").unwrap();
+    assert!(
+        r.stderr.contains("the lock is held by:")
+            && r.stderr
+                .contains(&format!("connection {} (user ", holder.unwrap()))
+            && r.stderr.contains("transaction open "),
+        "{r:#?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "lock_timeout = 1s, retries = 0 took {:?}",

@@ -1661,6 +1661,21 @@ fn a_lock_timeout_is_retried_then_fails_cleanly_and_a_later_run_succeeds() {
         "{}",
         r.stderr
     );
+    // The session that holds the lock is named: pid, user, how long, what it ran.
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        r.stderr.contains("the lock is held by:")
+            && r.stderr.contains(&format!("pid {holder_pid} (user "))
+            && r.stderr.contains("transaction open ")
+            && r.stderr.contains("holding AccessExclusiveLock")
+            && r.stderr
+                .contains("LOCK TABLE public.events IN ACCESS EXCLUSIVE MODE"),
+        "{}",
+        r.stderr
+    );
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "gave up promptly"

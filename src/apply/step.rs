@@ -96,11 +96,20 @@ pub fn run_step(
                 attempt += 1;
             }
             Err(Failure::Retry(sql, message)) => {
+                let mut message = format!("{message} (gave up after {attempt} attempts)");
+                let holders = backend.lock_holders(&step.parent);
+                if !holders.is_empty() {
+                    message.push_str("\nthe lock is held by:");
+                    for h in holders {
+                        message.push_str("\n  ");
+                        message.push_str(&h);
+                    }
+                }
                 return Err(ApplyError::Statement {
                     step: step.id.clone(),
                     sql,
-                    message: format!("{message} (gave up after {attempt} attempts)"),
-                })
+                    message,
+                });
             }
             Err(Failure::Fatal(e)) => return Err(e),
         }

@@ -22,7 +22,7 @@ pub mod url;
 use crate::catalog::{self, Catalog, CatalogError, Engine, ServerMeta, StatsNeeded, TableRead};
 use crate::explain::{ExplainError, Query, Touched};
 use crate::key::Span;
-use crate::names::TableRef;
+use crate::names::{QualifiedName, TableRef};
 use crate::policy::{Policy, Strategy};
 use crate::render::{Dialect, Templates};
 use std::time::Duration;
@@ -123,6 +123,12 @@ pub trait Backend {
     fn reset_session(&mut self);
     /// The message for a row-count mismatch in a step: what was (or was not) undone.
     fn count_mismatch(&self, detail: String, at_target: bool) -> String;
+
+    /// The other sessions that hold (or may hold) a lock on the table or its partitions, each
+    /// described in one line (pid, user, application, how long its transaction has been open,
+    /// the start of its query), most likely culprit first; for an error after a lock wait gave
+    /// up. Best effort: empty when it cannot tell.
+    fn lock_holders(&mut self, table: &QualifiedName) -> Vec<String>;
 
     /// EXPLAIN one query (never executed) and count the partitions its plan touches.
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError>;
@@ -256,6 +262,32 @@ pub fn table_names(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<Strin
             _ => p.table.to_string(),
         })
         .collect()
+}
+
+/// One line about a session that holds a lock: who, for how long, doing what.
+pub fn holder_text(
+    session: &str,
+    user: &str,
+    application: Option<&str>,
+    open_secs: i64,
+    query: &str,
+    modes: Option<&str>,
+) -> String {
+    let mut s = format!("{session} (user {user}");
+    if let Some(a) = application.filter(|a| !a.is_empty()) {
+        s.push_str(&format!(", application {a}"));
+    }
+    if open_secs >= 0 {
+        s.push_str(&format!(", transaction open {open_secs} s"));
+    }
+    if let Some(m) = modes.filter(|m| !m.is_empty()) {
+        s.push_str(&format!(", holding {m}"));
+    }
+    s.push(')');
+    if !query.trim().is_empty() {
+        s.push_str(&format!(": {}", query.trim()));
+    }
+    s
 }
 
 /// 64-bit advisory lock key for a table: FNV-1a over "partctl:" and the qualified name.

@@ -91,6 +91,9 @@ pub struct Step {
     /// Index into the table's policy list (for timeouts and retries).
     #[serde(skip)]
     pub policy: usize,
+    /// The partitioned table the step works on.
+    #[serde(skip)]
+    pub parent: QualifiedName,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +317,7 @@ impl Step {
             stmts,
             transactional,
             policy: 0,
+            parent: action.table.clone(),
         }
     }
 }

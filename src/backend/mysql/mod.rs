@@ -9,11 +9,12 @@ use super::history::{parse_time, Record};
 use super::tls::my_tls_params;
 use super::url::{scrub, DbUrl};
 use super::{
-    advisory_key, catalog_lock_wait, script_statements, Backend, Capabilities, DbError, StmtError,
-    StmtErrorKind,
+    advisory_key, catalog_lock_wait, holder_text, script_statements, Backend, Capabilities,
+    DbError, StmtError, StmtErrorKind,
 };
 use crate::catalog::{Catalog, CatalogError, Engine};
 use crate::explain::{ExplainError, Query, Touched};
+use crate::names::QualifiedName;
 use crate::policy::Policy;
 use crate::render::mysql::{Flavor, Server};
 use crate::render::{Dialect, Templates};
@@ -207,6 +208,30 @@ impl Backend for MyBackend {
         } else {
             detail
         }
+    }
+
+    fn lock_holders(&mut self, table: &QualifiedName) -> Vec<String> {
+        type Row = (u64, String, String, Option<i64>, String);
+        self.conn
+            .exec::<Row, _, _>(
+                include_str!("../../../templates/mysql/lock_holders.sql"),
+                (&table.schema,),
+            )
+            .map(|rows| {
+                rows.iter()
+                    .map(|(id, user, host, secs, query)| {
+                        holder_text(
+                            &format!("connection {id}"),
+                            &format!("{user}@{host}"),
+                            None,
+                            secs.unwrap_or(-1),
+                            query,
+                            None,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {

@@ -11,11 +11,12 @@ use super::history::{parse_time, Record};
 use super::tls::{pg_tls_mode, rustls_encrypt_only, rustls_verifying, PgTls};
 use super::url::{scrub, DbUrl};
 use super::{
-    advisory_key, catalog_lock_wait, script_statements, Backend, Capabilities, DbError, StmtError,
-    StmtErrorKind,
+    advisory_key, catalog_lock_wait, holder_text, script_statements, Backend, Capabilities,
+    DbError, StmtError, StmtErrorKind,
 };
 use crate::catalog::{Catalog, CatalogError, Engine};
 use crate::explain::{ExplainError, Query, Touched};
+use crate::names::QualifiedName;
 use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
 use chrono::{DateTime, Utc};
@@ -225,6 +226,28 @@ impl Backend for PgBackend {
 
     fn count_mismatch(&self, detail: String, _at_target: bool) -> String {
         format!("{detail}; the transaction was rolled back, nothing changed")
+    }
+
+    fn lock_holders(&mut self, table: &QualifiedName) -> Vec<String> {
+        let rows = self.client.query(
+            include_str!("../../../templates/postgres/lock_holders.sql"),
+            &[&table.schema, &table.name],
+        );
+        rows.map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    holder_text(
+                        &format!("pid {}", r.get::<_, i32>(0)),
+                        &r.get::<_, String>(1),
+                        Some(&r.get::<_, String>(2)),
+                        r.get::<_, i64>(3),
+                        &r.get::<_, String>(4),
+                        Some(&r.get::<_, String>(5)),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {
