@@ -116,6 +116,9 @@ pub enum Command {
 
 /// Parse arguments, run, and return the exit status. Errors print to stderr as `error: ...`.
 pub fn main() -> u8 {
+    if let Err(e) = apply::interrupt::install() {
+        eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -207,10 +210,24 @@ fn run(cli: &Cli) -> Result<u8> {
             let outcomes =
                 apply::apply(conn.as_mut(), &selected, now, expected.as_ref(), &mut log)?;
             print_outcomes(cli.format, &outcomes)?;
-            if *verify {
-                return run_verify(cli, conn.as_mut(), &selected, now, true);
+            let mut failed = false;
+            for (t, o) in &outcomes {
+                if let TableOutcome::Failed { error, .. } = o {
+                    eprintln!("error: {t}: {error}");
+                    failed = true;
+                }
             }
-            Ok(0)
+            if let Some(sig) = apply::interrupt::signal() {
+                eprintln!(
+                    "interrupted: the step in flight finished and was checked; no other step was started"
+                );
+                return Ok(apply::interrupt::exit_status(sig));
+            }
+            if *verify {
+                let code = run_verify(cli, conn.as_mut(), &selected, now, true)?;
+                return Ok(if failed { 1 } else { code });
+            }
+            Ok(u8::from(failed))
         }
         Command::Verify { no_probes } => {
             run_verify(cli, connect(cli)?.as_mut(), &selected, now, !no_probes)
@@ -481,6 +498,14 @@ fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result
                 .iter()
                 .map(|(t, o)| match o {
                     TableOutcome::Skipped => serde_json::json!({"table": t, "status": "skipped", "reason": "another partctl run holds the table's lock"}),
+                    TableOutcome::Failed { done, error } => serde_json::json!({
+                        "table": t, "status": "failed", "error": error,
+                        "steps": done.iter().map(|s| serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts})).collect::<Vec<_>>()
+                    }),
+                    TableOutcome::Interrupted { done, not_started } => serde_json::json!({
+                        "table": t, "status": "interrupted", "not_started": not_started,
+                        "steps": done.iter().map(|s| serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts})).collect::<Vec<_>>()
+                    }),
                     TableOutcome::Done(steps) => serde_json::json!({
                         "table": t, "status": "done",
                         "steps": steps.iter().map(|s| serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts})).collect::<Vec<_>>()
@@ -495,6 +520,19 @@ fn print_outcomes(format: Format, outcomes: &[(String, TableOutcome)]) -> Result
                     TableOutcome::Skipped => {
                         writeln!(out, "{t}: skipped (another partctl run holds its lock)")?
                     }
+                    TableOutcome::Failed { done, error } => writeln!(
+                        out,
+                        "{t}: FAILED after {} step{} applied: {}",
+                        done.len(),
+                        if done.len() == 1 { "" } else { "s" },
+                        error.lines().next().unwrap_or_default()
+                    )?,
+                    TableOutcome::Interrupted { done, not_started } => writeln!(
+                        out,
+                        "{t}: interrupted: {} step{} applied, {not_started} not started",
+                        done.len(),
+                        if done.len() == 1 { "" } else { "s" }
+                    )?,
                     TableOutcome::Done(steps) if steps.is_empty() => {
                         writeln!(out, "{t}: nothing to do")?
                     }

@@ -181,6 +181,12 @@ pub fn run(
     };
     let mut out = Vec::new();
     for (p, name) in policies.iter().zip(names) {
+        if apply::interrupt::requested() {
+            let mut t = TableRun::new(name, RunStatus::NotDue, None);
+            t.message = "not run: interrupted".into();
+            out.push(t);
+            continue;
+        }
         let last_ok = match backend.history_last_ok(&name) {
             Ok(t) => t,
             Err(e) => {
@@ -202,55 +208,62 @@ pub fn run(
             continue;
         }
 
-        // Steps that completed before a failure are told as events.
-        let mut logged_steps = 0u32;
-        let mut logged_rows = 0u64;
-        let mut counting = |e: &apply::Event| {
-            if let apply::Event::Applied(a) = e {
-                logged_steps += 1;
-                logged_rows += a.rows_moved;
-            }
-            log(&e.to_string());
-        };
+        let mut counting = |e: &apply::Event| log(&e.to_string());
         let outcome = apply::apply(backend, &[*p], now, None, &mut counting);
         let mut t = TableRun::new(name.clone(), RunStatus::Ok, last_ok);
         match outcome {
             Ok(outcomes) => match outcomes.into_iter().next() {
-                Some((resolved, TableOutcome::Skipped)) => {
+                Some((resolved, outcome)) => {
                     t.table = resolved;
-                    t.status = RunStatus::Skipped;
-                    t.message = "another partctl run holds this table's lock".into();
-                }
-                Some((resolved, TableOutcome::Done(steps))) => {
-                    t.table = resolved;
-                    t.steps_applied = steps.len() as u32;
-                    t.rows_moved = steps.iter().map(|s| s.rows_moved).sum();
-                    t.message = if steps.is_empty() {
-                        "nothing to do".into()
-                    } else {
-                        format!(
-                            "{} step{} applied, {} row{} moved",
-                            t.steps_applied,
-                            plural(t.steps_applied as usize),
-                            t.rows_moved,
-                            plural(t.rows_moved as usize)
-                        )
+                    t.steps_applied = outcome.applied().len() as u32;
+                    t.rows_moved = outcome.applied().iter().map(|s| s.rows_moved).sum();
+                    let earlier = |t: &TableRun| {
+                        if t.steps_applied > 0 {
+                            format!(
+                                "; {} earlier step{} of this run had been applied",
+                                t.steps_applied,
+                                plural(t.steps_applied as usize)
+                            )
+                        } else {
+                            String::new()
+                        }
                     };
+                    match outcome {
+                        TableOutcome::Skipped => {
+                            t.status = RunStatus::Skipped;
+                            t.message = "another partctl run holds this table's lock".into();
+                        }
+                        TableOutcome::Done(steps) if steps.is_empty() => {
+                            t.message = "nothing to do".into()
+                        }
+                        TableOutcome::Done(_) => {
+                            t.message = format!(
+                                "{} step{} applied, {} row{} moved",
+                                t.steps_applied,
+                                plural(t.steps_applied as usize),
+                                t.rows_moved,
+                                plural(t.rows_moved as usize)
+                            )
+                        }
+                        TableOutcome::Failed { error, .. } => {
+                            t.status = RunStatus::Failed;
+                            t.message = format!("{}{}", clean(&error), earlier(&t));
+                        }
+                        TableOutcome::Interrupted { not_started, .. } => {
+                            t.status = RunStatus::Failed;
+                            t.message = format!(
+                                "interrupted: {} step{} applied, {not_started} not started",
+                                t.steps_applied,
+                                plural(t.steps_applied as usize)
+                            );
+                        }
+                    }
                 }
                 None => t.message = "nothing to do".into(),
             },
             Err(e) => {
                 t.status = RunStatus::Failed;
-                t.steps_applied = logged_steps;
-                t.rows_moved = logged_rows;
                 t.message = clean(&e.to_string());
-                if logged_steps > 0 {
-                    t.message = format!(
-                        "{}; {logged_steps} earlier step{} of this run had been applied",
-                        t.message,
-                        plural(logged_steps as usize)
-                    );
-                }
             }
         }
         if t.status == RunStatus::Ok {

@@ -60,3 +60,139 @@ fn check_says_unknown_within_the_connect_timeout_when_the_server_never_answers()
         }
     }
 }
+
+/// Partitions attached to `public.<table>`.
+fn partitions(db: &common::PgDb, table: &str) -> i64 {
+    db.query_i64(&format!(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.{table}'::regclass"
+    ))
+}
+
+#[test]
+fn sigterm_during_apply_finishes_the_step_in_flight_starts_no_other_and_exits_143() {
+    let db = common::pg();
+    db.exec(
+        "CREATE TABLE public.events_a (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);
+         CREATE TABLE public.events_b (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);",
+    );
+    let table = |name: &str| {
+        format!(
+            "[[table]]\nname = \"public.{name}\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremake = 2\nlock_timeout = \"200ms\"\nretries = 50\n\n"
+        )
+    };
+    let policy = write_policy("sigterm", &(table("events_a") + &table("events_b")));
+    // events_b cannot be had: its steps wait and retry until the stop.
+    let mut holder = db.client();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.events_b IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .args(["--policies", policy.to_str().unwrap()])
+        .args(["--database-url", &db.url, "--now", NOW, "apply"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until events_a is done and events_b is retrying.
+    let until = Instant::now() + Duration::from_secs(20);
+    while partitions(&db, "events_a") < 3 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let pid = child.id().to_string();
+    let sent = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stdout}\n{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "stopped in {:?}",
+        sent.elapsed()
+    );
+    assert!(
+        stdout.contains("public.events_a: 3 steps applied"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("public.events_b: interrupted: 0 steps applied, 3 not started"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    holder.batch_execute("ROLLBACK").unwrap();
+    // Nothing half-applied on events_b: no partition, no leftover table.
+    assert_eq!(partitions(&db, "events_b"), 0);
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition"
+        ),
+        0
+    );
+    // The next run converges.
+    let r = ctl(&db.url, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply after the stop");
+    assert_eq!(partitions(&db, "events_b"), 3);
+    expect_code(&ctl(&db.url, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+#[test]
+fn mariadb_sigterm_while_a_reorganize_waits_for_its_lock_leaves_the_table_as_it_was() {
+    use mysql::prelude::Queryable;
+    let db = common::maria();
+    db.exec(
+        "CREATE TABLE blocked (id INT NOT NULL, d DATE NOT NULL, PRIMARY KEY (id, d))
+           PARTITION BY RANGE COLUMNS(d) (
+             PARTITION p0 VALUES LESS THAN ('2026-11-21'),
+             PARTITION pmax VALUES LESS THAN (MAXVALUE));
+         INSERT INTO blocked VALUES (1, '2026-11-20'), (2, '2026-11-21'), (3, '2026-11-22');",
+    );
+    let policy = write_policy(
+        "maria-sigterm",
+        &format!(
+            "[[table]]\nname = \"{}.blocked\"\npartition_by = \"range\"\ncolumn = \"d\"\ninterval = \"1 day\"\npremake = 2\ndefault_partition = true\nlock_timeout = \"1s\"\nretries = 50\n",
+            db.dbname
+        ),
+    );
+    // An open transaction that read the table holds a metadata lock: REORGANIZE waits.
+    let mut reader = db.conn();
+    reader.query_drop("START TRANSACTION").unwrap();
+    let _: Option<i64> = reader.query_first("SELECT COUNT(*) FROM blocked").unwrap();
+
+    let url = format!("mariadb://root@127.0.0.1:{}/{}", db.port(), db.dbname);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .args(["--policies", policy.to_str().unwrap()])
+        .args(["--database-url", &url, "--now", NOW, "apply"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("interrupted: 0 steps applied"), "{stdout}");
+    reader.query_drop("ROLLBACK").unwrap();
+    let parts = db.query_i64(&format!(
+        "SELECT COUNT(*) FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = 'blocked'",
+        db.dbname
+    ));
+    assert_eq!(parts, 2, "the table is as it was");
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM blocked"), 3);
+}

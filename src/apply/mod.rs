@@ -1,17 +1,17 @@
 //! `apply`: lock each table, re-read its catalog under the lock, plan, and run the steps on
 //! the backend. Engine-neutral: every engine difference is behind [`Backend`].
 
+pub mod interrupt;
 mod saved;
 mod step;
 
 pub use saved::{compare, Divergence};
 pub use step::{backoff, run_step, Applied, ApplyError};
 
-use crate::backend::{Backend, DbError};
-use crate::catalog::CatalogError;
-use crate::plan;
+use crate::backend::{self, Backend, DbError};
+use crate::catalog::{Catalog, CatalogError, TableRead, CATALOG_FORMAT_VERSION};
 use crate::policy::Policy;
-use crate::render::{plan_steps, PlanDoc, PlanStepsError};
+use crate::render::{plan_steps, PlanDoc, PlanStepsError, Step};
 use chrono::{DateTime, Utc};
 
 /// Why `apply` stopped.
@@ -78,10 +78,35 @@ pub enum TableOutcome {
     Done(Vec<Applied>),
     /// Another run holds the table's advisory lock.
     Skipped,
+    /// The table could not be read, planned or applied; the steps in `done` were applied
+    /// before the failure. Other tables went ahead.
+    Failed {
+        done: Vec<Applied>,
+        error: String,
+    },
+    /// A stop was requested (Ctrl-C, SIGTERM): the steps in `done` were applied (the one in
+    /// flight finished and was checked); `not_started` steps were not begun.
+    Interrupted {
+        done: Vec<Applied>,
+        not_started: usize,
+    },
 }
 
-/// Apply: lock each table, re-read the catalog under the lock, plan, and run the steps.
-/// With `expected`, the fresh plan must equal it, or nothing runs.
+impl TableOutcome {
+    pub fn applied(&self) -> &[Applied] {
+        match self {
+            TableOutcome::Done(done)
+            | TableOutcome::Failed { done, .. }
+            | TableOutcome::Interrupted { done, .. } => done,
+            TableOutcome::Skipped => &[],
+        }
+    }
+}
+
+/// Apply: read the tables, take each one's advisory lock, re-read the locked tables, then plan
+/// and run each table on its own, so that one table that cannot be read, planned or applied
+/// never stops the others. With `expected`, a table's fresh plan must equal the saved one's
+/// steps for it, or nothing runs on that table. `Err`: the connection failed.
 pub fn apply(
     backend: &mut dyn Backend,
     policies: &[&Policy],
@@ -90,28 +115,61 @@ pub fn apply(
     log: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, TableOutcome)>, ApplyRunError> {
     // Resolve names (a policy may leave the schema to the connection's default).
-    let first = backend.read_catalog(policies, false)?;
+    let (_, first) = backend::read_tables(backend, policies);
+    let mut outcomes: Vec<Option<(String, TableOutcome)>> = Vec::new();
     let mut locked: Vec<(usize, String)> = Vec::new();
-    let mut outcomes = Vec::new();
-    for (i, p) in policies.iter().enumerate() {
-        let name = plan::resolve(p, &first)
-            .map(|t| t.name.to_string())
-            .unwrap_or_else(|| p.table.to_string());
-        if backend.try_lock(&name)? {
+    for (i, (p, read)) in policies.iter().zip(first).enumerate() {
+        let name = match read {
+            TableRead::Found(t) => t.name.to_string(),
+            TableRead::Refused(m) | TableRead::Unreadable(m) => {
+                outcomes.push(Some((p.table.to_string(), failed(p, m))));
+                continue;
+            }
+        };
+        if interrupt::requested() {
+            outcomes.push(Some((name, interrupted(vec![], 0))));
+        } else if backend.try_lock(&name)? {
             locked.push((i, name));
+            outcomes.push(None);
         } else {
             log(&Event::Skipped(&name));
-            outcomes.push((name, TableOutcome::Skipped));
+            outcomes.push(Some((name, TableOutcome::Skipped)));
         }
     }
     let result = apply_locked(backend, policies, &locked, now, expected, log);
     for (_, name) in &locked {
         let _ = backend.unlock(name);
     }
-    outcomes.extend(result?);
-    Ok(outcomes)
+    let mut fresh = result.into_iter();
+    Ok(outcomes
+        .into_iter()
+        .map(|o| {
+            o.or_else(|| fresh.next())
+                .expect("one outcome per locked table")
+        })
+        .collect())
 }
 
+/// A failure of one table, naming its policy.
+fn failed(policy: &Policy, message: String) -> TableOutcome {
+    failed_after(policy, vec![], message)
+}
+
+fn failed_after(policy: &Policy, done: Vec<Applied>, message: String) -> TableOutcome {
+    let error = if message.contains(&policy.origin.to_string()) {
+        message
+    } else {
+        format!("{message} (policy at {})", policy.origin)
+    };
+    TableOutcome::Failed { done, error }
+}
+
+fn interrupted(done: Vec<Applied>, not_started: usize) -> TableOutcome {
+    TableOutcome::Interrupted { done, not_started }
+}
+
+/// Plan and run every locked table, one at a time, on a catalog read under the locks (so a
+/// run that finished a moment ago is seen).
 fn apply_locked(
     backend: &mut dyn Backend,
     policies: &[&Policy],
@@ -119,36 +177,74 @@ fn apply_locked(
     now: DateTime<Utc>,
     expected: Option<&PlanDoc>,
     log: &mut dyn FnMut(&Event),
-) -> Result<Vec<(String, TableOutcome)>, ApplyRunError> {
+) -> Vec<(String, TableOutcome)> {
     let mine: Vec<&Policy> = locked.iter().map(|(i, _)| policies[*i]).collect();
-    if mine.is_empty() {
-        return Ok(vec![]);
-    }
-    // Fresh under the locks: a run that finished a moment ago is seen.
-    let catalog = backend.read_catalog(&mine, false)?;
-    let (_, steps) = plan_steps(&mine, &catalog, now)?;
-    if let Some(doc) = expected {
-        let fresh = PlanDoc::new(now, &steps);
-        let tables: Vec<&str> = locked.iter().map(|(_, n)| n.as_str()).collect();
-        compare(doc, &fresh, Some(&tables)).map_err(ApplyRunError::SavedPlan)?;
-    }
+    let (meta, reads) = backend::read_tables(backend, &mine);
+    let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     let mut outcomes = Vec::new();
-    for (i, name) in locked {
-        let mut done = Vec::new();
-        for step in steps.iter().filter(|s| &s.table == name) {
-            let policy = policies[*i];
-            let applied = run_step(backend, step, policy.retries, |n, msg| {
-                log(&Event::Retry {
-                    step: &step.id,
-                    attempt: n,
-                    retries: policy.retries,
-                    message: msg,
-                })
-            })?;
-            log(&Event::Applied(&applied));
-            done.push(applied);
+    for ((_, name), (policy, read)) in locked.iter().zip(mine.iter().zip(reads)) {
+        let table = match read {
+            TableRead::Found(t) => t,
+            TableRead::Refused(m) | TableRead::Unreadable(m) => {
+                outcomes.push((name.clone(), failed(policy, m)));
+                continue;
+            }
+        };
+        let catalog = Catalog {
+            format_version: CATALOG_FORMAT_VERSION,
+            engine,
+            server_version: version.clone(),
+            tables: vec![*table],
+        };
+        let steps = match plan_steps(&[*policy], &catalog, now) {
+            Ok((_, steps)) => steps,
+            Err(e) => {
+                outcomes.push((name.clone(), failed(policy, e.to_string())));
+                continue;
+            }
+        };
+        if let Some(doc) = expected {
+            let fresh = PlanDoc::new(now, &steps);
+            if let Err(d) = compare(doc, &fresh, Some(&[name.as_str()])) {
+                outcomes.push((name.clone(), failed(policy, d.to_string())));
+                continue;
+            }
         }
-        outcomes.push((name.clone(), TableOutcome::Done(done)));
+        outcomes.push((name.clone(), run_table(backend, policy, &steps, log)));
     }
-    Ok(outcomes)
+    outcomes
+}
+
+/// Run one table's steps in order; stop at the first failure or when a stop is requested.
+fn run_table(
+    backend: &mut dyn Backend,
+    policy: &Policy,
+    steps: &[Step],
+    log: &mut dyn FnMut(&Event),
+) -> TableOutcome {
+    let mut done = Vec::new();
+    for (k, step) in steps.iter().enumerate() {
+        if interrupt::requested() {
+            return interrupted(done, steps.len() - k);
+        }
+        let result = run_step(backend, step, policy.retries, |n, msg| {
+            log(&Event::Retry {
+                step: &step.id,
+                attempt: n,
+                retries: policy.retries,
+                message: msg,
+            })
+        });
+        match result {
+            Ok(applied) => {
+                log(&Event::Applied(&applied));
+                done.push(applied);
+            }
+            Err(ApplyError::Interrupted { .. }) => {
+                return interrupted(done, steps.len() - k);
+            }
+            Err(e) => return failed_after(policy, done, e.to_string()),
+        }
+    }
+    TableOutcome::Done(done)
 }

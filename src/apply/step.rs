@@ -19,6 +19,9 @@ pub enum ApplyError {
     RowCount { step: String, detail: String },
     #[error("step {step}: {message}")]
     Other { step: String, message: String },
+    /// A stop was requested while the step waited to try again; nothing of it was applied.
+    #[error("step {step}: interrupted before it could get its lock; not applied")]
+    Interrupted { step: String },
 }
 
 /// What happened to one step.
@@ -92,7 +95,11 @@ pub fn run_step(
             }
             Err(Failure::Retry(_, message)) if attempt <= retries => {
                 on_retry(attempt, &message);
-                std::thread::sleep(backoff(attempt));
+                if !super::interrupt::sleep(backoff(attempt)) {
+                    return Err(ApplyError::Interrupted {
+                        step: step.id.clone(),
+                    });
+                }
                 attempt += 1;
             }
             Err(Failure::Retry(sql, message)) => {
