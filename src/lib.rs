@@ -16,6 +16,7 @@ pub mod key;
 pub mod monitor;
 pub mod name_template;
 pub mod names;
+pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;
