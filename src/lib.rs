@@ -5,17 +5,20 @@
 //! [`policy`] (parse + validate, pure) -> [`catalog`] (the engine-neutral model of what the
 //! database has) -> [`plan`] (pure, deterministic for a given `now`) -> [`render`] (SQL through
 //! each engine's templates and quoting) -> [`backend`] (one per engine: the only code that talks
-//! to a server) -> [`apply`] (the engine-neutral executor) -> [`verify`], [`monitor`] (`check`)
-//! and [`run`]. Leaf utilities used by all: [`names`], [`key`], [`sql`], [`explain`].
+//! to a server) -> [`apply`] (the engine-neutral executor) -> [`verify`], [`check`] and [`run`].
+//! Leaf utilities used by all: [`names`], [`key`], [`sql`], [`explain`], and the helpers of
+//! [`output`] (the one output `Format`, Markdown escaping, times, sizes, atomic writes), which
+//! also holds the printers of `plan`, `apply` and `show`.
 
 pub mod apply;
 pub mod backend;
 pub mod catalog;
+pub mod check;
 pub mod explain;
 pub mod key;
-pub mod monitor;
 pub mod name_template;
 pub mod names;
+pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;

@@ -2,7 +2,7 @@
 //! (now, or the largest integer key), the current period, the premake horizon and the retention
 //! cutoff. Pure: no I/O, no clock.
 //!
-//! The planner ([`super::plan_table`]), `check` ([`crate::monitor::assess`]) and the verify probe
+//! The planner ([`super::plan_table`]), `check` ([`crate::check::assess`]) and the verify probe
 //! ([`crate::verify::probe::probe`]) all read this one value, so they cannot disagree on which
 //! period is current.
 

@@ -2,8 +2,8 @@
 //! engine: it knows key coordinates and bounds, never SQL.
 //!
 //! This module holds the actions ([`Action`], [`ActionKind`]), the errors ([`PlanError`],
-//! [`FitError`]) and the entry points ([`plan`], [`plan_table`], [`resolve`]). The work is done
-//! per strategy:
+//! [`FitError`]) and the entry points ([`plan`], [`plan_table`], [`resolve`], [`expiring`]). The
+//! work is done per strategy:
 //!
 //! - [`layout`]: where a range table stands at `now` (current period, horizon, cutoff), shared
 //!   with `check` and the verify probe;
@@ -138,6 +138,22 @@ impl ActionKind {
             ActionKind::GrowHash { .. } => "grow",
             ActionKind::ShrinkHash { .. } => "shrink",
         }
+    }
+
+    /// Retention at work: the action detaches, drops or archives an expired partition.
+    pub fn is_expiry(&self) -> bool {
+        matches!(
+            self,
+            ActionKind::Detach { .. } | ActionKind::Drop { .. } | ActionKind::Archive { .. }
+        )
+    }
+
+    /// The action finishes a detach an earlier run left unfinished.
+    pub fn is_interrupted_detach(&self) -> bool {
+        matches!(
+            self,
+            ActionKind::Finalize { .. } | ActionKind::Cleanup { .. }
+        )
     }
 
     pub fn partition(&self) -> &QualifiedName {
@@ -285,6 +301,20 @@ pub fn plan_table(
         Strategy::List => list::plan_list(policy, table).map_err(err),
         Strategy::Hash => hash::plan_hash(policy, table).map_err(err),
     }
+}
+
+/// The partitions of `table` that retention removes at `now` (those `apply` would detach, drop
+/// or archive); none when the policy cannot be planned against the table.
+pub fn expiring(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Vec<QualifiedName> {
+    plan_table(policy, table, now)
+        .map(|actions| {
+            actions
+                .into_iter()
+                .filter(|a| a.kind.is_expiry())
+                .map(|a| a.kind.partition().clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// An action on `table`.

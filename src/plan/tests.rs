@@ -1183,7 +1183,7 @@ fn plan_reports_tables_missing_from_the_catalog() {
 #[test]
 fn check_probe_and_planner_agree_on_the_current_period_of_an_integer_table() {
     use crate::catalog::Engine;
-    use crate::monitor::{self, Status};
+    use crate::check::{self, Status};
     use crate::render::{postgres::POSTGRES, Templates};
     use crate::verify::probe::{self, ProbePlan};
 
@@ -1218,7 +1218,7 @@ fn check_probe_and_planner_agree_on_the_current_period_of_an_integer_table() {
     );
 
     // check: no partition holds that period yet.
-    let c = monitor::assess(&p, &t, Engine::Postgres, "16.0", at_);
+    let c = check::assess(&p, &t, Engine::Postgres, "16.0", at_);
     assert_eq!(c.status, Status::Critical, "{c:#?}");
     assert_eq!(
         c.findings[0].message,
@@ -1243,7 +1243,7 @@ fn check_probe_and_planner_agree_on_the_current_period_of_an_integer_table() {
     // Without a largest key outside the catch-all, all three still read the catch-all's.
     t.stats.max_key = None;
     assert_eq!(plan_table(&p, &t, at_).unwrap(), plan);
-    let c = monitor::assess(&p, &t, Engine::Postgres, "16.0", at_);
+    let c = check::assess(&p, &t, Engine::Postgres, "16.0", at_);
     assert_eq!(c.findings[0].message, "no partition holds the current period [2000, 3000) (max(key) = 2500): inserts for it land in the catch-all");
     let ProbePlan::Run(pr2) = probe::probe(&tpl, &POSTGRES, &p, &t, at_).unwrap() else {
         panic!("no probe")

@@ -1,14 +1,10 @@
 //! `verify` output: text (a line per check), JSON (a list of objects), Markdown (for PRs).
 
 use super::{sql::one_line, Check, Kind, Report, Status};
-use chrono::SecondsFormat;
+use crate::output::{self, plural, rfc, width};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-    Markdown,
-}
+/// The one output format, re-exported here as `verify::Format` for this module's callers.
+pub use crate::output::Format;
 
 /// The report in `format`, ending with a newline.
 pub fn render(report: &Report, format: Format) -> String {
@@ -53,11 +49,7 @@ fn summary(report: &Report) -> String {
         .filter(|c| c.status == Status::Skipped)
         .count();
     let mut s = if fail == 0 && err == 0 {
-        format!(
-            "all {} check{} hold",
-            n - skipped,
-            if n - skipped == 1 { "" } else { "s" }
-        )
+        format!("all {} check{} hold", n - skipped, plural(n - skipped))
     } else {
         let mut parts = Vec::new();
         if fail > 0 {
@@ -69,10 +61,7 @@ fn summary(report: &Report) -> String {
         parts.join(", ")
     };
     if skipped > 0 {
-        s.push_str(&format!(
-            " ({skipped} probe{} skipped)",
-            if skipped == 1 { "" } else { "s" }
-        ));
+        s.push_str(&format!(" ({skipped} probe{} skipped)", plural(skipped)));
     }
     s
 }
@@ -88,13 +77,9 @@ fn text(report: &Report) -> String {
             out.push('\n');
         }
         out.push_str(&format!("{title}:\n"));
-        let wt = mine
-            .iter()
-            .map(|c| c.table.chars().count())
-            .max()
-            .unwrap_or(0);
-        let wc = mine.iter().map(|c| counts(c).len()).max().unwrap_or(0);
-        let wl = mine.iter().map(|c| limit(c).len()).max().unwrap_or(0);
+        let wt = width(mine.iter().map(|c| &c.table));
+        let wc = width(mine.iter().map(|c| counts(c)));
+        let wl = width(mine.iter().map(|c| limit(c)));
         for c in mine {
             let sql = if c.sql.is_empty() {
                 String::new()
@@ -132,7 +117,7 @@ fn text(report: &Report) -> String {
         out.push_str(&format!(
             "\n{} (now = {}, {}).\n",
             capitalize(&summary(report)),
-            report.now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            rfc(report.now),
             report.engine
         ));
     }
@@ -147,8 +132,9 @@ fn capitalize(s: &str) -> String {
     }
 }
 
+/// A Markdown cell with line breaks as spaces (the rest of the whitespace kept).
 fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('`', "'").replace('\n', " ")
+    output::md(s).replace('\n', " ")
 }
 
 fn markdown(report: &Report) -> String {
@@ -156,7 +142,7 @@ fn markdown(report: &Report) -> String {
     out.push_str(&format!(
         "EXPLAINed on {} for `{}`.\n\n",
         report.engine,
-        report.now.to_rfc3339_opts(SecondsFormat::Secs, true)
+        rfc(report.now)
     ));
     if report.checks.is_empty() {
         out.push_str("Nothing to verify.\n");

@@ -12,15 +12,25 @@
 //! `failed` (with the error) or `skipped` (another run held the table's advisory lock). Times
 //! are on the run's clock: `--now` when given, else the wall clock. All SQL is in
 //! `templates/<dialect>/history*.sql`, with bound parameters.
+//!
+//! Files: this one holds the run ([`run`], [`history_only`]) and what it reports ([`TableRun`],
+//! [`RunReport`], [`RunStatus`]); `schedule.rs` when a policy is due ([`due`]); `report.rs` the
+//! text, Markdown and JSON output ([`render`], [`render_history`]).
+
+mod report;
+mod schedule;
 
 use crate::apply::{self, TableOutcome};
 use crate::backend::{self, url::scrub, Backend, DbError, DbUrl, Record};
+use crate::output::plural;
 use crate::policy::Policy;
 use crate::verify;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use crate::verify::Format;
+pub use report::{render, render_history};
+pub use schedule::due;
+use schedule::not_due_text;
 
 /// What happened to one table in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,27 +137,6 @@ impl RunReport {
     }
 }
 
-/// Is the policy due at `now`, given its last successful run? `Err(next)`: not due, and when it
-/// next is (`None` when the schedule never fires again).
-pub fn due(
-    policy: &Policy,
-    last_ok: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), Option<DateTime<Utc>>> {
-    let (Some(schedule), Some(last)) = (&policy.schedule, last_ok) else {
-        return Ok(());
-    };
-    if schedule.due(Some(last), now, policy.timezone) {
-        return Ok(());
-    }
-    let from = last.max(now).with_timezone(&policy.timezone);
-    Err(schedule
-        .cron
-        .after(&from)
-        .next()
-        .map(|t| t.with_timezone(&Utc)))
-}
-
 /// The longest message kept in the history.
 const MAX_MESSAGE_CHARS: usize = 8000;
 
@@ -200,10 +189,7 @@ pub fn run(
         if let Err(next) = due(p, last_ok, now) {
             let mut t = TableRun::new(name, RunStatus::NotDue, last_ok);
             t.next_due = next;
-            t.message = match next {
-                Some(n) => format!("not due (next at {})", rfc(n)),
-                None => "not due (the schedule does not fire again)".into(),
-            };
+            t.message = not_due_text(next);
             out.push(t);
             continue;
         }
@@ -361,264 +347,16 @@ pub fn history_only(
     Ok(out)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Output.
-
-fn rfc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn md(s: &str) -> String {
-    one_line(s).replace('|', "\\|").replace('`', "'")
-}
-
-fn counts(r: &RunReport) -> String {
-    let mut parts = Vec::new();
-    for (s, word) in [
-        (RunStatus::Ok, "run"),
-        (RunStatus::NotDue, "not due"),
-        (RunStatus::Skipped, "skipped"),
-        (RunStatus::Failed, "failed"),
-    ] {
-        let n = r.tables.iter().filter(|t| t.status == s).count();
-        if n > 0 {
-            parts.push(format!("{n} {word}"));
-        }
-    }
-    if parts.is_empty() {
-        "no tables selected".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// The run report in `format`, ending with a newline.
-pub fn render(r: &RunReport, format: Format) -> String {
-    match format {
-        Format::Json => serde_json::to_string_pretty(r).expect("the report serializes") + "\n",
-        Format::Text => {
-            let mut out = String::new();
-            for t in &r.tables {
-                let line = match t.status {
-                    RunStatus::NotDue => format!("{}: {}", t.table, t.message),
-                    RunStatus::Ok => format!("{}: ok: {}", t.table, t.message),
-                    RunStatus::Skipped => format!("{}: skipped: {}", t.table, t.message),
-                    RunStatus::Failed => format!("{}: FAILED: {}", t.table, t.message),
-                };
-                out.push_str(&line);
-                out.push('\n');
-                if let Some(e) = &t.history_error {
-                    out.push_str(&format!("  history: {}\n", one_line(e)));
-                }
-                if let Some(v) = t.verify.as_ref().filter(|v| v.exit_code() != 0) {
-                    for l in verify::render(v, verify::Format::Text).lines() {
-                        if l.is_empty() {
-                            out.push('\n');
-                        } else {
-                            out.push_str(&format!("  {l}\n"));
-                        }
-                    }
-                }
-            }
-            out.push_str(&format!("Run at {}: {}.\n", rfc(r.now), counts(r)));
-            out
-        }
-        Format::Markdown => {
-            let mut out = format!("### partctl run: {}\n\nAt `{}`.\n\n", counts(r), rfc(r.now));
-            if r.tables.is_empty() {
-                return out;
-            }
-            out.push_str(
-                "| table | status | steps | rows moved | message |\n|---|---|---:|---:|---|\n",
-            );
-            for t in &r.tables {
-                let status = match t.status {
-                    RunStatus::Failed => "**failed**".to_string(),
-                    RunStatus::NotDue => "not due".to_string(),
-                    s => s.as_str().to_string(),
-                };
-                out.push_str(&format!(
-                    "| `{}` | {status} | {} | {} | {} |\n",
-                    md(&t.table),
-                    t.steps_applied,
-                    t.rows_moved,
-                    md(&t.message)
-                ));
-            }
-            out
-        }
-    }
-}
-
-/// `run --history-only` in `format`, ending with a newline.
-pub fn render_history(h: &[TableHistory], now: DateTime<Utc>, format: Format) -> String {
-    let due_text = |t: &TableHistory| -> String {
-        if t.due {
-            "due now".into()
-        } else {
-            match t.next_due {
-                Some(n) => format!("not due (next at {})", rfc(n)),
-                None => "not due (the schedule does not fire again)".into(),
-            }
-        }
-    };
-    match format {
-        Format::Json => {
-            serde_json::to_string_pretty(&serde_json::json!({
-                "now": now,
-                "tables": h,
-            }))
-            .expect("the history serializes")
-                + "\n"
-        }
-        Format::Text => {
-            let mut out = String::new();
-            for t in h {
-                out.push_str(&format!(
-                    "{}: {}; schedule {}; last successful run {}\n",
-                    t.table,
-                    due_text(t),
-                    t.schedule.as_deref().unwrap_or("none (always due)"),
-                    t.last_ok.map(rfc).unwrap_or_else(|| "never".into())
-                ));
-                if t.runs.is_empty() {
-                    out.push_str("  no runs recorded\n");
-                }
-                for r in &t.runs {
-                    out.push_str(&format!(
-                        "  #{} {} .. {}  {:<7}  {} step{}, {} row{} moved  {}\n",
-                        r.id.unwrap_or_default(),
-                        rfc(r.started_at),
-                        rfc(r.finished_at),
-                        r.status,
-                        r.steps_applied,
-                        plural(r.steps_applied as usize),
-                        r.rows_moved,
-                        plural(r.rows_moved as usize),
-                        one_line(&r.message)
-                    ));
-                }
-            }
-            out
-        }
-        Format::Markdown => {
-            let mut out = format!("### partctl run history\n\nAt `{}`.\n\n", rfc(now));
-            out.push_str("| table | due | started | status | steps | rows moved | message |\n|---|---|---|---|---:|---:|---|\n");
-            for t in h {
-                if t.runs.is_empty() {
-                    out.push_str(&format!(
-                        "| `{}` | {} | | never run | | | |\n",
-                        md(&t.table),
-                        md(&due_text(t))
-                    ));
-                }
-                for (i, r) in t.runs.iter().enumerate() {
-                    out.push_str(&format!(
-                        "| `{}` | {} | `{}` | {} | {} | {} | {} |\n",
-                        md(&t.table),
-                        if i == 0 {
-                            md(&due_text(t))
-                        } else {
-                            String::new()
-                        },
-                        rfc(r.started_at),
-                        r.status,
-                        r.steps_applied,
-                        r.rows_moved,
-                        md(&r.message)
-                    ));
-                }
-            }
-            out
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{parse_now, parse_sources};
-    use std::path::PathBuf;
-
-    fn policy(extra: &str) -> Policy {
-        let text = format!(
-            "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n{extra}\n"
-        );
-        parse_sources(&[(PathBuf::from("t.toml"), text)])
-            .unwrap()
-            .remove(0)
-    }
-
-    fn t(s: &str) -> DateTime<Utc> {
-        parse_now(s).unwrap()
-    }
-
-    #[test]
-    fn without_a_schedule_or_a_past_run_a_table_is_due() {
-        let p = policy("");
-        assert_eq!(
-            due(
-                &p,
-                Some(t("2026-11-21T12:00:00Z")),
-                t("2026-11-21T12:00:01Z")
-            ),
-            Ok(())
-        );
-        let p = policy("schedule = \"0 3 29 2 *\"");
-        assert_eq!(due(&p, None, t("2026-11-21T12:00:00Z")), Ok(()));
-    }
-
-    #[test]
-    fn due_when_a_fire_time_lies_after_the_last_run() {
-        let p = policy("schedule = \"0 3 * * *\"");
-        let last = t("2026-11-21T12:00:00Z");
-        assert_eq!(
-            due(&p, Some(last), t("2026-11-21T23:59:59Z")),
-            Err(Some(t("2026-11-22T03:00:00Z")))
-        );
-        assert_eq!(due(&p, Some(last), t("2026-11-22T03:00:00Z")), Ok(()));
-        assert_eq!(due(&p, Some(last), t("2026-11-25T00:00:00Z")), Ok(()));
-        // A run exactly at the fire time covers it.
-        assert!(due(
-            &p,
-            Some(t("2026-11-22T03:00:00Z")),
-            t("2026-11-22T04:00:00Z")
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn schedules_fire_in_the_policy_time_zone() {
-        let p = policy("schedule = \"0 3 * * *\"\ntimezone = \"Europe/Paris\"");
-        // 03:00 in Paris is 02:00 UTC in winter.
-        assert_eq!(
-            due(
-                &p,
-                Some(t("2026-11-21T12:00:00Z")),
-                t("2026-11-22T01:00:00Z")
-            ),
-            Err(Some(t("2026-11-22T02:00:00Z")))
-        );
-    }
 
     #[test]
     fn exit_codes_rank_errors_above_verify_failures() {
         let mut failed = TableRun::new("a".into(), RunStatus::Failed, None);
         failed.message = "boom".into();
         let ok = TableRun::new("b".into(), RunStatus::Ok, None);
-        let now = t("2026-11-21T12:00:00Z");
+        let now = crate::policy::parse_now("2026-11-21T12:00:00Z").unwrap();
         assert_eq!(RunReport::new(now, vec![ok.clone()]).exit_code, 0);
         assert_eq!(RunReport::new(now, vec![ok, failed]).exit_code, 1);
         let skipped = TableRun::new("c".into(), RunStatus::Skipped, None);

@@ -1,0 +1,96 @@
+//! The command line's arguments: the clap derive structs, and nothing else (what they mean is
+//! worked out in [`super`] and [`super::commands`]).
+
+use clap::{Parser, Subcommand};
+use partctl::output::Format;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "partctl",
+    version,
+    about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
+    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."
+)]
+pub struct Cli {
+    /// Policy file or directory (every *.toml in it, by name). Repeatable.
+    #[arg(
+        short = 'p',
+        long = "policies",
+        global = true,
+        default_value = "policies"
+    )]
+    pub policies: Vec<PathBuf>,
+    /// postgres://, postgresql://, mysql:// or mariadb:// URL.
+    #[arg(
+        short = 'd',
+        long = "database-url",
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// Plan as if the clock read TIME (RFC 3339, or YYYY-MM-DD = midnight UTC).
+    #[arg(long, global = true, value_name = "TIME")]
+    pub now: Option<String>,
+    #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Act on this table only (repeatable).
+    #[arg(long = "table", global = true, value_name = "NAME")]
+    pub tables: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the policy files offline.
+    Validate,
+    /// Show what `apply` would do (exit 2 when changes are pending).
+    Plan {
+        /// Save the plan as JSON, for `apply --plan`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Plan offline against a catalog snapshot (from `partctl snapshot`).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
+    /// Carry the plan out.
+    Apply {
+        /// Apply a saved plan, if the database still matches it.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Print the SQL and execute nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run `verify` after applying; exit 2 when an assertion or probe fails.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Prove with EXPLAIN that queries still prune (exit 2 when some fail).
+    Verify {
+        /// Skip the automatic probes (one query on each table's key).
+        #[arg(long)]
+        no_probes: bool,
+    },
+    /// List managed tables and their partitions.
+    Show,
+    /// Write the catalog of managed tables as JSON, for `plan --catalog`.
+    Snapshot {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Monitoring (Nagios): exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check {
+        /// Also write textfile-collector metrics to FILE (atomically, via FILE.tmp).
+        #[arg(long, value_name = "FILE")]
+        prometheus: Option<PathBuf>,
+    },
+    /// The cron entry point: plan + apply + verify every policy that is due; records history
+    /// (exit 2 when a verify check fails).
+    Run {
+        /// Show the recorded runs and whether each table is due; run nothing.
+        #[arg(long)]
+        history_only: bool,
+    },
+}

@@ -1,0 +1,125 @@
+//! The command line: argument parsing, the dispatch to one function per command
+//! ([`commands`]), exit statuses, policy loading and selection, and connecting.
+//!
+//! Exit statuses: 0 success / nothing to do; 1 error (bad input, database error, nothing
+//! half-applied); 2 `plan`: changes pending, `verify`/`run`: a check fails. `check` speaks
+//! Nagios instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (never 1 for an error). Results go to
+//! stdout, diagnostics to stderr.
+
+mod args;
+mod commands;
+
+use anyhow::{anyhow, bail, Result};
+use args::{Cli, Command};
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use partctl::backend::{self, Backend, DbUrl};
+use partctl::policy::{self, Policy};
+
+/// Parse arguments, run, and return the exit status. Errors print to stderr as `error: ...`.
+pub fn main() -> u8 {
+    if let Err(e) = partctl::apply::interrupt::install() {
+        eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(&cli) {
+        Ok(code) => code,
+        // The reader left (`partctl show | head`); nothing more to say.
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// Run the command and return its exit status.
+fn run(cli: &Cli) -> Result<u8> {
+    if let Command::Check { prometheus } = &cli.command {
+        return Ok(commands::check(cli, prometheus.as_deref()));
+    }
+    let policies = load_policies(cli)?;
+    let now = parse_now(cli)?;
+    let selected = select(cli, &policies)?;
+    match &cli.command {
+        Command::Validate => Ok(commands::validate(&policies)),
+        Command::Plan { out, catalog } => {
+            commands::plan(cli, &selected, now, out.as_deref(), catalog.as_deref())
+        }
+        Command::Apply {
+            plan,
+            dry_run,
+            verify,
+        } => commands::apply(cli, &selected, now, plan.as_deref(), *dry_run, *verify),
+        Command::Verify { no_probes } => {
+            commands::verify(cli, connect(cli)?.as_mut(), &selected, now, !no_probes)
+        }
+        Command::Show => commands::show(cli, &selected, now),
+        Command::Check { .. } => unreachable!("handled above"),
+        Command::Run { history_only } => commands::run(cli, &selected, now, *history_only),
+        Command::Snapshot { out } => commands::snapshot(cli, &selected, out.as_deref()),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// `--now`, or the wall clock.
+fn parse_now(cli: &Cli) -> Result<DateTime<Utc>> {
+    match &cli.now {
+        Some(t) => policy::parse_now(t).map_err(|m| anyhow!("--now: {m}")),
+        None => Ok(Utc::now()),
+    }
+}
+
+fn load_policies(cli: &Cli) -> Result<Vec<Policy>> {
+    policy::load(&cli.policies).map_err(|e| anyhow!("invalid policies:\n{e}"))
+}
+
+/// The policies `--table` selects (all of them without it), each once, in the order asked for.
+fn select<'p>(cli: &Cli, policies: &'p [Policy]) -> Result<Vec<&'p Policy>> {
+    if cli.tables.is_empty() {
+        return Ok(policies.iter().collect());
+    }
+    let mut out = Vec::new();
+    for t in &cli.tables {
+        let found: Vec<&Policy> = policies
+            .iter()
+            .filter(|p| p.table.to_string() == *t || p.table.name == *t)
+            .collect();
+        if found.is_empty() {
+            bail!("--table {t}: no policy manages a table of that name");
+        }
+        for p in found {
+            if !out.iter().any(|q: &&Policy| std::ptr::eq(*q, p)) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn db_url(cli: &Cli) -> Result<DbUrl> {
+    let raw = cli
+        .database_url
+        .as_deref()
+        .ok_or_else(|| anyhow!("no database: give --database-url or set DATABASE_URL"))?;
+    Ok(DbUrl::parse(raw)?)
+}
+
+fn connect(cli: &Cli) -> Result<Box<dyn Backend>> {
+    Ok(backend::connect(&db_url(cli)?)?)
+}
