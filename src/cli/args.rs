@@ -82,7 +82,7 @@ pub enum Command {
     },
     /// Monitoring (Nagios): exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check {
-        /// Also write textfile-collector metrics to FILE (atomically, via FILE.tmp).
+        /// Also write textfile-collector metrics to FILE (atomically: a temporary file beside it, then renamed).
         #[arg(long, value_name = "FILE")]
         prometheus: Option<PathBuf>,
     },
