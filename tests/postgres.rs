@@ -1542,8 +1542,19 @@ fn a_saved_plan_can_be_applied_later() {
     assert_eq!(saved["steps"].as_array().unwrap().len(), 4);
     assert!(bounds(&db, "public", "events").is_empty());
 
-    // The saved plan carries its own clock: applying it days later does what it said.
+    // A plan made for another time than the real clock is refused, and so is a --now that is
+    // not the plan's own time; with the plan's own time it does what it said.
     let r = partctl(&db, &policy, "2026-11-25", &["apply", "--plan", f]);
+    expect_code(&r, 1, "apply --plan with another --now");
+    assert!(
+        r.stderr.contains(
+            "the saved plan was made for 2026-11-21T12:00:00Z, but --now says 2026-11-25T00:00:00Z"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(bounds(&db, "public", "events").is_empty());
+    let r = partctl(&db, &policy, NOW, &["apply", "--plan", f]);
     expect_code(&r, 0, "apply --plan");
     let mut want = daily("2026-11-21", 3);
     want.push("DEFAULT".into());

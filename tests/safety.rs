@@ -196,3 +196,242 @@ fn mariadb_sigterm_while_a_reorganize_waits_for_its_lock_leaves_the_table_as_it_
     assert_eq!(parts, 2, "the table is as it was");
     assert_eq!(db.query_i64("SELECT COUNT(*) FROM blocked"), 3);
 }
+
+#[test]
+fn a_saved_plan_for_another_time_is_refused_and_never_drops_what_has_not_expired() {
+    use chrono::{Duration as Days, SecondsFormat, Utc};
+    let db = common::pg();
+    db.exec(
+        "CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);",
+    );
+    let real = Utc::now();
+    let day = |d: i64| (real + Days::days(d)).format("%Y-%m-%d").to_string();
+    let rfc = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let table = format!(
+        "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremake = 2\nstart = \"{}\"\n",
+        day(-10)
+    );
+    let keep = write_policy("clock-keep", &table);
+    // Today's partitions, from 10 days ago on, at the real clock.
+    expect_code(
+        &common::run(
+            &[
+                "--policies",
+                keep.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+                "apply",
+            ],
+            &[],
+        ),
+        0,
+        "apply at the real clock",
+    );
+    let before = partitions(&db, "events");
+    assert!(before >= 12, "{before}");
+
+    // A plan made for 3.5 days ahead with retain = 5 days drops partitions that at the real
+    // clock are still inside retention.
+    let expiring = write_policy(
+        "clock-drop",
+        &(table + "retain = \"5 days\"\non_expire = \"drop\"\n"),
+    );
+    let ahead = real + Days::hours(84);
+    let file = common::temp_dir("clock-plan").join("plan.json");
+    let r = ctl(
+        &db.url,
+        &expiring,
+        &rfc(ahead),
+        &["plan", "--out", file.to_str().unwrap()],
+    );
+    expect_code(&r, 2, "plan --out, 3.5 days ahead");
+    let drops = r.stdout.matches("/drop/").count();
+    assert!(drops >= 7, "{}", r.stdout);
+
+    // Without --now: refused, with both times named.
+    let r = common::run(
+        &[
+            "--policies",
+            expiring.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "apply",
+            "--plan",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    expect_code(&r, 1, "apply --plan made for another time");
+    assert!(
+        r.stderr.contains(&format!("made for {}", rfc(ahead)))
+            && r.stderr.contains("3 d 12 h ahead of the real clock"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(partitions(&db, "events"), before);
+
+    // With the plan's own --now: still no partition is dropped before it expires by the real
+    // clock; the table is refused and left as it was.
+    let r = ctl(
+        &db.url,
+        &expiring,
+        &rfc(ahead),
+        &["apply", "--plan", file.to_str().unwrap()],
+    );
+    expect_code(&r, 1, "apply --plan --now <plan time>");
+    assert!(
+        r.stderr
+            .contains("before they have expired by the real clock"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(partitions(&db, "events"), before);
+}
+
+#[test]
+fn a_reader_that_leaves_early_is_no_error_and_no_panic() {
+    let db = common::pg();
+    db.exec(
+        "CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);",
+    );
+    let policy = write_policy(
+        "pipe",
+        "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremake = 3\n",
+    );
+    expect_code(&ctl(&db.url, &policy, NOW, &["apply"]), 0, "apply");
+    for (cmd, code) in [
+        ("snapshot", 0),
+        ("show", 0),
+        ("validate", 0),
+        ("plan", 0),
+        ("verify", 0),
+        ("check", 0),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+            .args(["--policies", policy.to_str().unwrap()])
+            .args(["--database-url", &db.url, "--now", NOW, cmd])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader leaves before partctl writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{cmd}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
+fn check_exits_unknown_never_warning_on_a_bad_flag_or_an_unreadable_policy() {
+    for args in [
+        vec!["check", "--bogus"],
+        vec!["--now", "check", "check", "--prometheus"],
+        vec!["-f", "yaml", "check"],
+    ] {
+        let r = common::run(&args, &[("DATABASE_URL", "postgres://127.0.0.1:1/x")]);
+        assert_eq!(r.code, 3, "{args:?}: {r:#?}");
+    }
+    let dir = common::temp_dir("unreadable-policy");
+    std::fs::write(dir.join("p.toml"), "[[table]\nname = ").unwrap();
+    let r = common::run(
+        &["--policies", dir.to_str().unwrap(), "check"],
+        &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+    );
+    assert_eq!(r.code, 3, "{r:#?}");
+    assert!(r.stdout.starts_with("UNKNOWN - "), "{r:#?}");
+    // Other commands keep 1 for a bad flag.
+    assert_eq!(common::run(&["plan", "--bogus"], &[]).code, 1);
+}
+
+/// Every output of every command, in every format, for a URL carrying `password`: never the
+/// password, in any form.
+#[test]
+fn a_canary_password_appears_in_no_output_of_any_command_in_any_format() {
+    let db = common::pg();
+    db.exec(
+        "CREATE TABLE public.events (id bigint NOT NULL, created_at timestamptz NOT NULL)
+           PARTITION BY RANGE (created_at);
+         CREATE TABLE public.events_default PARTITION OF public.events DEFAULT;
+         INSERT INTO public.events VALUES (1, '2026-11-21 10:00:00+00');",
+    );
+    let policy = write_policy(
+        "canary",
+        "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremake = 2\n\n[[table.verify]]\nsql = \"SELECT * FROM public.events WHERE created_at >= '{{ today }}'\"\nmax_partitions = 1\n\n[[table]]\nname = \"public.missing\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n",
+    );
+    let port = db.port();
+    // The canary as typed (decoded) and as written in a URL (percent-encoded).
+    let plain = "Can@ry/Pa55:w0rd";
+    let encoded = "Can%40ry%2FPa55%3Aw0rd";
+    let dir = common::temp_dir("canary-out");
+    let file = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let urls = [
+        format!(
+            "postgres://postgres:{encoded}@127.0.0.1:{port}/{}",
+            db.dbname
+        ),
+        format!(
+            "postgres://postgres@127.0.0.1:{port}/{}?password={encoded}",
+            db.dbname
+        ),
+        // Unreachable: the error paths.
+        format!("postgres://postgres:{encoded}@127.0.0.1:1/{}", db.dbname),
+        format!("mysql://root:{encoded}@127.0.0.1:1/x"),
+    ];
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for url in &urls {
+        for format in ["text", "json", "markdown"] {
+            for args in [
+                vec!["plan", "--out", &file("plan.json")],
+                vec!["apply", "--dry-run"],
+                vec!["apply"],
+                vec!["verify"],
+                vec!["show"],
+                vec!["snapshot", "--out", &file("snap.json")],
+                vec!["snapshot"],
+                vec!["check", "--prometheus", &file("metrics.prom")],
+                vec!["run"],
+                vec!["run", "--history-only"],
+                vec!["plan", "--catalog", &file("snap.json")],
+            ] {
+                let mut all = vec!["-f", format];
+                all.extend(args.iter().copied());
+                for (how, r) in [
+                    ("flag", ctl(url, &policy, NOW, &all)),
+                    ("env", {
+                        let mut e = vec!["--policies", policy.to_str().unwrap(), "--now", NOW];
+                        e.extend(all.iter().copied());
+                        common::run(&e, &[("DATABASE_URL", url)])
+                    }),
+                ] {
+                    let what = format!("{how} {format} {args:?} on {}", &url[..12]);
+                    outputs.push((format!("{what}: stdout"), r.stdout));
+                    outputs.push((format!("{what}: stderr"), r.stderr));
+                }
+            }
+        }
+    }
+    for f in ["plan.json", "snap.json", "metrics.prom"] {
+        outputs.push((
+            f.into(),
+            std::fs::read_to_string(file(f)).unwrap_or_default(),
+        ));
+    }
+    let history = db.query_strings("SELECT table_name, status, message FROM partctl.run_history");
+    assert!(!history.is_empty(), "run recorded its history");
+    outputs.push(("history".into(), format!("{history:?}")));
+    let ran = outputs
+        .iter()
+        .filter(|(_, o)| o.contains("public.events"))
+        .count();
+    assert!(ran > 50, "the commands ran and said something ({ran})");
+    for (what, out) in &outputs {
+        for form in [plain, encoded, "Can@ry", "Pa55"] {
+            assert!(!out.contains(form), "{what} shows `{form}`:\n{out}");
+        }
+    }
+}

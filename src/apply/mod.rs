@@ -103,6 +103,17 @@ impl TableOutcome {
     }
 }
 
+/// How `apply` checks what it is about to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// A saved plan: a table's fresh plan must equal the saved steps for it, or nothing runs on
+    /// that table.
+    pub expected: Option<&'a PlanDoc>,
+    /// The real clock, when the plan is made for another time (a saved plan's): a partition is
+    /// detached, dropped or archived only if it has expired by this time too.
+    pub real_now: Option<DateTime<Utc>>,
+}
+
 /// Apply: read the tables, take each one's advisory lock, re-read the locked tables, then plan
 /// and run each table on its own, so that one table that cannot be read, planned or applied
 /// never stops the others. With `expected`, a table's fresh plan must equal the saved one's
@@ -111,7 +122,7 @@ pub fn apply(
     backend: &mut dyn Backend,
     policies: &[&Policy],
     now: DateTime<Utc>,
-    expected: Option<&PlanDoc>,
+    opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, TableOutcome)>, ApplyRunError> {
     // Resolve names (a policy may leave the schema to the connection's default).
@@ -136,7 +147,7 @@ pub fn apply(
             outcomes.push(Some((name, TableOutcome::Skipped)));
         }
     }
-    let result = apply_locked(backend, policies, &locked, now, expected, log);
+    let result = apply_locked(backend, policies, &locked, now, opts, log);
     for (_, name) in &locked {
         let _ = backend.unlock(name);
     }
@@ -156,12 +167,10 @@ fn failed(policy: &Policy, message: String) -> TableOutcome {
 }
 
 fn failed_after(policy: &Policy, done: Vec<Applied>, message: String) -> TableOutcome {
-    let error = if message.contains(&policy.origin.to_string()) {
-        message
-    } else {
-        format!("{message} (policy at {})", policy.origin)
-    };
-    TableOutcome::Failed { done, error }
+    TableOutcome::Failed {
+        done,
+        error: crate::render::located(policy, message),
+    }
 }
 
 fn interrupted(done: Vec<Applied>, not_started: usize) -> TableOutcome {
@@ -175,7 +184,7 @@ fn apply_locked(
     policies: &[&Policy],
     locked: &[(usize, String)],
     now: DateTime<Utc>,
-    expected: Option<&PlanDoc>,
+    opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Vec<(String, TableOutcome)> {
     let mine: Vec<&Policy> = locked.iter().map(|(i, _)| policies[*i]).collect();
@@ -190,20 +199,43 @@ fn apply_locked(
                 continue;
             }
         };
+        let expiring_now = opts
+            .real_now
+            .filter(|real| *real != now)
+            .map(|real| crate::plan::expiring(policy, &table, real));
         let catalog = Catalog {
             format_version: CATALOG_FORMAT_VERSION,
             engine,
             server_version: version.clone(),
             tables: vec![*table],
         };
-        let steps = match plan_steps(&[*policy], &catalog, now) {
-            Ok((_, steps)) => steps,
+        let (actions, steps) = match plan_steps(&[*policy], &catalog, now) {
+            Ok(planned) => planned,
             Err(e) => {
                 outcomes.push((name.clone(), failed(policy, e.to_string())));
                 continue;
             }
         };
-        if let Some(doc) = expected {
+        if let (Some(real), Some(expiring)) = (opts.real_now, &expiring_now) {
+            let early: Vec<String> = actions
+                .iter()
+                .filter(|a| a.kind.is_expiry() && !expiring.contains(a.kind.partition()))
+                .map(|a| a.kind.partition().to_string())
+                .collect();
+            if !early.is_empty() {
+                let message = format!(
+                    "the plan, made for {}, would {} {} before {} expired by the real clock ({}); nothing was done on this table",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if early.len() == 1 { "remove" } else { "remove partitions" },
+                    early.join(", "),
+                    if early.len() == 1 { "it has" } else { "they have" },
+                    real.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                outcomes.push((name.clone(), failed(policy, message)));
+                continue;
+            }
+        }
+        if let Some(doc) = opts.expected {
             let fresh = PlanDoc::new(now, &steps);
             if let Err(d) = compare(doc, &fresh, Some(&[name.as_str()])) {
                 outcomes.push((name.clone(), failed(policy, d.to_string())));

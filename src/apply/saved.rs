@@ -86,6 +86,7 @@ mod tests {
             format_version: 1,
             now: chrono::DateTime::UNIX_EPOCH,
             steps,
+            errors: vec![],
         }
     }
 

@@ -250,6 +250,34 @@ pub fn read_tables(
     (meta, reads)
 }
 
+/// The policies' tables as one catalog (with partition sizes when `sizes`), and the policies
+/// whose table could not be read or does not fit, each as (table, reason).
+pub fn read_each(
+    backend: &mut dyn Backend,
+    policies: &[&Policy],
+    sizes: bool,
+) -> (Catalog, Vec<(String, String)>) {
+    let mut catalog = Catalog {
+        format_version: catalog::CATALOG_FORMAT_VERSION,
+        engine: backend.engine(),
+        server_version: backend.server_version().to_string(),
+        tables: vec![],
+    };
+    let mut failures = Vec::new();
+    match backend.read_catalog(policies, sizes) {
+        Ok(cat) => catalog.tables = cat.tables,
+        Err(_) => {
+            for p in policies {
+                match backend.read_catalog(&[*p], sizes) {
+                    Ok(cat) => catalog.tables.extend(cat.tables),
+                    Err(e) => failures.push((p.table.to_string(), e.to_string())),
+                }
+            }
+        }
+    }
+    (catalog, failures)
+}
+
 /// The qualified name a policy's table goes by: the catalog's when it could be read, else the
 /// policy's own.
 pub fn table_names(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<String> {

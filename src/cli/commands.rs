@@ -21,7 +21,9 @@ pub fn validate(policies: &[Policy]) -> u8 {
     for w in verify::lint::warnings(policies) {
         eprintln!("{w}");
     }
-    println!(
+    // A reader that left early (`| head`) is no error.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{} polic{} valid",
         policies.len(),
         if policies.len() == 1 { "y" } else { "ies" }
@@ -29,7 +31,8 @@ pub fn validate(policies: &[Policy]) -> u8 {
     0
 }
 
-/// `plan`: 0 nothing to do, 2 changes pending (even when the reader left early).
+/// `plan`: 0 nothing to do, 2 changes pending (even when the reader left early), 1 when a
+/// table could not be planned (the others' plans are still shown).
 pub fn plan(
     cli: &Cli,
     selected: &[&Policy],
@@ -37,21 +40,64 @@ pub fn plan(
     out: Option<&Path>,
     catalog: Option<&Path>,
 ) -> Result<u8> {
-    let catalog = match catalog {
-        Some(path) => read_snapshot(path)?,
-        None => connect(cli)?.read_catalog(selected, false)?,
+    let (catalog, unread) = match catalog {
+        Some(path) => (read_snapshot(path)?, vec![]),
+        None => backend::read_each(connect(cli)?.as_mut(), selected, false),
     };
-    let (_, steps) = render::plan_steps(selected, &catalog, now)?;
-    let doc = PlanDoc::new(now, &steps);
+    let doc = plan_doc(selected, &catalog, unread, now);
     if let Some(path) = out {
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let code = if doc.steps.is_empty() { 0 } else { 2 };
+    report_errors(&doc.errors);
+    let code = if !doc.errors.is_empty() {
+        1
+    } else if doc.steps.is_empty() {
+        0
+    } else {
+        2
+    };
     match print_plan(&mut std::io::stdout().lock(), cli.format, &doc) {
         // `partctl plan | head`: the reader left, but the answer is still the exit status.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
         r => r.map(|_| code).map_err(Into::into),
+    }
+}
+
+/// The plan of every table that could be read and planned; the others as errors.
+fn plan_doc(
+    selected: &[&Policy],
+    catalog: &Catalog,
+    unread: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> PlanDoc {
+    let readable: Vec<&Policy> = selected
+        .iter()
+        .filter(|p| !unread.iter().any(|(t, _)| *t == p.table.to_string()))
+        .copied()
+        .collect();
+    let (steps, mut errors) = render::plan_each(&readable, catalog, now);
+    for (table, error) in unread {
+        let policy = selected.iter().find(|p| p.table.to_string() == table);
+        let error = match policy {
+            Some(p) => render::located(p, error),
+            None => error,
+        };
+        errors.push(render::TableError { table, error });
+    }
+    let mut doc = PlanDoc::new(now, &steps);
+    doc.errors = errors;
+    doc
+}
+
+/// Each table that could not be planned, on stderr.
+fn report_errors(errors: &[render::TableError]) {
+    for e in errors {
+        if e.error.starts_with(&e.table) {
+            eprintln!("error: {}", e.error);
+        } else {
+            eprintln!("error: {}: {}", e.table, e.error);
+        }
     }
 }
 
@@ -69,12 +115,16 @@ pub fn apply(
         Some(path) => Some(read_plan(path)?),
         None => None,
     };
-    let now = expected.as_ref().map(|d| d.now).unwrap_or(now);
+    let real_now = Utc::now();
+    let now = match &expected {
+        Some(doc) => saved_plan_clock(doc, cli.now.is_some().then_some(now), real_now)?,
+        None => now,
+    };
     let mut conn = connect(cli)?;
     if dry_run {
-        let catalog = conn.read_catalog(selected, false)?;
-        let (_, steps) = render::plan_steps(selected, &catalog, now)?;
-        let doc = PlanDoc::new(now, &steps);
+        let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
+        let doc = plan_doc(selected, &catalog, unread, now);
+        report_errors(&doc.errors);
         if let Some(e) = &expected {
             apply::compare(e, &doc, None).map_err(|d| anyhow!("{d}"))?;
         }
@@ -85,7 +135,11 @@ pub fn apply(
         return Ok(0);
     }
     let mut log = |e: &apply::Event| eprintln!("{e}");
-    let outcomes = apply::apply(conn.as_mut(), selected, now, expected.as_ref(), &mut log)?;
+    let opts = apply::Options {
+        expected: expected.as_ref(),
+        real_now: expected.as_ref().map(|_| real_now),
+    };
+    let outcomes = apply::apply(conn.as_mut(), selected, now, &opts, &mut log)?;
     output::apply::print_outcomes(&mut std::io::stdout().lock(), cli.format, &outcomes)?;
     let mut failed = false;
     for (t, o) in &outcomes {
@@ -105,6 +159,57 @@ pub fn apply(
         return Ok(if failed { 1 } else { code });
     }
     Ok(u8::from(failed))
+}
+
+/// How far a saved plan's time may lie from the real clock when it is applied without `--now`.
+const SAVED_PLAN_TOLERANCE_MINUTES: i64 = 15;
+
+/// The time a saved plan is applied at: its own, when that is within a few minutes of the real
+/// clock or when `--now` names exactly that time; anything else is refused, so that a plan
+/// made for another time never runs by surprise.
+fn saved_plan_clock(
+    doc: &PlanDoc,
+    now_flag: Option<DateTime<Utc>>,
+    real_now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    let at = output::rfc(doc.now);
+    match now_flag {
+        Some(t) if t == doc.now => Ok(doc.now),
+        Some(t) => bail!(
+            "the saved plan was made for {at}, but --now says {}; pass --now {at} to apply it as of its own time, or run `partctl plan` again",
+            output::rfc(t)
+        ),
+        None if (doc.now - real_now).num_minutes().abs() <= SAVED_PLAN_TOLERANCE_MINUTES => {
+            Ok(doc.now)
+        }
+        None => bail!(
+            "the saved plan was made for {at}, which is {} the real clock ({}); run `partctl plan` again, or pass --now {at} to apply it as of its own time (partitions are still only removed once they have expired by the real clock)",
+            describe_offset(doc.now - real_now),
+            output::rfc(real_now)
+        ),
+    }
+}
+
+/// "3 d 12 h ahead of" / "2 h 5 min behind".
+fn describe_offset(d: chrono::Duration) -> String {
+    let ahead = d > chrono::Duration::zero();
+    let m = (d.num_seconds().abs() + 30) / 60;
+    let (days, hours, mins) = (m / 1440, m / 60 % 24, m % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days} d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours} h"));
+    }
+    if mins > 0 || parts.is_empty() {
+        parts.push(format!("{mins} min"));
+    }
+    format!(
+        "{} {}",
+        parts.join(" "),
+        if ahead { "ahead of" } else { "behind" }
+    )
 }
 
 /// `verify`: print the report; 0 all hold, 2 some fail, 1 some could not run.
@@ -145,7 +250,7 @@ pub fn snapshot(cli: &Cli, selected: &[&Policy], out: Option<&Path>) -> Result<u
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => print!("{text}"),
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(0)
 }

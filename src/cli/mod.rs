@@ -27,6 +27,8 @@ pub fn main() -> u8 {
             use clap::error::ErrorKind;
             let code = match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                // `check` speaks Nagios: whatever stops it is UNKNOWN, never 1 (WARNING).
+                _ if subcommand(std::env::args().skip(1)).as_deref() == Some("check") => 3,
                 _ => 1,
             };
             let _ = e.print();
@@ -42,6 +44,30 @@ pub fn main() -> u8 {
             1
         }
     }
+}
+
+/// The subcommand named on a command line that clap refused: the first word that is neither
+/// an option nor an option's value.
+fn subcommand(args: impl Iterator<Item = String>) -> Option<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "-p",
+        "--policies",
+        "-d",
+        "--database-url",
+        "--now",
+        "-f",
+        "--format",
+        "--table",
+    ];
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        if TAKES_VALUE.contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// Run the command and return its exit status.

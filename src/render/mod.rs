@@ -16,7 +16,7 @@ pub mod mysql;
 mod plan_doc;
 pub mod postgres;
 
-pub use plan_doc::{plan_steps, PlanDoc, PlanStepsError, StepDoc};
+pub use plan_doc::{located, plan_each, plan_steps, PlanDoc, PlanStepsError, StepDoc, TableError};
 
 use crate::catalog::{Catalog, Engine, Table};
 use crate::key::KeyKind;

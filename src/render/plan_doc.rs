@@ -23,6 +23,16 @@ pub struct PlanDoc {
     pub format_version: u32,
     pub now: DateTime<Utc>,
     pub steps: Vec<StepDoc>,
+    /// Tables that could not be planned (an extension of the contract; absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<TableError>,
+}
+
+/// A table that could not be read or planned, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableError {
+    pub table: String,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +71,7 @@ impl PlanDoc {
                     transaction: s.transactional,
                 })
                 .collect(),
+            errors: vec![],
         }
     }
 }
@@ -79,4 +90,35 @@ pub fn plan_steps(
         Some((idx, policies[idx], catalog.table(&a.table)?))
     })?;
     Ok((actions, steps))
+}
+
+/// Plan each policy on its own: the steps of every table that could be planned, and the
+/// tables that could not (missing from the catalog, not fitting the policy, an engine rule),
+/// each with its policy's location. One table never stops the others.
+pub fn plan_each(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> (Vec<Step>, Vec<TableError>) {
+    let mut steps = Vec::new();
+    let mut errors = Vec::new();
+    for p in policies {
+        match plan_steps(&[*p], catalog, now) {
+            Ok((_, mine)) => steps.extend(mine),
+            Err(e) => errors.push(TableError {
+                table: p.table.to_string(),
+                error: located(p, e.to_string()),
+            }),
+        }
+    }
+    (steps, errors)
+}
+
+/// A message about a policy's table that names where the policy is written.
+pub fn located(policy: &Policy, message: String) -> String {
+    if message.contains(&policy.origin.to_string()) {
+        message
+    } else {
+        format!("{message} (policy at {})", policy.origin)
+    }
 }

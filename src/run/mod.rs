@@ -195,7 +195,13 @@ pub fn run(
         }
 
         let mut counting = |e: &apply::Event| log(&e.to_string());
-        let outcome = apply::apply(backend, &[*p], now, None, &mut counting);
+        let outcome = apply::apply(
+            backend,
+            &[*p],
+            now,
+            &apply::Options::default(),
+            &mut counting,
+        );
         let mut t = TableRun::new(name.clone(), RunStatus::Ok, last_ok);
         match outcome {
             Ok(outcomes) => match outcomes.into_iter().next() {
