@@ -828,6 +828,25 @@ on_expire = "{on_expire}"
     assert_eq!(last["partition"], "public.events_p20260801_to_20261116");
     assert_eq!(steps.len(), 1 + 8 + 1, "{doc:#}");
 
+    // check: the partition taking the old rows is a pending move, neither a gap to fill nor an
+    // expired partition (it does not exist yet).
+    let check = partctl(&db, &policy, NOW, &["check"]);
+    expect_code(&check, 2, "check before apply");
+    assert!(
+        check.stdout.contains("; 9 pending creates move rows out of it (1 of them for rows older than the retention cutoff, into a partition that expires at once)"),
+        "{}",
+        check.stdout
+    );
+    // 11-16 .. 11-20 are the gaps below the current day; the partition below them is not one.
+    assert!(
+        check
+            .stdout
+            .contains("; 5 gaps in the partition run to fill;"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains("expired"), "{}", check.stdout);
+
     let applied = partctl(&db, &policy, NOW, &["apply"]);
     expect_code(&applied, 0, "apply");
     // 36 old rows into the partition that expires, 1 + 15 into the kept days.
