@@ -153,6 +153,17 @@ fn pg_hash_growth_from_two_to_four_keeps_every_row() {
         "{}",
         plan.stdout
     );
+    // A hash table has no catch-all: its rows are rehashed, not moved out of one.
+    let applied = partctl_pg(&db, &policy, "apply");
+    assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+    // (The step lines go to stderr.)
+    assert!(
+        applied.stderr.contains("applied public.g/grow/g_0 (")
+            && applied.stderr.contains("rows rehashed)"),
+        "{}",
+        applied.stderr
+    );
+    assert!(!applied.stderr.contains("catch-all"), "{}", applied.stderr);
     converge(|c| partctl_pg(&db, &policy, c));
     let bounds: Vec<String> = pg_bounds(&db, "g").into_iter().map(|b| b.1).collect();
     assert_eq!(

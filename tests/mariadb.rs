@@ -482,7 +482,7 @@ fn monthly_to_days_fills_the_gap_up_to_the_horizon() {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn integer_range_keeps_catch_all_rows_below_the_coverage() {
+fn integer_range_catch_all_rows_below_the_coverage_expire_with_their_partition() {
     let db = maria();
     db.exec(
         "CREATE TABLE ints (id INT NOT NULL PRIMARY KEY, v VARCHAR(10))
@@ -505,8 +505,24 @@ fn integer_range_keeps_catch_all_rows_below_the_coverage() {
     let now = "2026-11-21T12:00:00Z";
     // max(id) = 999: current [900, 1000), horizon 1200; cutoff 699: the four partitions below
     // 400 go with their rows. Coverage starts at 600; the catch-all's rows 450 and 520 fall
-    // below it. A MySQL partition has no lower bound, so the first one created, LESS THAN 700,
-    // takes them: they are kept, not lost.
+    // below it: they are older than the cutoff. They move into one partition [400, 600) (named
+    // for that, not for a single period) that is dropped at once, as on_expire = "drop" says.
+    // (Before, the first partition created, ints_p600, LESS THAN 700, took them: a partition
+    // named for [600, 700) held [MINVALUE, 700).)
+    let plan = ctl.run(now, &["--format", "json", "plan"]);
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let drain = format!("{}.ints_p400_to_600", db.dbname);
+    assert!(
+        doc["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["action"] == "create"
+                && s["partition"] == drain.as_str()
+                && s["reason"]
+                    == "rows older than the retention cutoff (keys 450 .. < 600 in the catch-all): moved into a partition that expires at once (on_expire = drop)"),
+        "{doc:#}"
+    );
     ctl.apply_ok(now);
     let p = parts(&db, "ints");
     assert!(p.iter().all(|p| p.method == "RANGE"), "{p:#?}");
@@ -515,7 +531,7 @@ fn integer_range_keeps_catch_all_rows_below_the_coverage() {
     assert_eq!(
         got,
         vec![
-            ("700".to_string(), 2),
+            ("700".to_string(), 0),
             ("800".to_string(), 0),
             ("900".to_string(), 0),
             ("1000".to_string(), 1),
@@ -524,7 +540,7 @@ fn integer_range_keeps_catch_all_rows_below_the_coverage() {
             ("MAXVALUE".to_string(), 0),
         ]
     );
-    assert_eq!(ids(&db, "ints"), "450,520,999");
+    assert_eq!(ids(&db, "ints"), "999");
     ctl.assert_plan_empty(now);
 }
 
@@ -623,6 +639,156 @@ fn integer_range_columns_gets_a_catch_all_and_expires() {
     );
     assert_eq!(ids(&db, "big"), "4100,5200");
     ctl.assert_plan_empty(now);
+}
+
+/// The PostgreSQL test's catch-all (see `old_catch_all_rows_case` in tests/postgres.rs) on a
+/// MAXVALUE tail: rows older than retention, inside it and beyond the horizon; daily, retain
+/// 5 days, premake 2 at 2026-11-21 12:00 (cutoff 11-16 12:00, coverage from 11-16, horizon
+/// 11-24). A MySQL partition has no lower bound, so the first one takes every smaller key: the
+/// old rows must not end up in a partition named for 11-16. Applies, checks the shape every
+/// `on_expire` shares, and returns the database.
+fn maria_old_catch_all_rows_case(on_expire: &str) -> MariaDb {
+    let db = maria();
+    let mut rows: Vec<String> = (1..=35)
+        .map(|g| {
+            let t = Utc.with_ymd_and_hms(2026, 8, 1, 6, 0, 0).unwrap()
+                + chrono::Duration::days(3 * (g - 1));
+            format!("({g}, '{}', 'old')", t.format("%Y-%m-%d %H:%M:%S"))
+        })
+        .collect();
+    rows.push("(36, '2026-11-15 23:00:00', 'old')".into());
+    rows.push("(37, '2026-11-16 03:00:00', 'kept')".into());
+    for g in 1..=15 {
+        rows.push(format!(
+            "({}, '2026-11-{} 10:00:00', 'kept')",
+            37 + g,
+            19 + (g - 1) / 5
+        ));
+    }
+    rows.push("(100, '2026-11-30 08:00:00', 'later')".into());
+    rows.push("(101, '2026-12-25 08:00:00', 'later')".into());
+    db.exec(&format!(
+        "CREATE TABLE events (id INT NOT NULL, created_at DATETIME NOT NULL, payload VARCHAR(10),
+                              PRIMARY KEY (id, created_at))
+           PARTITION BY RANGE COLUMNS(created_at) (PARTITION pmax VALUES LESS THAN (MAXVALUE));
+         INSERT INTO events VALUES {};",
+        rows.join(", ")
+    ));
+    assert_eq!(rows_in(&db, "events", "pmax"), 54);
+    let archive = if on_expire == "archive" {
+        format!("\narchive_schema = \"{}_archive\"", db.dbname)
+    } else {
+        String::new()
+    };
+    let ctl = Ctl::new(
+        &db,
+        &table_policy(
+            &db,
+            "events",
+            &format!(
+                "column = \"created_at\"\ninterval = \"1 day\"\npremake = 2\nretain = \"5 days\"\non_expire = \"{on_expire}\"\ndefault_partition = true{archive}"
+            ),
+        ),
+    );
+    let now = "2026-11-21T12:00:00Z";
+    let plan = ctl.run(now, &["--format", "json", "plan"]);
+    assert_eq!(plan.code, 2, "{plan:#?}");
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let steps = doc["steps"].as_array().unwrap();
+    let drain = format!("{}.events_p20260801_to_20261116", db.dbname);
+    assert_eq!(steps[0]["action"], "create", "{doc:#}");
+    assert_eq!(steps[0]["partition"], drain.as_str());
+    assert!(
+        steps[0]["reason"].as_str().unwrap().starts_with(
+            "rows older than the retention cutoff (keys 2026-08-01 06:00:00 .. < 2026-11-16 00:00:00 in the catch-all): moved into a partition that expires at once (on_expire = "
+        ),
+        "{doc:#}"
+    );
+    let last = steps.last().unwrap();
+    assert_eq!(last["action"], on_expire, "{doc:#}");
+    assert_eq!(last["partition"], drain.as_str());
+    assert_eq!(steps.len(), 1 + 8 + 1, "{doc:#}");
+
+    let r = ctl.apply_ok(now);
+    assert!(
+        r.stdout.contains("10 steps applied, 52 rows moved"),
+        "{r:#?}"
+    );
+
+    // The same shape as on PostgreSQL: the days from the cutoff's to the horizon, named for
+    // them, and the catch-all holding only the rows beyond the horizon.
+    let p = parts(&db, "events");
+    let mut want_names: Vec<String> = (16..=23).map(|d| format!("events_p202611{d}")).collect();
+    want_names.push("pmax".into());
+    assert_eq!(
+        p.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        want_names
+    );
+    let counts = [1, 0, 0, 5, 5, 5, 0, 0];
+    let mut want: Vec<(String, i64)> = (17..=24)
+        .zip(counts)
+        .map(|(d, n)| (format!("'2026-11-{d} 00:00:00'"), n))
+        .collect();
+    want.push(("MAXVALUE".into(), 2));
+    assert_eq!(bound_counts(&db, "events"), want);
+    assert_eq!(
+        db.query_strings("SELECT GROUP_CONCAT(id ORDER BY id) FROM events PARTITION (pmax)")[0][0]
+            .as_deref(),
+        Some("100,101")
+    );
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM events WHERE payload = 'old'"),
+        0
+    );
+    assert_eq!(db.query_i64("SELECT COUNT(*) FROM events"), 18);
+    ctl.assert_plan_empty(now);
+
+    let check = ctl.run(now, &["check"]);
+    assert_eq!(check.code, 1, "{check:#?}");
+    assert!(
+        check.stdout.contains(
+            "rows in the catch-all, keys 2026-11-30 08:00:00 .. 2026-12-25 08:00:00; keys from 2026-11-24 00:00:00 on lie beyond the horizon (premake = 2) and stay there\n"
+        ),
+        "{check:#?}"
+    );
+    db
+}
+
+#[test]
+fn maria_catch_all_rows_older_than_retention_are_dropped_with_their_partition() {
+    let db = maria_old_catch_all_rows_case("drop");
+    assert_eq!(
+        tables_of(&db, &db.dbname),
+        vec![("events".to_string(), true)]
+    );
+}
+
+#[test]
+fn maria_catch_all_rows_older_than_retention_are_detached_in_their_own_table() {
+    let db = maria_old_catch_all_rows_case("detach");
+    assert_eq!(
+        tables_of(&db, &db.dbname),
+        vec![
+            ("events".to_string(), true),
+            ("events_p20260801_to_20261116".to_string(), false),
+        ]
+    );
+    assert_eq!(
+        db.query_strings(
+            "SELECT COUNT(*), MIN(id), MAX(id), MIN(created_at), MAX(created_at),
+                    SUM(payload <> 'old') FROM events_p20260801_to_20261116"
+        )[0],
+        [
+            "36",
+            "1",
+            "36",
+            "2026-08-01 06:00:00",
+            "2026-11-15 23:00:00",
+            "0"
+        ]
+        .map(|s| Some(s.to_string()))
+        .to_vec()
+    );
 }
 
 // ---------------------------------------------------------------------------

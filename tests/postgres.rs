@@ -756,6 +756,199 @@ default_partition = true
     );
 }
 
+/// A catch-all holding rows older than retention, inside it and beyond the horizon, on a daily
+/// table with retain = 5 days and premake = 2 at NOW (cutoff 11-16 12:00, coverage from 11-16,
+/// horizon 11-24). Applies, checks the shape every `on_expire` shares, and returns the database.
+fn old_catch_all_rows_case(on_expire: &str) -> PgDb {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec(
+        "CREATE TABLE public.events_catchall PARTITION OF public.events DEFAULT;
+         -- 36 rows older than the cutoff's day: 08-01 06:00 every 3 days to 11-11, and 11-15 23:00.
+         INSERT INTO public.events (id, created_at, payload)
+            SELECT g, '2026-08-01 06:00:00+00'::timestamptz + (g - 1) * interval '3 days', 'old'
+              FROM generate_series(1, 35) g;
+         INSERT INTO public.events VALUES (36, '2026-11-15 23:00:00+00', 'old');
+         -- older than the cutoff, but in the cutoff's day, which is kept.
+         INSERT INTO public.events VALUES (37, '2026-11-16 03:00:00+00', 'kept');
+         -- inside retention: 5 rows on each of 11-19, 11-20, 11-21.
+         INSERT INTO public.events (id, created_at, payload)
+            SELECT 37 + g, '2026-11-19 10:00:00+00'::timestamptz + ((g - 1) / 5) * interval '1 day', 'kept'
+              FROM generate_series(1, 15) g;
+         -- beyond the horizon.
+         INSERT INTO public.events VALUES (100, '2026-11-30 08:00:00+00', 'later'),
+                                          (101, '2026-12-25 08:00:00+00', 'later');",
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM ONLY public.events_catchall"),
+        54
+    );
+    let archive = if on_expire == "archive" {
+        "archive_schema = \"archive\"\n"
+    } else {
+        ""
+    };
+    let policy = write_policy(
+        &format!("old-rows-{on_expire}"),
+        &format!(
+            r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+retain = "5 days"
+on_expire = "{on_expire}"
+{archive}default_partition = true
+"#
+        ),
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    let doc = plan_json(&plan);
+    let steps = doc["steps"].as_array().unwrap();
+    // First the partition taking the old rows, named for what it holds; it goes last.
+    assert_eq!(steps[0]["action"], "create", "{doc:#}");
+    assert_eq!(steps[0]["partition"], "public.events_p20260801_to_20261116");
+    assert_eq!(
+        steps[0]["reason"],
+        format!(
+            "rows older than the retention cutoff (keys 2026-08-01 06:00:00+00 .. < 2026-11-16 00:00:00+00 in the catch-all): moved into a partition that expires at once (on_expire = {}{})",
+            on_expire,
+            match on_expire {
+                "detach" => ": kept as a table",
+                "archive" => ": moved to archive",
+                _ => "",
+            }
+        )
+    );
+    let last = steps.last().unwrap();
+    assert_eq!(last["action"], on_expire, "{doc:#}");
+    assert_eq!(last["partition"], "public.events_p20260801_to_20261116");
+    assert_eq!(steps.len(), 1 + 8 + 1, "{doc:#}");
+
+    // check: the partition taking the old rows is a pending move, neither a gap to fill nor an
+    // expired partition (it does not exist yet).
+    let check = partctl(&db, &policy, NOW, &["check"]);
+    expect_code(&check, 2, "check before apply");
+    assert!(
+        check.stdout.contains("; 9 pending creates move rows out of it (1 of them for rows older than the retention cutoff, into a partition that expires at once)"),
+        "{}",
+        check.stdout
+    );
+    // 11-16 .. 11-20 are the gaps below the current day; the partition below them is not one.
+    assert!(
+        check
+            .stdout
+            .contains("; 5 gaps in the partition run to fill;"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains("expired"), "{}", check.stdout);
+
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&applied, 0, "apply");
+    // 36 old rows into the partition that expires, 1 + 15 into the kept days.
+    assert!(
+        applied
+            .stdout
+            .contains("public.events: 10 steps applied, 52 rows moved"),
+        "{}",
+        applied.stdout
+    );
+
+    // The run from the cutoff's day to the horizon, and the catch-all.
+    let mut want = daily("2026-11-16", 8);
+    want.push("DEFAULT".into());
+    assert_eq!(bounds(&db, "public", "events"), sorted(want));
+    assert_no_overlaps(&db, "public.events");
+    assert_eq!(
+        rows_by_bound(&db, "public.events"),
+        BTreeMap::from([
+            (day("2026-11-16"), 1),
+            (day("2026-11-19"), 5),
+            (day("2026-11-20"), 5),
+            (day("2026-11-21"), 5),
+            ("DEFAULT".to_string(), 2),
+        ])
+    );
+    assert_eq!(
+        db.query_strings(
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM ONLY public.events_catchall"
+        )[0][0]
+            .as_deref(),
+        Some("100,101"),
+        "only the rows beyond the horizon stay in the catch-all"
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM public.events WHERE payload = 'old'"),
+        0
+    );
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 18);
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after apply",
+    );
+
+    // check still says where the rows beyond the horizon are, and nothing else.
+    let check = partctl(&db, &policy, NOW, &["check"]);
+    expect_code(&check, 1, "check");
+    assert!(
+        check.stdout.contains(
+            "public.events: WARNING - rows in the catch-all, keys 2026-11-30 08:00:00+00 .. 2026-12-25 08:00:00+00; keys from 2026-11-24 00:00:00+00 on lie beyond the horizon (premake = 2) and stay there\n"
+        ),
+        "{}",
+        check.stdout
+    );
+    db
+}
+
+#[test]
+fn catch_all_rows_older_than_retention_are_dropped_with_their_partition() {
+    let db = old_catch_all_rows_case("drop");
+    assert!(!table_exists(&db, "public", "events_p20260801_to_20261116"));
+    assert_eq!(standalone_tables(&db, "public"), Vec::<String>::new());
+}
+
+#[test]
+fn catch_all_rows_older_than_retention_are_detached_in_their_own_table() {
+    let db = old_catch_all_rows_case("detach");
+    let t = "public.events_p20260801_to_20261116";
+    assert!(table_exists(&db, "public", "events_p20260801_to_20261116"));
+    assert!(!is_partition(&db, "public", "events_p20260801_to_20261116"));
+    assert_eq!(
+        db.query_strings(&format!(
+            "SELECT count(*), min(id), max(id), min(created_at)::text, max(created_at)::text,
+                    count(*) FILTER (WHERE payload <> 'old') FROM {t}"
+        ))[0],
+        [
+            "36",
+            "1",
+            "36",
+            "2026-08-01 06:00:00+00",
+            "2026-11-15 23:00:00+00",
+            "0"
+        ]
+        .map(|s| Some(s.to_string()))
+        .to_vec()
+    );
+}
+
+#[test]
+fn catch_all_rows_older_than_retention_are_archived_in_their_own_table() {
+    let db = old_catch_all_rows_case("archive");
+    assert!(!table_exists(&db, "public", "events_p20260801_to_20261116"));
+    assert!(table_exists(&db, "archive", "events_p20260801_to_20261116"));
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM archive.events_p20260801_to_20261116 WHERE payload = 'old'"
+        ),
+        36
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 5. Retention: detach, drop, archive; with and without a catch-all
 // ---------------------------------------------------------------------------

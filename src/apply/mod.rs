@@ -58,10 +58,15 @@ impl std::fmt::Display for Event<'_> {
             ),
             Event::Applied(a) if a.rows_moved > 0 => write!(
                 f,
-                "applied {} ({} row{} moved from the catch-all)",
+                "applied {} ({} row{} {})",
                 a.id,
                 a.rows_moved,
-                if a.rows_moved == 1 { "" } else { "s" }
+                if a.rows_moved == 1 { "" } else { "s" },
+                // The id is table/verb/partition: hash growth and shrinking rehash.
+                match a.id.rsplit('/').nth(1) {
+                    Some("grow" | "shrink") => "rehashed",
+                    _ => "moved",
+                }
             ),
             Event::Applied(a) => write!(f, "applied {}", a.id),
             Event::Skipped(table) => write!(

@@ -46,7 +46,16 @@ pub fn assess(
     };
     c.pending_steps = Some(steps.len());
 
-    let expired = actions.iter().filter(|a| a.kind.is_expiry()).count();
+    // A partition the plan creates to drain old catch-all rows is not an expired one yet.
+    let created = |a: &Action| {
+        actions.iter().any(|c| {
+            matches!(c.kind, ActionKind::Create { .. }) && c.kind.partition() == a.kind.partition()
+        })
+    };
+    let expired = actions
+        .iter()
+        .filter(|a| a.kind.is_expiry() && !created(a))
+        .count();
     let interrupted = actions
         .iter()
         .filter(|a| a.kind.is_interrupted_detach())
@@ -86,7 +95,14 @@ pub fn assess(
             format!(
                 "{expired} expired partition{} not yet removed ({})",
                 plural(expired),
-                names_of(&actions, ActionKind::is_expiry)
+                names_of(
+                    &actions
+                        .iter()
+                        .filter(|a| !created(a))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                    ActionKind::is_expiry
+                )
             ),
         );
     }
@@ -147,7 +163,15 @@ fn assess_range(
         })
         .collect();
     let ahead = creates.iter().filter(|(f, _, _)| *f > cur_start).count();
-    let gaps = creates.iter().filter(|(_, t, _)| *t <= cur_start).count();
+    // Creates that expire at once take the catch-all's rows older than the cutoff: not gaps.
+    let drains = creates
+        .iter()
+        .filter(|(_, t, _)| layout.expired(*t))
+        .count();
+    let gaps = creates
+        .iter()
+        .filter(|(_, t, _)| *t <= cur_start && !layout.expired(*t))
+        .count();
     if ahead > 0 {
         c.add(
             Status::Warning,
@@ -195,6 +219,11 @@ fn assess_range(
                 "; {moves} pending create{} move{} rows out of it",
                 plural(moves),
                 if moves == 1 { "s" } else { "" }
+            ));
+        }
+        if drains > 0 {
+            msg.push_str(&format!(
+                " ({drains} of them for rows older than the retention cutoff, into a partition that expires at once)"
             ));
         }
         c.add(Status::Warning, msg);

@@ -9,7 +9,9 @@ use crate::policy::Policy;
 /// in place is not row-safe.
 pub(super) fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
     let mut actions: Vec<Action> = default_action(policy, table)?.into_iter().collect();
-    let has_default = table.default_partition().is_some() || !actions.is_empty();
+    // Rows can only wait in a catch-all the table has now: one this plan creates is empty. The
+    // catalog has no facts on which values the catch-all holds, so any may.
+    let has_default = table.default_partition().is_some();
     let existing: Vec<(&Partition, Vec<&String>)> = table
         .partitions
         .iter()
@@ -61,7 +63,7 @@ pub(super) fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, F
                 "lists.{suffix}: ({}){}",
                 want.join(", "),
                 if has_default {
-                    "; move its rows out of the catch-all"
+                    "; any of its rows waiting in the catch-all move into it"
                 } else {
                     ""
                 }

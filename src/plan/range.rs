@@ -34,6 +34,7 @@ pub(super) fn plan_range(
     let layout = Layout::new(policy, table, now)?;
     let ranges = sorted_ranges(table);
     let low = coverage_start(policy, table, &layout, &ranges)?;
+    let drains = drains(table, &layout, &ranges, low)?;
     let creates = fill(&layout, gaps(&ranges, low, layout.horizon))?;
 
     // Interrupted detaches and crashed drops come first: the table is in an intermediate state
@@ -59,19 +60,20 @@ pub(super) fn plan_range(
             .chain(add_default.iter())
             .map(|a: &Action| a.kind.partition().name.clone()),
     );
+    // The drains come first: they lie below every other create, and on MySQL/MariaDB a new
+    // partition can only be split off the bottom of the MAXVALUE catch-all in key order.
+    let mut drained = Vec::new();
+    for d in &drains {
+        let partition = names.drain_name(d.from, d.to)?;
+        actions.push(drain_action(policy, table, &layout, *d, partition.clone()));
+        drained.push((*d, partition));
+    }
     for c in &creates {
         let partition = names.name_for(c.from, c.to)?;
-        actions.push(create_action(
-            policy,
-            table,
-            &layout,
-            *c,
-            partition,
-            has_default,
-        ));
+        actions.push(create_action(policy, table, &layout, *c, partition));
     }
     actions.extend(add_default);
-    actions.extend(expiry(policy, table, &layout, has_default));
+    actions.extend(expiry(policy, table, &layout, has_default, &drained));
     Ok(actions)
 }
 
@@ -125,6 +127,53 @@ fn coverage_start(
         low = Bound::At(c.max(min));
     }
     Ok(low)
+}
+
+/// The catch-all's rows older than the retention cutoff get a destination too: partitions that
+/// take them out of the catch-all and then expire at once, by `on_expire` (detach keeps them as
+/// tables, archive moves them, drop deletes them).
+///
+/// The rule: rows below the coverage start `low` (which, when such rows exist, is the start of
+/// the cutoff's period; see [`coverage_start`]) go into ONE partition per stretch that no
+/// partition covers, from the start of the period holding the oldest catch-all row up to `low`
+/// (or up to the next existing partition). Usually that is a single partition,
+/// `[period of catch_all_min, low)`. One wide partition rather than one per period because each
+/// create reads the whole catch-all (PostgreSQL scans it to move rows and to attach;
+/// MySQL/MariaDB copies it in REORGANIZE PARTITION), and the partition is gone in the same run
+/// anyway; `detach` and `archive` leave one table holding exactly the old rows.
+///
+/// It starts at the oldest catch-all row's period, so no row lies below its lower bound: on
+/// MySQL/MariaDB, where the first partition takes every smaller key, it still holds exactly what
+/// its bounds (and its name, see [`Names::drain_name`]) say. Stretches that hold none of the
+/// catch-all's key range are skipped. Without `retain` nothing is expired and the coverage
+/// reaches down to the oldest catch-all row, so there are no drains.
+fn drains(
+    table: &Table,
+    layout: &Layout,
+    ranges: &[Run],
+    low: Bound,
+) -> Result<Vec<Run>, FitError> {
+    if layout.cutoff.is_none() || table.default_partition().is_none() {
+        return Ok(vec![]);
+    }
+    let (Some(lo), Some(hi)) = (table.stats.catch_all_min, table.stats.catch_all_max) else {
+        return Ok(vec![]);
+    };
+    if Bound::At(lo) >= low {
+        return Ok(vec![]);
+    }
+    let axis = &layout.axis;
+    let mut from = axis
+        .start_of(axis.index_of(lo))
+        .ok_or(FitError::Layout(LayoutError::OutOfRange))?;
+    // A period that begins below an integer key type's minimum begins at that minimum.
+    if let Some((min, _)) = layout.kind.int_range() {
+        from = from.max(min);
+    }
+    Ok(gaps(ranges, Bound::At(from), low)
+        .into_iter()
+        .filter(|g| g.from <= Bound::At(hi) && Bound::At(lo) < g.to && layout.expired(g.to))
+        .collect())
 }
 
 /// The runs from `low` to `horizon` no partition covers. Expired partitions hold their ranges
@@ -304,6 +353,130 @@ impl<'a> Names<'a> {
         self.taken.push(n.clone());
         Ok(QualifiedName::new(self.schema.clone(), n))
     }
+
+    /// The name of a drain `[from, to)` (see [`drains`]), which may span many periods: the
+    /// template's name when the template shows `to` or the drain is one aligned period, else the
+    /// template's name for `from` followed by `_to_` and `to` (`events_p20260801_to_20261031`:
+    /// a name never claims a single period for a partition that holds more).
+    fn drain_name(&mut self, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
+        let render = |names: &Self, to: Bound| {
+            names
+                .namer
+                .name(names.bound_for_name(from), Some(&names.bound_for_name(to)))
+                .map_err(|e| FitError::Template(e.to_string()))
+        };
+        let n = render(self, to)?;
+        let one_period = match from {
+            Bound::At(f) => {
+                self.layout.period_start(self.layout.axis.index_of(f))? == from
+                    && next_boundary(self.layout, f)? == to
+            }
+            _ => false,
+        };
+        // A `to` that differs from this one in every field a template may show (year .. second).
+        let shift = if self.layout.kind.is_time() {
+            (367 * 86_400 + 3_661) * 1_000_000
+        } else {
+            1
+        };
+        let other = match to {
+            Bound::At(t) => Bound::At(t.saturating_add(shift)),
+            _ => Bound::At(0),
+        };
+        let n = if one_period || render(self, other)? != n {
+            n
+        } else {
+            let kind = self.layout.kind;
+            let end = match to {
+                Bound::At(t) if kind.is_time() => {
+                    let local = self.layout.axis.local(t);
+                    let format = if local.format("%H%M%S").to_string() == "000000" {
+                        "%Y%m%d"
+                    } else if local.format("%S").to_string() == "00" {
+                        "%Y%m%d_%H%M"
+                    } else {
+                        "%Y%m%d_%H%M%S"
+                    };
+                    local.format(format).to_string()
+                }
+                Bound::At(t) => t.to_string(),
+                Bound::Min => "min".into(),
+                Bound::Max => "max".into(),
+            };
+            format!("{n}_to_{end}")
+        };
+        if n.len() > crate::policy::MAX_IDENT_BYTES {
+            return Err(FitError::NameTooLong { name: n });
+        }
+        if self.taken.contains(&n) {
+            return Err(FitError::RangeNameTaken {
+                range: describe(self.layout.kind, from, to),
+                name: n,
+            });
+        }
+        self.taken.push(n.clone());
+        Ok(QualifiedName::new(self.schema.clone(), n))
+    }
+}
+
+/// What `on_expire` does to a partition, for reasons.
+fn on_expire_text(policy: &Policy) -> String {
+    match &policy.on_expire {
+        OnExpire::Detach => "on_expire = detach: kept as a table".to_string(),
+        OnExpire::Drop => "on_expire = drop".to_string(),
+        OnExpire::Archive { schema } => format!("on_expire = archive: moved to {schema}"),
+    }
+}
+
+/// The catch-all keys `[from, to)` may hold, for people: `2026-08-01 .. 2026-10-30` when both
+/// the oldest and the newest catch-all row lie in it, else with `>=`/`<` where it is cut.
+fn catch_all_keys(table: &Table, layout: &Layout, c: Run) -> String {
+    let (Some(lo), Some(hi)) = (table.stats.catch_all_min, table.stats.catch_all_max) else {
+        return describe(layout.kind, c.from, c.to);
+    };
+    let kind = layout.kind;
+    let bound = |b: Bound| match b {
+        Bound::At(x) => kind.format(x),
+        Bound::Min => "MINVALUE".to_string(),
+        Bound::Max => "MAXVALUE".to_string(),
+    };
+    let low = if Bound::At(lo) >= c.from {
+        kind.format(lo)
+    } else {
+        format!(">= {}", bound(c.from))
+    };
+    let high = if Bound::At(hi) < c.to {
+        kind.format(hi)
+    } else {
+        format!("< {}", bound(c.to))
+    };
+    format!("{low} .. {high}")
+}
+
+/// The create of a drain (see [`drains`]): it takes the catch-all's rows older than the cutoff,
+/// and the expiry that follows it in the plan removes it.
+fn drain_action(
+    policy: &Policy,
+    table: &Table,
+    layout: &Layout,
+    c: Run,
+    partition: QualifiedName,
+) -> Action {
+    let reason = format!(
+        "rows older than the retention cutoff (keys {} in the catch-all): moved into a partition that expires at once ({})",
+        catch_all_keys(table, layout, c),
+        on_expire_text(policy)
+    );
+    action(
+        table,
+        ActionKind::Create {
+            partition,
+            from: c.from,
+            to: c.to,
+            move_rows: true,
+        },
+        reason,
+    )
 }
 
 /// The create for one new range `c`, with why it is wanted.
@@ -313,13 +486,20 @@ fn create_action(
     layout: &Layout,
     c: Run,
     partition: QualifiedName,
-    has_default: bool,
 ) -> Action {
-    let move_rows = has_default
-        && match (table.stats.catch_all_min, table.stats.catch_all_max) {
-            (Some(lo), Some(hi)) => Bound::At(hi) >= c.from && Bound::At(lo) < c.to,
-            _ => false,
-        };
+    // The catch-all may hold rows for `c` only when its key range overlaps `c`: that is all the
+    // catalog tells (the smallest and largest key). A catch-all created by this plan is empty.
+    let catch_all = table.default_partition().is_some();
+    let (move_rows, proven) = match (table.stats.catch_all_min, table.stats.catch_all_max) {
+        (Some(lo), Some(hi)) if catch_all => {
+            let inside = |k: i64| c.from <= Bound::At(k) && Bound::At(k) < c.to;
+            (
+                Bound::At(hi) >= c.from && Bound::At(lo) < c.to,
+                inside(lo) || inside(hi),
+            )
+        }
+        _ => (false, false),
+    };
     let what = layout.reference_name();
     let cur_start = Bound::At(layout.start);
     let reason = if c.to <= cur_start {
@@ -333,8 +513,14 @@ fn create_action(
             if policy.premake == 1 { "" } else { "s" },
         )
     };
-    let reason = if move_rows {
+    let reason = if proven {
         format!("{reason}; move its rows out of the catch-all")
+    } else if move_rows {
+        format!(
+            "{reason}; its range lies inside the catch-all's keys ({} .. {}): any rows of it there move in",
+            layout.kind.format(table.stats.catch_all_min.unwrap_or_default()),
+            layout.kind.format(table.stats.catch_all_max.unwrap_or_default())
+        )
     } else {
         reason
     };
@@ -350,21 +536,34 @@ fn create_action(
     )
 }
 
-/// Detach, drop or archive (per `on_expire`) every partition that ends at or before the cutoff.
-fn expiry(policy: &Policy, table: &Table, layout: &Layout, has_default: bool) -> Vec<Action> {
-    let mut expiring: Vec<(Run, &QualifiedName)> = table
+/// Detach, drop or archive (per `on_expire`) every partition that ends at or before the cutoff,
+/// the `drained` ones this plan creates (see [`drains`]) included.
+fn expiry(
+    policy: &Policy,
+    table: &Table,
+    layout: &Layout,
+    has_default: bool,
+    drained: &[(Run, QualifiedName)],
+) -> Vec<Action> {
+    let mut expiring: Vec<(Run, &QualifiedName, bool)> = table
         .ranges()
         .filter(|(_, to, _)| layout.expired(*to))
-        .map(|(from, to, p)| (Run { from, to }, &p.name))
+        .map(|(from, to, p)| (Run { from, to }, &p.name, false))
+        .chain(drained.iter().map(|(r, name)| (*r, name, true)))
         .collect();
-    expiring.sort_by_key(|(r, _)| (r.from, r.to));
+    expiring.sort_by_key(|(r, _, _)| (r.from, r.to));
     expiring
         .into_iter()
-        .map(|(r, name)| {
+        .map(|(r, name, drain)| {
             let reason = format!(
-                "retain {}: {} ends at or before the cutoff",
+                "retain {}: {} ends at or before the cutoff{}",
                 policy.retain.map(|s| s.to_string()).unwrap_or_default(),
-                describe(layout.kind, r.from, r.to)
+                describe(layout.kind, r.from, r.to),
+                if drain {
+                    "; created above to take the catch-all's rows older than the cutoff"
+                } else {
+                    ""
+                }
             );
             let partition = name.clone();
             let kind = match &policy.on_expire {

@@ -801,13 +801,19 @@ fn coverage_starts_at_the_cutoffs_period_and_expired_ranges_are_not_recreated() 
         KeyKind::Timestamptz,
         vec![day_utc("2026-03-09"), default_part()],
     );
-    // Old rows in the catch-all do not pull the coverage below the cutoff either.
+    // Old rows in the catch-all do not pull the coverage below the cutoff either: they go into
+    // one partition below it that expires at once (see the drain tests below).
     t.stats.catch_all_min = Some(utc("2026-02-01T00:00:00Z"));
     t.stats.catch_all_max = Some(utc("2026-02-02T00:00:00Z"));
     let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
     assert_eq!(
         creates(KeyKind::Timestamptz, &plan),
         [
+            (
+                "events_p20260201_to_20260307".to_string(),
+                r_tz("2026-02-01 00:00:00", "2026-03-07 00:00:00"),
+                true
+            ),
             (
                 "events_p20260307".to_string(),
                 r_tz("2026-03-07 00:00:00", "2026-03-08 00:00:00"),
@@ -830,7 +836,10 @@ fn coverage_starts_at_the_cutoffs_period_and_expired_ranges_are_not_recreated() 
             ),
         ]
     );
-    assert!(others(&plan).is_empty());
+    assert_eq!(
+        others(&plan),
+        [("detach", "events_p20260201_to_20260307".to_string())]
+    );
 }
 
 #[test]
@@ -973,6 +982,281 @@ fn catch_all_rows_beyond_the_horizon_create_nothing() {
             .map(|c| c.2)
             .collect::<Vec<_>>(),
         [true, true, true]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catch-all rows older than the cutoff: drained into a partition that expires at once.
+
+/// Daily, premake 2, retain 3 days, at 2026-03-10 12:00 (cutoff 03-07 12:00): the catch-all
+/// holds rows from 02-01 10:00 (old), 03-09 (retained) and 03-20 (beyond the horizon 03-13).
+fn old_rows_case(on_expire: &str) -> (Policy, Table) {
+    let p = policy(&format!(
+        "interval = \"1 day\"\npremake = 2\nretain = \"3 days\"\ndefault_partition = true\n{on_expire}"
+    ));
+    let mut t = table(KeyKind::Timestamptz, vec![default_part()]);
+    t.stats.catch_all_min = Some(utc("2026-02-01T10:00:00Z"));
+    t.stats.catch_all_max = Some(utc("2026-03-20T00:00:00Z"));
+    (p, t)
+}
+
+#[test]
+fn catch_all_rows_older_than_the_cutoff_move_into_one_partition_that_expires_at_once() {
+    for (on_expire, verb, what) in [
+        ("", "detach", "on_expire = detach: kept as a table"),
+        ("on_expire = \"drop\"", "drop", "on_expire = drop"),
+        (
+            "on_expire = \"archive\"\narchive_schema = \"old\"",
+            "archive",
+            "on_expire = archive: moved to old",
+        ),
+    ] {
+        let (p, t) = old_rows_case(on_expire);
+        let n = now("2026-03-10T12:00:00Z");
+        let plan = plan_table(&p, &t, n).unwrap();
+        // One partition from the oldest row's day up to the cutoff's day, then the aligned run.
+        let mut want = vec![(
+            "events_p20260201_to_20260307".to_string(),
+            r_tz("2026-02-01 00:00:00", "2026-03-07 00:00:00"),
+            true,
+        )];
+        for d in 7..=12 {
+            want.push((
+                format!("events_p202603{d:02}"),
+                r_tz(
+                    &format!("2026-03-{d:02} 00:00:00"),
+                    &format!("2026-03-{:02} 00:00:00", d + 1),
+                ),
+                true,
+            ));
+        }
+        assert_eq!(creates(KeyKind::Timestamptz, &plan), want, "{on_expire}");
+        assert_eq!(
+            plan[0].reason,
+            format!(
+                "rows older than the retention cutoff (keys 2026-02-01 10:00:00+00 .. < 2026-03-07 00:00:00+00 in the catch-all): moved into a partition that expires at once ({what})"
+            )
+        );
+        // ... and it is removed by on_expire, after every create.
+        assert_eq!(
+            others(&plan),
+            [(verb, "events_p20260201_to_20260307".to_string())],
+            "{on_expire}"
+        );
+        let last = plan.last().unwrap();
+        assert!(
+            last.reason.ends_with(
+                "ends at or before the cutoff; created above to take the catch-all's rows older than the cutoff"
+            ),
+            "{}",
+            last.reason
+        );
+        match &last.kind {
+            ActionKind::Detach { has_default, .. }
+            | ActionKind::Drop { has_default, .. }
+            | ActionKind::Archive { has_default, .. } => assert!(has_default),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Afterwards only the rows beyond the horizon are left in the catch-all: nothing to do.
+        let mut after = simulate(&t, &plan);
+        after.stats.catch_all_min = Some(utc("2026-03-20T00:00:00Z"));
+        assert_eq!(plan_table(&p, &after, n).unwrap(), []);
+    }
+}
+
+#[test]
+fn a_drain_is_named_for_what_it_holds() {
+    let n = now("2026-03-10T12:00:00Z");
+    // A template that shows `to` names it as it is.
+    let (mut p, t) = old_rows_case("");
+    p.name_template = Some(
+        "{{ table }}_{{ from | date(format='%Y%m%d') }}_{{ to | date(format='%Y%m%d') }}".into(),
+    );
+    let plan = plan_table(&p, &t, n).unwrap();
+    assert_eq!(plan[0].kind.partition().name, "events_20260201_20260307");
+    // Rows of one day only: the drain is that day, under the template's own name.
+    let (p, mut t) = old_rows_case("");
+    t.stats.catch_all_min = Some(utc("2026-03-06T10:00:00Z"));
+    let plan = plan_table(&p, &t, n).unwrap();
+    assert_eq!(
+        creates(KeyKind::Timestamptz, &plan)[0],
+        (
+            "events_p20260306".to_string(),
+            r_tz("2026-03-06 00:00:00", "2026-03-07 00:00:00"),
+            true
+        )
+    );
+    // Hourly names carry the hour of `to` too.
+    let p = policy(
+        "interval = \"1 hour\"\npremake = 0\nretain = \"2 hours\"\ndefault_partition = true",
+    );
+    let mut t = table(KeyKind::Timestamptz, vec![default_part()]);
+    t.stats.catch_all_min = Some(utc("2026-03-10T05:30:00Z"));
+    t.stats.catch_all_max = Some(utc("2026-03-10T09:10:00Z"));
+    let plan = plan_table(&p, &t, n).unwrap();
+    assert_eq!(
+        creates(KeyKind::Timestamptz, &plan)[0],
+        (
+            "events_p20260310_0500_to_20260310_1000".to_string(),
+            r_tz("2026-03-10 05:00:00", "2026-03-10 10:00:00"),
+            true
+        )
+    );
+}
+
+#[test]
+fn drains_go_around_existing_partitions_and_skip_stretches_without_catch_all_keys() {
+    // Integer keys, interval 100, retain 300: max(key) = 999, cutoff 699, coverage from 600.
+    // Hand-made [300, 350) sits among the old rows; [0, 100) lies below them.
+    let p = policy(
+        "interval = 100\npremake = 1\nretain = 300\non_expire = \"drop\"\ndefault_partition = true",
+    );
+    let mut t = table(
+        KeyKind::BigInt,
+        vec![
+            part("first", at(0), at(100)),
+            part("hand", at(300), at(350)),
+            default_part(),
+        ],
+    );
+    t.stats = KeyStats {
+        max_key: Some(999),
+        catch_all_min: Some(250),
+        catch_all_max: Some(999),
+    };
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    let c = creates(KeyKind::BigInt, &plan);
+    assert_eq!(
+        c[..2],
+        [
+            // One whole period: the template's own name.
+            ("events_p200".to_string(), r(200, 300), true),
+            ("events_p350_to_600".to_string(), r(350, 600), true),
+        ]
+    );
+    assert_eq!(c[2].1, r(600, 700));
+    assert_eq!(
+        others(&plan),
+        [
+            ("drop", "first".to_string()),
+            ("drop", "events_p200".to_string()),
+            ("drop", "hand".to_string()),
+            ("drop", "events_p350_to_600".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn without_retain_old_catch_all_rows_just_get_partitions() {
+    let (p, t) = old_rows_case("");
+    let p = Policy { retain: None, ..p };
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    let c = creates(KeyKind::Timestamptz, &plan);
+    // Every day from the oldest row's to the horizon, none expiring, none removed.
+    assert_eq!(c.len(), 40);
+    assert_eq!(c[0].0, "events_p20260201");
+    assert!(others(&plan).is_empty());
+}
+
+#[test]
+fn only_creates_that_may_receive_catch_all_rows_say_they_move_rows() {
+    // Rows on 03-09 02:00 and 03-11 05:00 in the catch-all, daily, premake 3.
+    let p = policy("interval = \"1 day\"\npremake = 3\ndefault_partition = true");
+    let mut t = table(
+        KeyKind::Timestamptz,
+        vec![day_utc("2026-03-08"), default_part()],
+    );
+    t.stats.catch_all_min = Some(utc("2026-03-09T02:00:00Z"));
+    t.stats.catch_all_max = Some(utc("2026-03-11T05:00:00Z"));
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    let c = creates(KeyKind::Timestamptz, &plan);
+    assert_eq!(
+        c.iter().map(|c| (c.0.as_str(), c.2)).collect::<Vec<_>>(),
+        [
+            ("events_p20260309", true),
+            ("events_p20260310", true),
+            ("events_p20260311", true),
+            ("events_p20260312", false),
+            ("events_p20260313", false),
+        ]
+    );
+    let reasons: Vec<&str> = plan.iter().map(|a| a.reason.as_str()).collect();
+    assert_eq!(
+        reasons[0],
+        "fill a gap in the partition run; move its rows out of the catch-all"
+    );
+    assert_eq!(
+        reasons[1],
+        "the current period (holding now); its range lies inside the catch-all's keys (2026-03-09 02:00:00+00 .. 2026-03-11 05:00:00+00): any rows of it there move in"
+    );
+    assert_eq!(
+        reasons[2],
+        "premake: keep 3 partitions ahead of now; move its rows out of the catch-all"
+    );
+    assert_eq!(reasons[3], "premake: keep 3 partitions ahead of now");
+    assert!(reasons.iter().filter(|r| r.contains("catch-all")).count() == 3);
+
+    // A catch-all this plan creates holds nothing: no create moves rows, nor says so.
+    let t = table(KeyKind::Timestamptz, vec![]);
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    assert!(creates(KeyKind::Timestamptz, &plan).iter().all(|c| !c.2));
+    assert!(plan
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::Create { .. }))
+        .all(|a| !a.reason.contains("catch-all")));
+}
+
+#[test]
+fn list_creates_move_rows_only_from_a_catch_all_that_exists() {
+    let text = "[[table]]\nname = \"public.c\"\npartition_by = \"list\"\ncolumn = \"k\"\nlists = { eu = [\"DE\", \"FR\"] }\ndefault_partition = true\n";
+    let p = parse_sources(&[(PathBuf::from("t.toml"), text.into())])
+        .unwrap()
+        .remove(0);
+    let mut t = Table {
+        name: QualifiedName::new("public", "c"),
+        strategy: Strategy::List,
+        key: KeyColumn {
+            name: "k".into(),
+            kind: None,
+            sql_type: "text".into(),
+            expr: None,
+            granularity: None,
+        },
+        columns: vec!["k".into()],
+        partitions: vec![],
+        stats: KeyStats::default(),
+    };
+    // The catch-all is created in the same plan: it is empty, nothing moves.
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    let list: Vec<&Action> = plan
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::CreateList { .. }))
+        .collect();
+    assert_eq!(list.len(), 1);
+    assert!(matches!(
+        list[0].kind,
+        ActionKind::CreateList {
+            move_rows: false,
+            ..
+        }
+    ));
+    assert_eq!(list[0].reason, "lists.eu: (DE, FR)");
+    // With a catch-all in place, its rows for the list move in.
+    t.partitions.push(Partition {
+        name: QualifiedName::new("public", "c_default"),
+        ..default_part()
+    });
+    let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
+    assert!(matches!(
+        plan[0].kind,
+        ActionKind::CreateList {
+            move_rows: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        plan[0].reason,
+        "lists.eu: (DE, FR); any of its rows waiting in the catch-all move into it"
     );
 }
 
@@ -1663,7 +1947,8 @@ mod props {
             start = start.max(Bound::At(axis.start_of(axis.index_of(c)).unwrap()));
         }
 
-        // Creates: non-empty, inside [start, horizon), overlapping nothing.
+        // Creates: non-empty, inside [start, horizon), overlapping nothing; or drains: below
+        // the start, taking catch-all rows older than the cutoff, and expiring in the same plan.
         let created: Vec<(Bound, Bound, bool)> = plan
             .iter()
             .filter_map(|a| match a.kind {
@@ -1676,15 +1961,62 @@ mod props {
                 _ => None,
             })
             .collect();
-        for (i, &(f, t, _)) in created.iter().enumerate() {
+        let create_names: Vec<String> = plan
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Create { .. }))
+            .map(|a| a.kind.partition().name.clone())
+            .collect();
+        let mut drained: Vec<String> = Vec::new();
+        for (i, &(f, t, move_rows)) in created.iter().enumerate() {
             prop_assert!(f < t, "empty create {}", show((f, t)));
-            prop_assert!(
-                f >= start,
-                "create {} below the coverage start",
-                show((f, t))
-            );
+            let drain = expires(t);
+            if drain {
+                let (Some(lo), Some(hi)) = (table.stats.catch_all_min, table.stats.catch_all_max)
+                else {
+                    return Err(TestCaseError::fail(format!(
+                        "create {} would expire at once, with nothing in the catch-all",
+                        show((f, t))
+                    )));
+                };
+                prop_assert!(move_rows, "drain {} moves no rows", show((f, t)));
+                prop_assert!(t <= start, "drain {} reaches the coverage", show((f, t)));
+                prop_assert!(
+                    Bound::At(lo) < t && f <= Bound::At(hi),
+                    "drain {} holds none of the catch-all's keys",
+                    show((f, t))
+                );
+                prop_assert!(
+                    f >= Bound::At(axis.start_of(axis.index_of(lo)).unwrap()),
+                    "drain {} reaches below the oldest catch-all row's period",
+                    show((f, t))
+                );
+                // Its removal follows its create.
+                let name = &create_names[i];
+                let created_at = plan.iter().position(|a| {
+                    matches!(a.kind, ActionKind::Create { .. }) && a.kind.partition().name == *name
+                });
+                let removed_at = plan.iter().position(|a| {
+                    matches!(
+                        a.kind,
+                        ActionKind::Detach { .. }
+                            | ActionKind::Drop { .. }
+                            | ActionKind::Archive { .. }
+                    ) && a.kind.partition().name == *name
+                });
+                prop_assert!(
+                    matches!((created_at, removed_at), (Some(c), Some(r)) if c < r),
+                    "drain {} is not removed after it is created",
+                    show((f, t))
+                );
+                drained.push(name.clone());
+            } else {
+                prop_assert!(
+                    f >= start,
+                    "create {} below the coverage start",
+                    show((f, t))
+                );
+            }
             prop_assert!(t <= horizon, "create {} beyond the horizon", show((f, t)));
-            prop_assert!(!expires(t), "create {} would expire at once", show((f, t)));
             for (ef, et, name) in &existing {
                 prop_assert!(
                     !overlaps((f, t), (*ef, *et)),
@@ -1701,8 +2033,8 @@ mod props {
                     show((g, h))
                 );
             }
-            // Each create is one aligned period, or holds no whole period.
-            if let (Bound::At(fc), Bound::At(tc)) = (f, t) {
+            // Each create (drains aside) is one aligned period, or holds no whole period.
+            if let (false, Bound::At(fc), Bound::At(tc)) = (drain, f, t) {
                 let b1 = boundary_after(&axis, fc - 1, 1);
                 let aligned_period = b1 == fc && boundary_after(&axis, fc, 1) == tc;
                 let b2 = boundary_after(&axis, b1, 1);
@@ -1727,6 +2059,13 @@ mod props {
             })
             .map(|a| a.kind.partition().name.clone())
             .collect();
+        for name in &drained {
+            prop_assert!(removed.contains(name), "drain {} is not removed", name);
+        }
+        prop_assert_eq!(
+            removed.len(),
+            drained.len() + existing.iter().filter(|(_, t, _)| expires(*t)).count()
+        );
         for (f, t, name) in &existing {
             prop_assert_eq!(
                 removed.contains(name),
@@ -1764,6 +2103,16 @@ mod props {
         }
         after.stats.catch_all_min = left.iter().copied().min();
         after.stats.catch_all_max = left.iter().copied().max();
+        // Every catch-all row has a destination: only rows at or above the coverage start stay
+        // (those beyond the horizon wait for it).
+        if let Some(r) = left.iter().find(|&&r| Bound::At(r) < start) {
+            prop_assert!(
+                false,
+                "catch-all row {} below the coverage start {} is left behind",
+                kind.format(*r),
+                show((start, start))
+            );
+        }
 
         // Coverage: one run from the start to the horizon; only ranges that would expire may be
         // missing below it.
