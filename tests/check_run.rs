@@ -646,7 +646,8 @@ fn run_applies_due_tables_records_history_and_waits_for_the_schedule() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("Run at 2026-11-21T12:00:00Z: 2 run."),
+        r.stdout
+            .contains("Run at 2026-11-21T12:00:00Z: 2 tables ran."),
         "{}",
         r.stdout
     );

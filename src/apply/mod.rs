@@ -40,8 +40,6 @@ pub enum Event<'a> {
         message: &'a str,
     },
     Applied(&'a Applied),
-    /// Another run holds the table's advisory lock.
-    Skipped(&'a str),
 }
 
 impl std::fmt::Display for Event<'_> {
@@ -69,10 +67,6 @@ impl std::fmt::Display for Event<'_> {
                 }
             ),
             Event::Applied(a) => write!(f, "applied {}", a.id),
-            Event::Skipped(table) => write!(
-                f,
-                "{table}: another partctl run holds this table's lock; skipped"
-            ),
         }
     }
 }
@@ -148,7 +142,7 @@ pub fn apply(
             locked.push((i, name));
             outcomes.push(None);
         } else {
-            log(&Event::Skipped(&name));
+            // Said once, by the outcome.
             outcomes.push(Some((name, TableOutcome::Skipped)));
         }
     }

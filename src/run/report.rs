@@ -8,14 +8,19 @@ use chrono::{DateTime, Utc};
 fn counts(r: &RunReport) -> String {
     let mut parts = Vec::new();
     for (s, word) in [
-        (RunStatus::Ok, "run"),
+        (RunStatus::Ok, "ran"),
         (RunStatus::NotDue, "not due"),
         (RunStatus::Skipped, "skipped"),
         (RunStatus::Failed, "failed"),
     ] {
         let n = r.tables.iter().filter(|t| t.status == s).count();
         if n > 0 {
-            parts.push(format!("{n} {word}"));
+            let tables = if parts.is_empty() {
+                format!(" table{}", plural(n))
+            } else {
+                String::new()
+            };
+            parts.push(format!("{n}{tables} {word}"));
         }
     }
     if parts.is_empty() {
