@@ -655,6 +655,16 @@ default_partition = true
         .collect();
     want_rows.insert("DEFAULT".into(), 2);
     assert_eq!(rows_by_bound(&db, "public.events"), want_rows);
+    // The partitions that received rows were analysed: show gives their real counts.
+    let show = partctl(&db, &policy, NOW, &["show"]);
+    expect_code(&show, 0, "show");
+    let line = show
+        .stdout
+        .lines()
+        .find(|l| l.contains("events_p20261119"))
+        .unwrap_or_else(|| panic!("{}", show.stdout));
+    assert!(line.contains(" 10 rows "), "{line}");
+    assert!(!show.stdout.contains('?'), "{}", show.stdout);
     assert_eq!(db.query_i64("SELECT count(*) FROM public.events"), 52);
     assert_eq!(
         db.query_i64("SELECT count(DISTINCT id) FROM public.events"),

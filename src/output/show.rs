@@ -213,10 +213,16 @@ fn text(out: &mut dyn Write, md_mode: bool, st: &ShowTable) -> io::Result<()> {
     let w = width(rows.iter().map(label));
     let wb = width(rows.iter().map(|r| &r.bounds));
     for r in rows {
+        // The server has no estimate until the partition is analysed.
         let est = if r.est_rows < 0 {
-            "?".to_string()
+            "not analysed".to_string()
         } else {
             r.est_rows.to_string()
+        };
+        let est_text = if r.est_rows < 0 {
+            est.clone()
+        } else {
+            format!("{est} rows")
         };
         let name = label(r);
         if md_mode {
@@ -231,7 +237,7 @@ fn text(out: &mut dyn Write, md_mode: bool, st: &ShowTable) -> io::Result<()> {
         } else {
             writeln!(
                 out,
-                "  {name:<w$}  {:<wb$}  {est:>10} rows  {:>9}{}",
+                "  {name:<w$}  {:<wb$}  {est_text:>15}  {:>9}{}",
                 r.bounds,
                 human(r.bytes),
                 if r.expired { "  expired" } else { "" }
