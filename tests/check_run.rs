@@ -1118,3 +1118,62 @@ fn run_needs_only_select_and_insert_on_an_existing_history() {
     assert_eq!(h.len(), 2, "{h:?}");
     assert_eq!(h[1].0, "ok");
 }
+
+#[test]
+fn run_keeps_its_history_for_history_retain_and_always_the_latest_success() {
+    let db = pg();
+    events_table(&db, false);
+    db.exec("CREATE TABLE public.broken (x int) PARTITION BY LIST (x);");
+    let policy = write_policy(
+        "history-retain",
+        &("[defaults]\nhistory_retain = \"30 days\"\n\n".to_string()
+            + &daily_policy("public.events", "premake = 1")
+            // Partitioned by list, not range: every run of it fails.
+            + &daily_policy("public.broken", "")),
+    );
+    for now in [
+        "2026-11-01T00:00:00Z",
+        "2026-11-11T00:00:00Z",
+        "2026-12-12T00:00:00Z",
+    ] {
+        ctl(&db.url, &policy, now, &["run"]);
+    }
+    // 30 days before the last run is 11-12: both earlier runs go, the last stays.
+    let h = pg_history(&db, "public.events");
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].2, "2026-12-12T00:00:00Z");
+    let h = pg_history(&db, "public.broken");
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].0, "failed");
+
+    // The latest success is kept however old, or a yearly schedule would be due on every run.
+    ctl(
+        &db.url,
+        &policy,
+        "2027-06-01T00:00:00Z",
+        &["run", "--table", "public.broken"],
+    );
+    let h = pg_history(&db, "public.events");
+    assert_eq!(h.len(), 1, "{h:?}");
+    let bad = write_policy(
+        "history-retain-bad",
+        &("[defaults]\nhistory_retain = \"soon\"\n\n".to_string()
+            + &daily_policy("public.events", "")),
+    );
+    let r = run(&["--policies", bad.to_str().unwrap(), "validate"], &[]);
+    expect_code(&r, 1, "a bad history_retain");
+    assert!(r.stderr.contains("history_retain: "), "{}", r.stderr);
+}
+
+#[test]
+fn mariadb_run_prunes_its_history() {
+    let db = maria();
+    maria_daily(&db);
+    let policy = maria_policy(&db, "history_retain = \"1 day\"");
+    for now in ["2026-11-21T12:00:00Z", "2026-11-25T12:00:00Z"] {
+        expect_code(&ctl(&db.url, &policy, now, &["run"]), 0, "run");
+    }
+    let h = maria_history(&db, "daily");
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0][3], s("2026-11-25T12:00:00Z"));
+}

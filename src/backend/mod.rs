@@ -146,6 +146,13 @@ pub trait Backend {
     fn history_record(&mut self, record: &Record) -> Result<i64, DbError>;
     /// The table's latest runs, newest first.
     fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError>;
+    /// Delete the table's runs that started before `before`, except its latest successful
+    /// one; how many were deleted.
+    fn history_prune(
+        &mut self,
+        table: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, DbError>;
 }
 
 /// Connect to the server a URL names: the one place that picks a backend by engine. The

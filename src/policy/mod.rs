@@ -156,6 +156,8 @@ pub struct Policy {
     pub lock_timeout: Duration,
     pub statement_timeout: Duration,
     pub retries: u32,
+    /// How long `run` keeps the table's run history (`history_retain`); `None`: forever.
+    pub history_retain: Option<Duration>,
     pub origin: Origin,
 }
 
@@ -181,6 +183,8 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_RETRIES: u32 = 5;
 pub const DEFAULT_PREMAKE: u32 = 4;
+/// How long `run` keeps its history when no `history_retain` is given.
+pub const DEFAULT_HISTORY_RETAIN: Duration = Duration::from_secs(90 * 86_400);
 
 // ---------------------------------------------------------------------------------------------
 // Loading.

@@ -26,6 +26,7 @@ pub(super) struct RawDefaults {
     pub(super) statement_timeout: Option<Spanned<String>>,
     pub(super) retries: Option<Spanned<i64>>,
     pub(super) timezone: Option<Spanned<String>>,
+    pub(super) history_retain: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +59,7 @@ pub(super) struct RawTable {
     pub(super) lock_timeout: Option<Spanned<String>>,
     pub(super) statement_timeout: Option<Spanned<String>>,
     pub(super) retries: Option<Spanned<i64>>,
+    pub(super) history_retain: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) verify: Vec<Spanned<RawVerify>>,
 }

@@ -93,6 +93,7 @@ impl Ctx<'_> {
         let verify = self.verify(&t);
         let (lock_timeout, statement_timeout) = self.timeouts(&t, defaults);
         let retries = self.retries(&t, defaults);
+        let history_retain = self.history_retain(&t, defaults);
 
         if self.errors.len() > before {
             return None;
@@ -117,8 +118,31 @@ impl Ctx<'_> {
             lock_timeout,
             statement_timeout,
             retries,
+            history_retain,
             origin,
         })
+    }
+
+    /// `history_retain`: the table's, else the file's defaults, else 90 days; `"forever"`
+    /// keeps every run.
+    fn history_retain(&mut self, t: &RawTable, defaults: Option<&RawDefaults>) -> Option<Duration> {
+        let Some(raw) = t
+            .history_retain
+            .as_ref()
+            .or(defaults.and_then(|d| d.history_retain.as_ref()))
+        else {
+            return Some(super::DEFAULT_HISTORY_RETAIN);
+        };
+        if raw.get_ref().trim() == "forever" {
+            return None;
+        }
+        match super::values::parse_retention(raw.get_ref()) {
+            Ok(d) => Some(d),
+            Err(m) => {
+                self.err(super::parse::at(raw), format!("history_retain: {m}"));
+                None
+            }
+        }
     }
 
     /// `name`: `schema.table` or `table`, each part a legal identifier.

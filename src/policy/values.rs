@@ -167,3 +167,28 @@ pub fn parse_now(text: &str) -> Result<DateTime<Utc>, ValueError> {
     }
     Err(ValueError::NotAnInstant(text.to_string()))
 }
+
+/// The longest `history_retain` accepted: 100 years.
+const MAX_RETENTION_DAYS: u64 = 36_525;
+
+/// A retention period such as `"90 days"` or `"1 year"` (months count 30 days, years 365).
+pub(super) fn parse_retention(text: &str) -> Result<Duration, String> {
+    use crate::key::{Span, TimeUnit};
+    let span = Span::parse_time(text).map_err(|e| e.0)?;
+    let Span::Time { n, unit } = span else {
+        return Err(format!("expected \"N unit\", got `{text}`"));
+    };
+    let secs_per = match unit {
+        TimeUnit::Minute => 60,
+        TimeUnit::Hour => 3_600,
+        TimeUnit::Day => 86_400,
+        TimeUnit::Week => 7 * 86_400,
+        TimeUnit::Month => 30 * 86_400,
+        TimeUnit::Year => 365 * 86_400,
+    };
+    let secs = u64::from(n).saturating_mul(secs_per);
+    if secs > MAX_RETENTION_DAYS * 86_400 {
+        return Err(format!("`{text}` is longer than 100 years"));
+    }
+    Ok(Duration::from_secs(secs))
+}

@@ -278,6 +278,16 @@ pub fn run(
             Ok(id) => t.history_id = Some(id),
             Err(e) => t.history_error = Some(clean(&format!("recording the run: {e}"))),
         }
+        // Older runs go (their latest success stays: the schedule counts from it). A user
+        // allowed only to read and insert keeps the whole history: said, not an error.
+        if let Some(before) = p
+            .history_retain
+            .and_then(|r| chrono::Duration::from_std(r).ok())
+        {
+            if let Err(e) = backend.history_prune(&t.table, now - before) {
+                log(&clean(&format!("warning: {}: {e}", t.table)));
+            }
+        }
         out.push(t);
     }
     Ok(RunReport::new(now, out))

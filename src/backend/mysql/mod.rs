@@ -284,6 +284,17 @@ impl Backend for MyBackend {
         Ok(self.conn.last_insert_id() as i64)
     }
 
+    fn history_prune(&mut self, table: &str, before: DateTime<Utc>) -> Result<u64, DbError> {
+        let t = before.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        self.conn
+            .exec_drop(
+                include_str!("../../../templates/mysql/history_prune.sql"),
+                (table, t, table),
+            )
+            .map_err(Self::query_err("pruning partctl.run_history"))?;
+        Ok(self.conn.affected_rows())
+    }
+
     fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError> {
         let rows = self
             .conn

@@ -301,6 +301,16 @@ impl Backend for PgBackend {
             .get::<_, i64>(0))
     }
 
+    fn history_prune(&mut self, table: &str, before: DateTime<Utc>) -> Result<u64, DbError> {
+        let t = before.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+        self.client
+            .execute(
+                include_str!("../../../templates/postgres/history_prune.sql"),
+                &[&table, &t],
+            )
+            .map_err(Self::query_err("pruning partctl.run_history"))
+    }
+
     fn history_recent(&mut self, table: &str, limit: u32) -> Result<Vec<Record>, DbError> {
         self.client
             .query(HISTORY_RECENT, &[&table, &i64::from(limit)])
