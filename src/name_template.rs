@@ -105,9 +105,8 @@ impl Namer {
         })
     }
 
+    /// The name of a range partition: `from` and, when known, `to`.
     pub fn name(&self, from: From, to: Option<&From>) -> Result<String, NameError> {
-        let mut ctx = Context::new();
-        ctx.insert("table", &self.table);
         let val = |f: &From| -> Value {
             match f {
                 From::Int(i) => Value::from(*i),
@@ -116,9 +115,35 @@ impl Namer {
                 From::Max => Value::String("max".into()),
             }
         };
-        ctx.insert("from", &val(&from));
+        let mut vars = vec![("from", val(&from))];
         if let Some(t) = to {
-            ctx.insert("to", &val(t));
+            vars.push(("to", val(t)));
+        }
+        self.render(&vars)
+    }
+
+    /// The name of a hash partition: `modulus` and `remainder`.
+    pub fn hash_name(&self, modulus: u32, remainder: u32) -> Result<String, NameError> {
+        self.render(&[
+            ("modulus", Value::from(modulus)),
+            ("remainder", Value::from(remainder)),
+        ])
+    }
+
+    /// The name of a list partition: the policy's `suffix` for it and its `values`.
+    pub fn list_name(&self, suffix: &str, values: &[String]) -> Result<String, NameError> {
+        self.render(&[
+            ("suffix", Value::from(suffix)),
+            ("values", Value::from(values.to_vec())),
+        ])
+    }
+
+    /// Render with `table` and `vars`; the name must be non-empty and of legal length.
+    fn render(&self, vars: &[(&str, Value)]) -> Result<String, NameError> {
+        let mut ctx = Context::new();
+        ctx.insert("table", &self.table);
+        for (k, v) in vars {
+            ctx.insert(*k, v);
         }
         let name = self
             .tera
@@ -150,6 +175,17 @@ pub fn check_template(template: &str, table: &str, interval: Span) -> Result<(),
     namer.name(from, Some(&to)).map(|_| ())
 }
 
+/// Validation of a list or hash table's template: it compiles and renders a name of legal
+/// length for sample values.
+pub fn check_keyed_template(template: &str, table: &str, hash: bool) -> Result<(), NameError> {
+    let namer = Namer::new(template, table)?;
+    if hash {
+        namer.hash_name(1024, 1023).map(|_| ())
+    } else {
+        namer.list_name("sample", &["x".to_string()]).map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +198,19 @@ mod tests {
         assert_eq!(n.name(From::Local(t), None).unwrap(), "events_p20260311");
         let n = Namer::new(default_template(Span::Int(100)), "ids").unwrap();
         assert_eq!(n.name(From::Int(-100), None).unwrap(), "ids_p-100");
+    }
+
+    #[test]
+    fn hash_and_list_names() {
+        let n = Namer::new("{{ table }}_h{{ remainder }}", "sessions").unwrap();
+        assert_eq!(n.hash_name(8, 3).unwrap(), "sessions_h3");
+        let n = Namer::new("{{ table }}_{{ suffix }}_{{ values | length }}", "c").unwrap();
+        assert_eq!(
+            n.list_name("eu", &["DE".into(), "FR".into()]).unwrap(),
+            "c_eu_2"
+        );
+        assert!(check_keyed_template("{{ table }}_{{ from }}", "t", true).is_err());
+        assert!(check_keyed_template("{{ table }}_h{{ remainder }}", "t", true).is_ok());
     }
 
     #[test]

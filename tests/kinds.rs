@@ -172,6 +172,9 @@ fn pg_hash_growth_from_two_to_four_keeps_every_row() {
             .map(|r| format!("FOR VALUES WITH (modulus 4, remainder {r})"))
             .collect::<Vec<_>>()
     );
+    // New partitions follow the table's own naming (g_0, g_1 grew into g_0 .. g_3).
+    let names: Vec<String> = pg_bounds(&db, "g").into_iter().map(|b| b.0).collect();
+    assert_eq!(names, ["g_0", "g_1", "g_2", "g_3"], "{names:?}");
     assert_eq!(db.query_i64("SELECT count(*) FROM g"), 1000);
     assert_eq!(
         db.query_i64("SELECT sum(hashtext(id::text || tenant || note)) FROM g"),
@@ -468,4 +471,30 @@ fn a_plan_past_8192_partitions_is_refused_on_mysql() {
         &[],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn pg_name_template_names_hash_and_list_partitions() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE h (tenant int NOT NULL) PARTITION BY HASH (tenant);
+         CREATE TABLE l (region text NOT NULL) PARTITION BY LIST (region);",
+    );
+    let policy = write_policy(
+        "keyed-names",
+        "[[table]]\nname = \"public.h\"\npartition_by = \"hash\"\ncolumn = \"tenant\"\nmodulus = 2\nname_template = \"{{ table }}_of{{ modulus }}_{{ remainder }}\"\n\n\
+         [[table]]\nname = \"public.l\"\npartition_by = \"list\"\ncolumn = \"region\"\nlists = { eu = [\"DE\", \"FR\"] }\nname_template = \"{{ table }}_{{ suffix }}_{{ values | length }}\"\n",
+    );
+    converge(|c| partctl_pg(&db, &policy, c));
+    let names = |t: &str| -> Vec<String> { pg_bounds(&db, t).into_iter().map(|b| b.0).collect() };
+    assert_eq!(names("h"), ["h_of2_0", "h_of2_1"]);
+    assert_eq!(names("l"), ["l_eu_2"]);
+    // A template that names a variable the strategy does not have is refused at validate.
+    let bad = write_policy(
+        "keyed-bad",
+        "[[table]]\nname = \"public.h\"\npartition_by = \"hash\"\ncolumn = \"tenant\"\nmodulus = 2\nname_template = \"{{ table }}_{{ from }}\"\n",
+    );
+    let r = run(&["--policies", bad.to_str().unwrap(), "validate"], &[]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(r.stderr.contains("name_template: "), "{}", r.stderr);
 }

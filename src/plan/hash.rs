@@ -3,7 +3,71 @@
 
 use super::{action, partition_name, Action, ActionKind, FitError, HashSplit};
 use crate::catalog::{PartBound, Partition, Table};
+use crate::name_template::Namer;
+use crate::names::QualifiedName;
 use crate::policy::Policy;
+
+/// How new hash partitions are named: the policy's `name_template` (variables `table`,
+/// `modulus`, `remainder`), else the table's own pattern when every hash partition it has is
+/// named `<prefix><remainder>` with one prefix (`sessions_h0`, `sessions_h1`, ...), else
+/// `<table>_m<modulus>_r<remainder>`.
+enum HashNaming {
+    Template(Namer),
+    Prefix(String),
+    Default,
+}
+
+impl HashNaming {
+    fn of(
+        policy: &Policy,
+        table: &Table,
+        hashed: &[(&Partition, u32, u32)],
+    ) -> Result<Self, FitError> {
+        if let Some(t) = &policy.name_template {
+            let namer =
+                Namer::new(t, &table.name.name).map_err(|e| FitError::Template(e.to_string()))?;
+            return Ok(HashNaming::Template(namer));
+        }
+        let default =
+            |p: &Partition, m: u32, r: u32| p.name.name == format!("{}_m{m}_r{r}", table.name.name);
+        if hashed.is_empty() || hashed.iter().all(|(p, m, r)| default(p, *m, *r)) {
+            return Ok(HashNaming::Default);
+        }
+        let prefixes: Vec<Option<&str>> = hashed
+            .iter()
+            .map(|(p, _, r)| p.name.name.strip_suffix(&r.to_string()))
+            .collect();
+        match prefixes.first() {
+            Some(Some(first))
+                if !first.is_empty()
+                    && !first.ends_with(|c: char| c.is_ascii_digit())
+                    && prefixes.iter().all(|p| *p == Some(*first)) =>
+            {
+                Ok(HashNaming::Prefix(first.to_string()))
+            }
+            _ => Ok(HashNaming::Default),
+        }
+    }
+
+    fn name(&self, table: &Table, m: u32, r: u32) -> Result<QualifiedName, FitError> {
+        match self {
+            HashNaming::Template(n) => {
+                let name = n
+                    .hash_name(m, r)
+                    .map_err(|e| FitError::Template(e.to_string()))?;
+                Ok(QualifiedName::new(table.name.schema.clone(), name))
+            }
+            HashNaming::Prefix(p) => {
+                let name = format!("{p}{r}");
+                if name.len() > crate::policy::MAX_IDENT_BYTES {
+                    return Err(FitError::NameTooLong { name });
+                }
+                Ok(QualifiedName::new(table.name.schema.clone(), name))
+            }
+            HashNaming::Default => partition_name(&table.name, &format!("m{m}_r{r}")),
+        }
+    }
+}
 
 /// Hash tables: every remainder of `modulus` covered. Partitions of a smaller modulus that
 /// divides it are replaced (growth); a larger modulus means shrinking.
@@ -18,7 +82,8 @@ pub(super) fn plan_hash(policy: &Policy, table: &Table) -> Result<Vec<Action>, F
         })
         .collect();
     let act = |kind: ActionKind, reason: String| action(table, kind, reason);
-    let name_for = |m: u32, r: u32| partition_name(&table.name, &format!("m{m}_r{r}"));
+    let naming = HashNaming::of(policy, table, &hashed)?;
+    let name_for = |m: u32, r: u32| naming.name(table, m, r);
     if hashed.is_empty() {
         return (0..n)
             .map(|r| {

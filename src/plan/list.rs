@@ -44,7 +44,17 @@ pub(super) fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, F
         if exact {
             continue;
         }
-        let partition = partition_name(&table.name, suffix)?;
+        // `name_template` (variables `table`, `suffix`, `values`), else `<table>_<suffix>`.
+        let partition = match &policy.name_template {
+            Some(t) => {
+                let texts: Vec<String> = values.iter().map(list_text).collect();
+                let name = crate::name_template::Namer::new(t, &table.name.name)
+                    .and_then(|n| n.list_name(suffix, &texts))
+                    .map_err(|e| FitError::Template(e.to_string()))?;
+                crate::names::QualifiedName::new(table.name.schema.clone(), name)
+            }
+            None => partition_name(&table.name, suffix)?,
+        };
         if table.partitions.iter().any(|p| p.name == partition) {
             return Err(FitError::ListNameTaken {
                 suffix: suffix.clone(),

@@ -170,8 +170,22 @@ impl Ctx<'_> {
         t: &RawTable,
         table: Option<&TableRef>,
         interval: Option<Span>,
+        strategy: Option<Strategy>,
     ) -> Option<String> {
         let name_template = t.name_template.as_ref().map(|s| s.get_ref().clone());
+        // List (`table`, `suffix`, `values`) and hash (`table`, `modulus`, `remainder`) names.
+        if let (Some(tpl), Some(tref), Some(s @ (Strategy::List | Strategy::Hash))) =
+            (&t.name_template, table, strategy)
+        {
+            if let Err(m) = crate::name_template::check_keyed_template(
+                tpl.get_ref(),
+                &tref.name,
+                s == Strategy::Hash,
+            ) {
+                self.err(at(tpl), format!("name_template: {m}"));
+            }
+            return name_template;
+        }
         if let (Some(tpl), Some(tref), Some(iv)) = (&t.name_template, table, interval) {
             if let Err(m) = check_template(tpl.get_ref(), &tref.name, iv) {
                 self.err(at(tpl), format!("name_template: {m}"));

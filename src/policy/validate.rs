@@ -81,7 +81,7 @@ impl Ctx<'_> {
         }
         let start = self.start(&t, interval);
         let default_partition = t.default_partition.as_ref().is_some_and(|b| *b.get_ref());
-        let name_template = self.name_template(&t, table.as_ref(), interval);
+        let name_template = self.name_template(&t, table.as_ref(), interval, strategy);
 
         // List and hash tables, subpartitions (list_hash.rs).
         let lists = self.lists(&t, strategy, span.start);

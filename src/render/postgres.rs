@@ -169,6 +169,23 @@ impl Dialect for Postgres {
                         })
                         .collect();
                     c.insert("new", &new);
+                    // A new partition named like the old one (`<table>_h0`, remainder 0 at
+                    // both moduli): the old one steps aside first, inside the transaction.
+                    let source = if sp.new.iter().any(|(n, _)| *n == sp.old) {
+                        let mut retired = sp.old.name.clone();
+                        while retired.len() > crate::policy::MAX_IDENT_BYTES - 12 {
+                            retired.pop();
+                        }
+                        let retired = QualifiedName::new(
+                            sp.old.schema.clone(),
+                            format!("{retired}_partctl_old"),
+                        );
+                        c.insert("retired", &NameCtx::from(&retired));
+                        retired
+                    } else {
+                        sp.old.clone()
+                    };
+                    c.insert("source", &NameCtx::from(&source));
                     let lock = format!(
                         "ACCESS EXCLUSIVE on {parent} while partition {} (modulus {}, remainder {}) is replaced; inserts wait, none fails",
                         sp.old, sp.old_modulus, sp.old_remainder
