@@ -12,7 +12,7 @@ use crate::policy::Policy;
 /// named `<prefix><remainder>` with one prefix (`sessions_h0`, `sessions_h1`, ...), else
 /// `<table>_m<modulus>_r<remainder>`.
 enum HashNaming {
-    Template(Namer),
+    Template(Box<Namer>),
     Prefix(String),
     Default,
 }
@@ -26,7 +26,7 @@ impl HashNaming {
         if let Some(t) = &policy.name_template {
             let namer =
                 Namer::new(t, &table.name.name).map_err(|e| FitError::Template(e.to_string()))?;
-            return Ok(HashNaming::Template(namer));
+            return Ok(HashNaming::Template(Box::new(namer)));
         }
         let default =
             |p: &Partition, m: u32, r: u32| p.name.name == format!("{}_m{m}_r{r}", table.name.name);
