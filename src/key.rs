@@ -6,7 +6,9 @@
 //! epoch in UTC. The planner only compares and aligns coordinates, so it never needs to know
 //! which engine it serves.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -103,7 +105,7 @@ impl KeyKind {
     pub fn now_coord(self, now: DateTime<Utc>, tz: Tz) -> i64 {
         match self {
             KeyKind::Timestamptz => now.timestamp_micros(),
-            _ => micros_of(now.with_timezone(&tz).naive_local()),
+            _ => micros_of(wall_clock(tz, now.naive_utc())),
         }
     }
 }
@@ -363,7 +365,7 @@ impl Axis {
                 instant,
             } => {
                 let local = if instant {
-                    naive_of(coord).and_utc().with_timezone(&tz).naive_local()
+                    wall_clock(tz, naive_of(coord))
                 } else {
                     naive_of(coord)
                 };
@@ -450,7 +452,7 @@ impl Axis {
                     TimeUnit::Hour => back(MICROS_PER_HOUR),
                     _ => {
                         let local = if instant {
-                            naive_of(coord).and_utc().with_timezone(&tz).naive_local()
+                            wall_clock(tz, naive_of(coord))
                         } else {
                             naive_of(coord)
                         };
@@ -486,7 +488,7 @@ impl Axis {
         match *self {
             Axis::Time {
                 tz, instant: true, ..
-            } => naive_of(coord).and_utc().with_timezone(&tz).naive_local(),
+            } => wall_clock(tz, naive_of(coord)),
             _ => naive_of(coord),
         }
     }
@@ -500,6 +502,18 @@ impl Axis {
             }
         )
     }
+}
+
+/// The wall clock of `tz` at the UTC time `utc`; at the ends of the calendar, where the offset
+/// would carry it out of range, the end itself (chrono's `naive_local` panics there).
+fn wall_clock(tz: Tz, utc: NaiveDateTime) -> NaiveDateTime {
+    let offset = tz.offset_from_utc_datetime(&utc).fix();
+    utc.checked_add_offset(offset)
+        .unwrap_or(if offset.local_minus_utc() < 0 {
+            NaiveDateTime::MIN
+        } else {
+            NaiveDateTime::MAX
+        })
 }
 
 fn naive_at(micros: i64) -> Option<NaiveDateTime> {
