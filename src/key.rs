@@ -338,7 +338,7 @@ impl Axis {
             // instants hold `coord`.
             let mut k = k;
             while let Some(next) = k.checked_add(1) {
-                if !self.start_of(next).is_some_and(|s| s <= coord) {
+                if self.start_of(next).is_none_or(|s| s > coord) {
                     break;
                 }
                 k = next;

@@ -275,3 +275,180 @@ fn other_numbers_are_bounded() {
     let e = errors(&list("{ a = [\"x\\u0000\"] }"));
     assert!(e.contains("NUL"), "{e}");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::{any, prop_assert, prop_oneof, proptest, Just};
+    use proptest::strategy::Strategy as Gen;
+
+    const KEYS: [&str; 26] = [
+        "name",
+        "partition_by",
+        "column",
+        "interval",
+        "premake",
+        "retain",
+        "on_expire",
+        "archive_schema",
+        "start",
+        "timezone",
+        "default_partition",
+        "name_template",
+        "lists",
+        "modulus",
+        "subpartition",
+        "schedule",
+        "lock_timeout",
+        "statement_timeout",
+        "retries",
+        "sql",
+        "max_partitions",
+        "params",
+        "unknown",
+        "",
+        "a.b",
+        "\"x y\"",
+    ];
+
+    /// A TOML value: numbers at the extremes, durations and spans of any size, dates, strings
+    /// with quotes, arrays and inline tables.
+    fn value() -> impl Gen<Value = String> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            prop_oneof![
+                Just(i64::MAX.to_string()),
+                Just(i64::MIN.to_string()),
+                Just("0".to_string()),
+                Just("-1".to_string()),
+                Just("1e308".to_string()),
+                Just("nan".to_string()),
+                Just("99999999999999999999999".to_string()),
+            ],
+            (
+                any::<u64>(),
+                proptest::sample::select(&["ms", "s", "min", "h", "", "x", ".5h", "e9s"][..])
+            )
+                .prop_map(|(n, u)| format!("\"{n}{u}\"")),
+            (
+                "[0-9.]{1,30}",
+                proptest::sample::select(&["ms", "s", "h"][..])
+            )
+                .prop_map(|(n, u)| format!("\"{n}{u}\"")),
+            (
+                any::<u64>(),
+                proptest::sample::select(
+                    &[
+                        "minutes",
+                        "hours",
+                        "days",
+                        "weeks",
+                        "months",
+                        "years",
+                        "fortnight"
+                    ][..]
+                )
+            )
+                .prop_map(|(n, u)| format!("\"{n} {u}\"")),
+            proptest::sample::select(
+                &[
+                    "range",
+                    "list",
+                    "hash",
+                    "drop",
+                    "archive",
+                    "detach",
+                    "UTC",
+                    "Europe/Paris",
+                    "public.t",
+                    "t",
+                    "0 3 * * *",
+                    "61 25 * * 8",
+                    "{{ table }}_{{ from }}",
+                    "{{",
+                    "SELECT $0",
+                    "SELECT $1"
+                ][..]
+            )
+            .prop_map(|s| format!("\"{s}\"")),
+            "[ -~]{0,20}".prop_map(|s| format!("{:?}", s)),
+            prop_oneof![
+                Just("true"),
+                Just("false"),
+                Just("2026-01-01"),
+                Just("+10000-01-01"),
+                Just("0001-01-01T00:00:00Z")
+            ]
+            .prop_map(String::from),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                proptest::collection::vec((proptest::sample::select(&KEYS[..]), inner), 0..4)
+                    .prop_map(|kv| {
+                        let body: Vec<String> = kv
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, (k, v))| {
+                                format!(
+                                    "{}{i} = {v}",
+                                    if k.is_empty() || k.contains(['"', '.']) {
+                                        "k"
+                                    } else {
+                                        k
+                                    }
+                                )
+                            })
+                            .collect();
+                        format!("{{ {} }}", body.join(", "))
+                    }),
+            ]
+        })
+    }
+
+    fn line() -> impl Gen<Value = String> {
+        prop_oneof![
+            6 => (proptest::sample::select(&KEYS[..]), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+            1 => proptest::sample::select(&["[defaults]", "[[table]]", "[[table.verify]]", "[table]", "# c", ""][..]).prop_map(String::from),
+            1 => "[ -~]{0,30}",
+        ]
+    }
+
+    /// A mostly valid table with one line changed or added, so values reach validation.
+    fn file() -> impl Gen<Value = String> {
+        let valid = "[defaults]\nlock_timeout = \"2s\"\n\n[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n";
+        prop_oneof![
+            3 => proptest::collection::vec(line(), 0..12).prop_map(move |lines| format!("{valid}{}\n", lines.join("\n"))),
+            1 => proptest::collection::vec(line(), 0..12).prop_map(|lines| lines.join("\n")),
+            1 => ".{0,200}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_policy_parsing_never_panics(text in file()) {
+            match parse(&text) {
+                Ok(policies) => {
+                    for p in policies {
+                        prop_assert!(p.premake <= MAX_PREMAKE && p.retries <= MAX_RETRIES);
+                        prop_assert!(p.lock_timeout <= super::values::MAX_DURATION);
+                        prop_assert!(p.statement_timeout <= super::values::MAX_DURATION);
+                        for s in p.interval.iter().chain(p.retain.iter()) {
+                            match *s {
+                                crate::key::Span::Int(n) => prop_assert!((1..=crate::key::Span::MAX_INT).contains(&n)),
+                                crate::key::Span::Time { n, unit } => prop_assert!(n >= 1 && n <= unit.max_count()),
+                            }
+                        }
+                    }
+                }
+                Err(errors) => {
+                    let lines = text.lines().count().max(1) + 1;
+                    for e in errors.0 {
+                        prop_assert!(e.origin.line >= 1 && e.origin.line <= lines, "{e}");
+                        prop_assert!(e.origin.col >= 1);
+                    }
+                }
+            }
+        }
+    }
+}
