@@ -99,6 +99,11 @@ impl Query<'_> {
     /// be EXPLAINed as written.
     pub fn statement(&self) -> Result<&str, ExplainError> {
         let text = crate::sql::single_statement(self.sql)?;
+        if crate::sql::has_param_zero(text) {
+            return Err(ExplainError(
+                "the SQL uses a placeholder that names no parameter (`$0`, or a number too large); placeholders are numbered from $1".into(),
+            ));
+        }
         let wanted = crate::sql::max_param(text);
         if wanted != self.params.len() {
             return Err(ExplainError(if self.params.is_empty() {

@@ -6,7 +6,9 @@
 //! epoch in UTC. The planner only compares and aligns coordinates, so it never needs to know
 //! which engine it serves.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -103,7 +105,7 @@ impl KeyKind {
     pub fn now_coord(self, now: DateTime<Utc>, tz: Tz) -> i64 {
         match self {
             KeyKind::Timestamptz => now.timestamp_micros(),
-            _ => micros_of(now.with_timezone(&tz).naive_local()),
+            _ => micros_of(wall_clock(tz, now.naive_utc())),
         }
     }
 }
@@ -151,6 +153,20 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// The most of this unit a span may hold: 10,000 years (minutes: as many as a `u32` holds,
+    /// about 8,166 years). Within these, no period or cutoff arithmetic on a date of years
+    /// 1..9999 can overflow.
+    pub fn max_count(self) -> u32 {
+        match self {
+            TimeUnit::Minute => u32::MAX,
+            TimeUnit::Hour => 87_658_200,
+            TimeUnit::Day => 3_652_425,
+            TimeUnit::Week => 521_775,
+            TimeUnit::Month => 120_000,
+            TimeUnit::Year => 10_000,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TimeUnit::Minute => "minute",
@@ -188,16 +204,39 @@ impl fmt::Display for Span {
 pub struct SpanError(pub String);
 
 impl Span {
-    /// Parse `"N unit(s)"` (a bare unit means 1). Integer spans come from TOML integers.
+    /// The largest integer interval or retention: 10^18 (about a ninth of the `i64` range).
+    pub const MAX_INT: i64 = 1_000_000_000_000_000_000;
+
+    /// An integer span (from a TOML integer): from 1 to [`Span::MAX_INT`].
+    pub fn int(n: i64) -> Result<Span, SpanError> {
+        if n <= 0 {
+            return Err(SpanError("must be positive".into()));
+        }
+        if n > Span::MAX_INT {
+            return Err(SpanError(format!(
+                "{n} is too large; at most {} (10^18)",
+                Span::MAX_INT
+            )));
+        }
+        Ok(Span::Int(n))
+    }
+
+    /// Parse `"N unit(s)"` (a bare unit means 1), at most 10,000 years ([`TimeUnit::max_count`]).
+    /// Integer spans come from TOML integers ([`Span::int`]).
     pub fn parse_time(text: &str) -> Result<Span, SpanError> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let (n, unit) = match words.as_slice() {
-            [unit] => (1u32, *unit),
-            [n, unit] => (
-                n.parse::<u32>()
-                    .map_err(|_| SpanError(format!("`{n}` is not a whole number in `{text}`")))?,
+            [unit] => (1u64, *unit),
+            [n, unit] if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => (
+                // All digits: only its size can fail, and any such count is too large.
+                n.parse::<u64>().unwrap_or(u64::MAX),
                 *unit,
             ),
+            [n, _] => {
+                return Err(SpanError(format!(
+                    "`{n}` is not a whole number in `{text}`"
+                )))
+            }
             _ => {
                 return Err(SpanError(format!(
                     "expected \"N unit\", e.g. \"1 day\", got `{text}`"
@@ -220,7 +259,14 @@ impl Span {
                 )))
             }
         };
-        Ok(Span::Time { n, unit })
+        let max = unit.max_count();
+        match u32::try_from(n) {
+            Ok(n) if n <= max => Ok(Span::Time { n, unit }),
+            _ => Err(SpanError(format!(
+                "`{text}` is too long; at most {max} {}s",
+                unit.name()
+            ))),
+        }
     }
 }
 
@@ -291,11 +337,17 @@ impl Axis {
             // instant of their local start) are laid out once. Settle on the period whose
             // instants hold `coord`.
             let mut k = k;
-            while self.start_of(k + 1).is_some_and(|s| s <= coord) {
-                k += 1;
+            while let Some(next) = k.checked_add(1) {
+                if self.start_of(next).is_none_or(|s| s > coord) {
+                    break;
+                }
+                k = next;
             }
             while self.start_of(k).is_some_and(|s| s > coord) {
-                k -= 1;
+                match k.checked_sub(1) {
+                    Some(prev) => k = prev,
+                    None => break,
+                }
             }
             return k;
         }
@@ -313,24 +365,31 @@ impl Axis {
                 instant,
             } => {
                 let local = if instant {
-                    naive_of(coord).and_utc().with_timezone(&tz).naive_local()
+                    wall_clock(tz, naive_of(coord))
                 } else {
                     naive_of(coord)
                 };
-                let n = n as i64;
-                let m = micros_of(local);
-                match unit {
-                    TimeUnit::Minute => m.div_euclid(n * MICROS_PER_MINUTE),
-                    TimeUnit::Hour => m.div_euclid(n * MICROS_PER_HOUR),
-                    TimeUnit::Day => m.div_euclid(n * MICROS_PER_DAY),
+                // In i128: a span of any `u32` count times its unit, and any coordinate, fit.
+                let n = i128::from(n);
+                let m = i128::from(micros_of(local));
+                let micros = |per: i64| i128::from(per) * n;
+                let idx = match unit {
+                    TimeUnit::Minute => m.div_euclid(micros(MICROS_PER_MINUTE)),
+                    TimeUnit::Hour => m.div_euclid(micros(MICROS_PER_HOUR)),
+                    TimeUnit::Day => m.div_euclid(micros(MICROS_PER_DAY)),
                     // 1969-12-29, three days before the epoch, is a Monday.
-                    TimeUnit::Week => (m + 3 * MICROS_PER_DAY).div_euclid(n * 7 * MICROS_PER_DAY),
+                    TimeUnit::Week => {
+                        (m + i128::from(3 * MICROS_PER_DAY)).div_euclid(micros(7 * MICROS_PER_DAY))
+                    }
                     TimeUnit::Month => {
-                        let months = (local.year() as i64 - 1970) * 12 + local.month0() as i64;
+                        let months =
+                            (i128::from(local.year()) - 1970) * 12 + i128::from(local.month0());
                         months.div_euclid(n)
                     }
-                    TimeUnit::Year => (local.year() as i64 - 1970).div_euclid(n),
-                }
+                    TimeUnit::Year => (i128::from(local.year()) - 1970).div_euclid(n),
+                };
+                // |idx| <= |m| < 2^63, since every divisor is at least 1.
+                i64::try_from(idx).unwrap_or(if idx < 0 { i64::MIN } else { i64::MAX })
             }
         }
     }
@@ -346,21 +405,22 @@ impl Axis {
                 instant,
             } => {
                 let n = n as i64;
+                let width = |per: i64| idx.checked_mul(n.checked_mul(per)?);
                 let local = match unit {
-                    TimeUnit::Minute => naive_at(idx.checked_mul(n * MICROS_PER_MINUTE)?)?,
-                    TimeUnit::Hour => naive_at(idx.checked_mul(n * MICROS_PER_HOUR)?)?,
-                    TimeUnit::Day => naive_at(idx.checked_mul(n * MICROS_PER_DAY)?)?,
+                    TimeUnit::Minute => naive_at(width(MICROS_PER_MINUTE)?)?,
+                    TimeUnit::Hour => naive_at(width(MICROS_PER_HOUR)?)?,
+                    TimeUnit::Day => naive_at(width(MICROS_PER_DAY)?)?,
                     TimeUnit::Week => {
-                        naive_at(idx.checked_mul(n * 7 * MICROS_PER_DAY)? - 3 * MICROS_PER_DAY)?
+                        naive_at(width(7 * MICROS_PER_DAY)?.checked_sub(3 * MICROS_PER_DAY)?)?
                     }
                     TimeUnit::Month => {
                         let m = idx.checked_mul(n)?;
-                        let year = i32::try_from(1970 + m.div_euclid(12)).ok()?;
+                        let year = i32::try_from(m.div_euclid(12).checked_add(1970)?).ok()?;
                         NaiveDate::from_ymd_opt(year, m.rem_euclid(12) as u32 + 1, 1)?
                             .and_hms_opt(0, 0, 0)?
                     }
                     TimeUnit::Year => {
-                        let year = i32::try_from(1970 + idx.checked_mul(n)?).ok()?;
+                        let year = i32::try_from(idx.checked_mul(n)?.checked_add(1970)?).ok()?;
                         NaiveDate::from_ymd_opt(year, 1, 1)?.and_hms_opt(0, 0, 0)?
                     }
                 };
@@ -377,28 +437,38 @@ impl Axis {
     /// the wall clock of the zone; minutes and hours are absolute.
     pub fn minus(&self, coord: i64, span: Span) -> Result<i64, AxisError> {
         match (*self, span) {
-            (Axis::Int { .. }, Span::Int(r)) => Ok(coord.saturating_sub(r)),
+            (Axis::Int { .. }, Span::Int(r)) => coord
+                .checked_sub(r)
+                .ok_or(AxisError::CutoffNotRepresentable),
             (Axis::Time { tz, instant, .. }, Span::Time { n, unit }) => {
                 let n64 = n as i64;
+                let back = |per: i64| {
+                    n64.checked_mul(per)
+                        .and_then(|d| coord.checked_sub(d))
+                        .ok_or(AxisError::RetentionBeforeCalendar)
+                };
                 match unit {
-                    TimeUnit::Minute => Ok(coord - n64 * MICROS_PER_MINUTE),
-                    TimeUnit::Hour => Ok(coord - n64 * MICROS_PER_HOUR),
+                    TimeUnit::Minute => back(MICROS_PER_MINUTE),
+                    TimeUnit::Hour => back(MICROS_PER_HOUR),
                     _ => {
                         let local = if instant {
-                            naive_of(coord).and_utc().with_timezone(&tz).naive_local()
+                            wall_clock(tz, naive_of(coord))
                         } else {
                             naive_of(coord)
                         };
-                        let back = match unit {
-                            TimeUnit::Day => local.checked_sub_signed(Duration::days(n64)),
-                            TimeUnit::Week => local.checked_sub_signed(Duration::weeks(n64)),
-                            TimeUnit::Month => local.checked_sub_months(chrono::Months::new(n)),
-                            TimeUnit::Year => {
-                                local.checked_sub_months(chrono::Months::new(n.saturating_mul(12)))
+                        let back =
+                            match unit {
+                                TimeUnit::Day => Duration::try_days(n64)
+                                    .and_then(|d| local.checked_sub_signed(d)),
+                                TimeUnit::Week => Duration::try_weeks(n64)
+                                    .and_then(|d| local.checked_sub_signed(d)),
+                                TimeUnit::Month => local.checked_sub_months(chrono::Months::new(n)),
+                                TimeUnit::Year => n
+                                    .checked_mul(12)
+                                    .and_then(|m| local.checked_sub_months(chrono::Months::new(m))),
+                                _ => unreachable!(),
                             }
-                            _ => unreachable!(),
-                        }
-                        .ok_or(AxisError::RetentionBeforeCalendar)?;
+                            .ok_or(AxisError::RetentionBeforeCalendar)?;
                         if instant {
                             instant_of_local(tz, back)
                                 .map(|t| t.timestamp_micros())
@@ -418,7 +488,7 @@ impl Axis {
         match *self {
             Axis::Time {
                 tz, instant: true, ..
-            } => naive_of(coord).and_utc().with_timezone(&tz).naive_local(),
+            } => wall_clock(tz, naive_of(coord)),
             _ => naive_of(coord),
         }
     }
@@ -432,6 +502,18 @@ impl Axis {
             }
         )
     }
+}
+
+/// The wall clock of `tz` at the UTC time `utc`; at the ends of the calendar, where the offset
+/// would carry it out of range, the end itself (chrono's `naive_local` panics there).
+fn wall_clock(tz: Tz, utc: NaiveDateTime) -> NaiveDateTime {
+    let offset = tz.offset_from_utc_datetime(&utc).fix();
+    utc.checked_add_offset(offset)
+        .unwrap_or(if offset.local_minus_utc() < 0 {
+            NaiveDateTime::MIN
+        } else {
+            NaiveDateTime::MAX
+        })
 }
 
 fn naive_at(micros: i64) -> Option<NaiveDateTime> {
@@ -448,7 +530,7 @@ pub fn instant_of_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
             // Walk forward minute by minute to the end of the gap (gaps are at most a few hours).
             let mut probe = local;
             for _ in 0..(48 * 60) {
-                probe += Duration::minutes(1);
+                probe = probe.checked_add_signed(Duration::minutes(1))?;
                 if let Some(t) = tz.from_local_datetime(&probe).earliest() {
                     return Some(t);
                 }
@@ -539,6 +621,83 @@ mod tests {
         let i = axis.index_of(utc("2026-03-08T06:30:00Z")); // 01:30 EST, before the gap
         let starts: Vec<i64> = (i..i + 3).map(|k| axis.start_of(k).unwrap()).collect();
         assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn cutoffs_past_the_calendar_or_i64_are_errors() {
+        // `retain = "4000000000 hours"` (a policy built without validation) overflowed here:
+        // a panic in debug builds, a wrapped cutoff in release.
+        let now = utc("2026-03-10T00:00:00Z");
+        for kind in [KeyKind::Timestamptz, KeyKind::Timestamp, KeyKind::Date] {
+            let axis = Axis::new(kind, Span::parse_time("1 day").unwrap(), Tz::UTC).unwrap();
+            // (u32::MAX minutes, about 8,166 years, still fits: a cutoff before year 1 is
+            // correct, nothing expires.)
+            assert!(axis
+                .minus(
+                    now,
+                    Span::Time {
+                        n: u32::MAX,
+                        unit: TimeUnit::Minute
+                    }
+                )
+                .is_ok_and(|c| c < now));
+            for unit in [
+                TimeUnit::Hour,
+                TimeUnit::Day,
+                TimeUnit::Week,
+                TimeUnit::Month,
+                TimeUnit::Year,
+            ] {
+                let huge = Span::Time { n: u32::MAX, unit };
+                assert!(axis.minus(now, huge).is_err(), "{kind:?} {unit:?}");
+                let _ = axis.minus(i64::MIN, Span::Time { n: 1, unit });
+            }
+        }
+        let ints = Axis::new(KeyKind::BigInt, Span::Int(10), Tz::UTC).unwrap();
+        assert_eq!(ints.minus(5, Span::Int(10)), Ok(-5));
+        assert_eq!(
+            ints.minus(i64::MIN + 5, Span::Int(10)),
+            Err(AxisError::CutoffNotRepresentable)
+        );
+    }
+
+    #[test]
+    fn periods_at_the_ends_of_i64_do_not_overflow() {
+        for (n, unit) in [
+            (u32::MAX, TimeUnit::Minute),
+            (u32::MAX, TimeUnit::Hour),
+            (u32::MAX, TimeUnit::Week),
+            (u32::MAX, TimeUnit::Year),
+            (1, TimeUnit::Week),
+        ] {
+            let axis = Axis::Time {
+                n,
+                unit,
+                tz: "Europe/Paris".parse().unwrap(),
+                instant: true,
+            };
+            for c in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+                let k = axis.index_of(c);
+                let _ = axis.start_of(k);
+                let _ = axis.start_of(i64::MAX);
+                let _ = axis.start_of(i64::MIN);
+            }
+        }
+        let ints = Axis::Int { step: 1 };
+        assert_eq!(ints.index_of(i64::MAX), i64::MAX);
+        assert_eq!(ints.start_of(i64::MAX), Some(i64::MAX));
+    }
+
+    #[test]
+    fn span_counts_are_bounded() {
+        assert!(Span::parse_time("10000 years").is_ok());
+        assert!(Span::parse_time("10001 years").is_err());
+        assert!(Span::parse_time("4294967295 minutes").is_ok());
+        assert!(Span::parse_time("4294967296 minutes").is_err());
+        assert!(Span::parse_time("99999999999999999999999999 hours").is_err());
+        assert!(Span::int(Span::MAX_INT).is_ok());
+        assert!(Span::int(Span::MAX_INT + 1).is_err());
+        assert!(Span::int(0).is_err());
     }
 
     #[test]

@@ -116,6 +116,7 @@ pub fn tokenize(sql: &str) -> Vec<Token> {
                 j += 1;
             }
             if j > i + 1 {
+                // `$0`, and a number too large to be one, are `Param(0)`: no parameter has it.
                 let n = sql[i + 1..j].parse().unwrap_or(0);
                 out.push(Token {
                     tok: Tok::Param(n),
@@ -430,6 +431,12 @@ pub fn dollar_to_question(sql: &str) -> (String, Vec<usize>) {
     (out, order)
 }
 
+/// Whether the text has a placeholder that names no parameter: `$0`, or one too large to be a
+/// number (parameters are numbered from `$1`).
+pub fn has_param_zero(sql: &str) -> bool {
+    tokenize(sql).iter().any(|t| t.tok == Tok::Param(0))
+}
+
 /// The highest `$n` placeholder in the text (0 when there is none).
 pub fn max_param(sql: &str) -> usize {
     tokenize(sql)
@@ -531,5 +538,10 @@ mod tests {
         assert_eq!(s, "SELECT '$1' FROM t WHERE a >= ? AND b < ?");
         assert_eq!(order, vec![2, 1]);
         assert_eq!(max_param("SELECT $3, '$9'"), 3);
+        assert!(has_param_zero("SELECT 1 WHERE a = $0"));
+        assert!(has_param_zero(
+            "SELECT 1 WHERE a = $99999999999999999999999"
+        ));
+        assert!(!has_param_zero("SELECT '$0', $1"));
     }
 }

@@ -945,3 +945,29 @@ default_partition = true
         serde_json::json!(["pus"])
     );
 }
+
+/// `$0` names no parameter: verify reports an error for that assertion (exit 1), on MariaDB as
+/// on PostgreSQL, rather than panicking (exit 101) while binding it.
+#[test]
+fn dollar_zero_is_an_error_not_a_panic() {
+    let verify = r#"
+[[table.verify]]
+sql = "SELECT * FROM events WHERE created_at >= $0"
+max_partitions = 9
+
+[[table.verify]]
+sql = "SELECT * FROM events WHERE created_at >= $0 AND created_at < $1"
+params = ["{{ today }}"]
+max_partitions = 9
+"#;
+    let db = maria_db();
+    let policy = write_policy("maria-dollar0", &maria_policy(&db, verify));
+    let r = partctl(&policy, &db.url, &["-f", "json", "verify", "--no-probes"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let checks = json(&r);
+    assert_eq!(checks.len(), 2, "{checks:#?}");
+    for c in &checks {
+        assert_eq!(c["status"], "error", "{c}");
+        assert!(c["error"].as_str().unwrap().contains("$0"), "{c}");
+    }
+}

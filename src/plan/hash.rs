@@ -73,6 +73,9 @@ impl HashNaming {
 /// divides it are replaced (growth); a larger modulus means shrinking.
 pub(super) fn plan_hash(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
     let n = policy.modulus.ok_or(FitError::NoModulus)?;
+    if !(1..=crate::policy::MAX_MODULUS).contains(&n) {
+        return Err(FitError::NoModulus);
+    }
     let hashed: Vec<(&Partition, u32, u32)> = table
         .partitions
         .iter()
@@ -81,6 +84,13 @@ pub(super) fn plan_hash(policy: &Policy, table: &Table) -> Result<Vec<Action>, F
             _ => None,
         })
         .collect();
+    if let Some((p, modulus, remainder)) = hashed.iter().find(|h| h.2 >= h.1) {
+        return Err(FitError::BadHashBound {
+            partition: p.name.clone(),
+            modulus: *modulus,
+            remainder: *remainder,
+        });
+    }
     let act = |kind: ActionKind, reason: String| action(table, kind, reason);
     let naming = HashNaming::of(policy, table, &hashed)?;
     let name_for = |m: u32, r: u32| naming.name(table, m, r);

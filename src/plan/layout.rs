@@ -102,8 +102,11 @@ impl Layout {
             horizon: Bound::Max,
             cutoff: None,
         };
-        layout.to = layout.period_start(index + 1)?;
-        layout.horizon = layout.period_start(index + i64::from(policy.premake) + 1)?;
+        layout.to = layout.period_start(index.checked_add(1).ok_or(LayoutError::OutOfRange)?)?;
+        let last = index
+            .checked_add(i64::from(policy.premake) + 1)
+            .ok_or(LayoutError::OutOfRange)?;
+        layout.horizon = layout.period_start(last)?;
         layout.cutoff = match policy.retain {
             None => None,
             Some(r) => Some(axis.minus(reference, r)?),

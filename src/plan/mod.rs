@@ -241,7 +241,15 @@ pub enum FitError {
     },
     #[error("the partition for `{suffix}` would be named `{name}`, which is already taken")]
     ListNameTaken { suffix: String, name: String },
-    #[error("hash tables need a modulus")]
+    #[error("the plan would create more than {} partitions; check `start`, `interval` and the keys in the table", MAX_CREATES)]
+    TooManyCreates,
+    #[error("partition {partition} has hash bound modulus {modulus}, remainder {remainder}, which is not a hash bound (the remainder must be below a positive modulus)")]
+    BadHashBound {
+        partition: QualifiedName,
+        modulus: u32,
+        remainder: u32,
+    },
+    #[error("hash tables need a modulus from 1 to {}", crate::policy::MAX_MODULUS)]
     NoModulus,
     #[error("partition {partition} has modulus {modulus}, which does not divide the policy's modulus {target}; hash growth must go to a multiple")]
     ModulusNotDivisor {
@@ -250,6 +258,10 @@ pub enum FitError {
         target: u32,
     },
 }
+
+/// The most partitions one plan may create for one range table. Past it the policy (a `start`
+/// far back, a tiny interval, keys far apart) is refused rather than planned for hours.
+pub const MAX_CREATES: usize = 100_000;
 
 /// Find the catalog table a policy names.
 pub fn resolve<'c>(policy: &Policy, catalog: &'c Catalog) -> Option<&'c Table> {
@@ -375,5 +387,7 @@ pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
     format!("[{}, {})", f(from), f(to))
 }
 
+#[cfg(test)]
+mod prop_nopanic;
 #[cfg(test)]
 mod tests;

@@ -208,10 +208,11 @@ fn gaps(ranges: &[Run], low: Bound, horizon: Bound) -> Vec<Run> {
 
 /// The first period boundary after `x`.
 fn next_boundary(layout: &Layout, x: i64) -> Result<Bound, LayoutError> {
-    let mut k = layout.axis.index_of(x) + 1;
+    let step = |k: i64| k.checked_add(1).ok_or(LayoutError::OutOfRange);
+    let mut k = step(layout.axis.index_of(x))?;
     let mut next = layout.period_start(k)?;
     while next <= Bound::At(x) {
-        k += 1;
+        k = step(k)?;
         next = layout.period_start(k)?;
     }
     Ok(next)
@@ -226,6 +227,15 @@ fn fill(layout: &Layout, gaps: Vec<Run>) -> Result<Vec<Run>, FitError> {
         let Bound::At(gc) = g.from else {
             return Err(FitError::GapFromMinvalue);
         };
+        // Refuse a gap of more periods than a plan may create before walking it.
+        let end = match g.to {
+            Bound::At(t) => t,
+            _ => layout.kind.int_range().map_or(i64::MAX, |(_, hi)| hi),
+        };
+        let periods = i128::from(layout.axis.index_of(end)) - i128::from(layout.axis.index_of(gc));
+        if periods > super::MAX_CREATES.saturating_sub(creates.len()) as i128 {
+            return Err(FitError::TooManyCreates);
+        }
         let first = if layout.period_start(layout.axis.index_of(gc))? == g.from {
             g.from
         } else {
@@ -243,6 +253,9 @@ fn fill(layout: &Layout, gaps: Vec<Run>) -> Result<Vec<Run>, FitError> {
                 let end = next_boundary(layout, xc)?.min(g.to);
                 pieces.push(Run { from: x, to: end });
                 x = end;
+                if creates.len() + pieces.len() > super::MAX_CREATES {
+                    return Err(FitError::TooManyCreates);
+                }
             }
         } else {
             pieces.push(g);

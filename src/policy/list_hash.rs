@@ -3,7 +3,10 @@
 
 use super::parse::{at, RawTable};
 use super::validate::Ctx;
-use super::{ListValue, Strategy, SubPartition};
+use super::{
+    ListValue, Strategy, SubPartition, MAX_IDENT_BYTES, MAX_LIST_ENTRIES, MAX_LIST_VALUES,
+    MAX_LIST_VALUE_BYTES, MAX_MODULUS, MAX_SUB_MODULUS,
+};
 use std::collections::BTreeMap;
 
 impl Ctx<'_> {
@@ -46,9 +49,9 @@ impl Ctx<'_> {
                 None
             }
             Some(m) => match u32::try_from(*m.get_ref()) {
-                Ok(n) if (1..=8192).contains(&n) => Some(n),
+                Ok(n) if (1..=MAX_MODULUS).contains(&n) => Some(n),
                 _ => {
-                    self.err(at(m), "modulus: must be from 1 to 8192");
+                    self.err(at(m), format!("modulus: must be from 1 to {MAX_MODULUS}"));
                     None
                 }
             },
@@ -77,11 +80,22 @@ impl Ctx<'_> {
                 let modulus = r
                     .modulus
                     .and_then(|m| u32::try_from(m).ok())
-                    .filter(|m| (1..=1024).contains(m));
+                    .filter(|m| (1..=MAX_SUB_MODULUS).contains(m));
                 let lists = r.lists.clone().unwrap_or_default();
+                if r.column.is_empty() || r.column.len() > MAX_IDENT_BYTES {
+                    self.err(
+                        at(s),
+                        format!("subpartition: column must be 1 to {MAX_IDENT_BYTES} bytes"),
+                    );
+                }
                 match strat {
                     Some(Strategy::Hash) if modulus.is_none() => {
-                        self.err(at(s), "subpartition: hash needs `modulus` from 1 to 1024");
+                        self.err(
+                            at(s),
+                            format!(
+                                "subpartition: hash needs `modulus` from 1 to {MAX_SUB_MODULUS}"
+                            ),
+                        );
                     }
                     Some(Strategy::List) if lists.is_empty() => {
                         self.err(at(s), "subpartition: list needs `lists`");
@@ -104,10 +118,43 @@ impl Ctx<'_> {
     }
 }
 
-/// At least one partition, none empty, no value in two partitions.
+/// At least one partition, none empty, no value in two partitions; within the bounds on
+/// entries, values, value lengths and suffix lengths.
 fn check_lists(lists: &BTreeMap<String, Vec<ListValue>>) -> Option<String> {
     if lists.is_empty() {
         return Some("must name at least one partition".into());
+    }
+    if lists.len() > MAX_LIST_ENTRIES {
+        return Some(format!(
+            "{} partitions; at most {MAX_LIST_ENTRIES}",
+            lists.len()
+        ));
+    }
+    let count: usize = lists.values().map(Vec::len).sum();
+    if count > MAX_LIST_VALUES {
+        return Some(format!("{count} values in all; at most {MAX_LIST_VALUES}"));
+    }
+    for (suffix, values) in lists {
+        if suffix.len() > MAX_IDENT_BYTES {
+            return Some(format!(
+                "suffix `{suffix}` is {} bytes; identifiers are limited to {MAX_IDENT_BYTES}",
+                suffix.len()
+            ));
+        }
+        for v in values {
+            match v {
+                ListValue::Str(s) if s.len() > MAX_LIST_VALUE_BYTES => {
+                    return Some(format!(
+                        "`{suffix}` has a value of {} bytes; at most {MAX_LIST_VALUE_BYTES}",
+                        s.len()
+                    ))
+                }
+                ListValue::Str(s) if s.contains('\0') => {
+                    return Some(format!("`{suffix}` has a value with a NUL byte"))
+                }
+                _ => {}
+            }
+        }
     }
     let mut seen: BTreeMap<&ListValue, &str> = BTreeMap::new();
     for (suffix, values) in lists {

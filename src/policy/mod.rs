@@ -186,6 +186,27 @@ pub const DEFAULT_PREMAKE: u32 = 4;
 /// How long `run` keeps its history when no `history_retain` is given.
 pub const DEFAULT_HISTORY_RETAIN: Duration = Duration::from_secs(90 * 86_400);
 
+// Bounds on what a policy may hold (documented in the README's policy reference). Past them a
+// policy is a validation error, so the planner never meets a number it cannot compute with.
+/// `premake`: 0 to 10,000.
+pub const MAX_PREMAKE: u32 = 10_000;
+/// `retries`: 0 to 100.
+pub const MAX_RETRIES: u32 = 100;
+/// `modulus`: 1 to 8,192 (MySQL's partition limit); `subpartition.modulus`: 1 to 1,024.
+pub const MAX_MODULUS: u32 = 8192;
+pub const MAX_SUB_MODULUS: u32 = 1024;
+/// `max_partitions` of a verify assertion: 0 to 100,000.
+pub const MAX_VERIFY_PARTITIONS: u32 = 100_000;
+/// `lists`: at most 8,192 entries, 10,000 values in all, each string value at most 1,024 bytes.
+pub const MAX_LIST_ENTRIES: usize = 8192;
+pub const MAX_LIST_VALUES: usize = 10_000;
+pub const MAX_LIST_VALUE_BYTES: usize = 1024;
+/// `name_template`: at most 1,024 bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 1024;
+/// A verify `sql`: at most 64 KiB; `params`: at most 100 values (each like a list value).
+pub const MAX_VERIFY_SQL_BYTES: usize = 65_536;
+pub const MAX_VERIFY_PARAMS: usize = 100;
+
 // ---------------------------------------------------------------------------------------------
 // Loading.
 

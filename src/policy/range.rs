@@ -8,6 +8,7 @@ use super::{OnExpire, Start, Strategy, DEFAULT_PREMAKE, MAX_IDENT_BYTES};
 use crate::key::Span;
 use crate::name_template::{check_template, default_template};
 use crate::names::TableRef;
+use chrono::Datelike;
 
 impl Ctx<'_> {
     /// `interval`: required for range tables; `table_at` is where the table is written.
@@ -25,11 +26,13 @@ impl Ctx<'_> {
                 None
             }
             Some(s) => match s.get_ref() {
-                Scalar::Int(n) if *n > 0 => Some(Span::Int(*n)),
-                Scalar::Int(_) => {
-                    self.err(at(s), "interval: must be positive");
-                    None
-                }
+                Scalar::Int(n) => match Span::int(*n) {
+                    Ok(sp) => Some(sp),
+                    Err(m) => {
+                        self.err(at(s), format!("interval: {m}"));
+                        None
+                    }
+                },
                 Scalar::Str(text) => match Span::parse_time(text) {
                     Ok(sp) => Some(sp),
                     Err(m) => {
@@ -50,9 +53,15 @@ impl Ctx<'_> {
         match &t.premake {
             None => DEFAULT_PREMAKE,
             Some(p) => match u32::try_from(*p.get_ref()) {
-                Ok(n) if n <= 10_000 => n,
+                Ok(n) if n <= super::MAX_PREMAKE => n,
                 _ => {
-                    self.err(at(p), "premake: must be a whole number from 0 to 10000");
+                    self.err(
+                        at(p),
+                        format!(
+                            "premake: must be a whole number from 0 to {}",
+                            super::MAX_PREMAKE
+                        ),
+                    );
                     DEFAULT_PREMAKE
                 }
             },
@@ -65,8 +74,7 @@ impl Ctx<'_> {
             None => None,
             Some(s) => {
                 let parsed = match s.get_ref() {
-                    Scalar::Int(n) if *n > 0 => Ok(Span::Int(*n)),
-                    Scalar::Int(_) => Err("must be positive".to_string()),
+                    Scalar::Int(n) => Span::int(*n).map_err(|e| e.0),
                     Scalar::Str(text) => Span::parse_time(text).map_err(|e| e.0),
                     Scalar::Date(_) => Err("expected \"N unit\" or an integer".to_string()),
                 };
@@ -147,6 +155,12 @@ impl Ctx<'_> {
                     Scalar::Str(text) => parse_local(text).map(Start::Local),
                     Scalar::Date(d) => parse_local(&d.to_string()).map(Start::Local),
                 };
+                let parsed = parsed.map_err(|e| e.to_string()).and_then(|v| match v {
+                    Start::Local(l) if !(1..=9999).contains(&l.year()) => {
+                        Err(format!("`{l}` is outside the years 1 to 9999"))
+                    }
+                    v => Ok(v),
+                });
                 match (parsed, interval) {
                     (Ok(Start::Int(_)), Some(Span::Time { .. }))
                     | (Ok(Start::Local(_)), Some(Span::Int(_))) => {
@@ -173,6 +187,19 @@ impl Ctx<'_> {
         strategy: Option<Strategy>,
     ) -> Option<String> {
         let name_template = t.name_template.as_ref().map(|s| s.get_ref().clone());
+        if let Some(tpl) = &t.name_template {
+            if tpl.get_ref().len() > super::MAX_TEMPLATE_BYTES {
+                self.err(
+                    at(tpl),
+                    format!(
+                        "name_template: {} bytes; at most {}",
+                        tpl.get_ref().len(),
+                        super::MAX_TEMPLATE_BYTES
+                    ),
+                );
+                return name_template;
+            }
+        }
         // List (`table`, `suffix`, `values`) and hash (`table`, `modulus`, `remainder`) names.
         if let (Some(tpl), Some(tref), Some(s @ (Strategy::List | Strategy::Hash))) =
             (&t.name_template, table, strategy)

@@ -147,3 +147,308 @@ fn durations() {
     );
     assert!(parse_duration("soon").is_err());
 }
+
+/// A range table with `extra` keys, on line 1..5 of `p.toml`; the extra keys start on line 6.
+fn range_with(extra: &str) -> String {
+    format!(
+        "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n{extra}\n"
+    )
+}
+
+#[test]
+fn huge_durations_are_validation_errors_not_panics() {
+    // Used to panic in Duration::from_secs_f64 (exit 101).
+    let e = errors(&range_with("lock_timeout = \"99999999999999999999999h\""));
+    assert!(e.starts_with("p.toml:6:16: lock_timeout: "), "{e}");
+    assert!(e.contains("too long"), "{e}");
+    let e = errors(&format!(
+        "[defaults]\nstatement_timeout = \"1{}s\"\n{}",
+        "0".repeat(400),
+        range_with("")
+    ));
+    assert!(e.starts_with("p.toml:2:21: statement_timeout: "), "{e}");
+    assert!(e.contains("too long"), "{e}");
+    let e = errors(&range_with("statement_timeout = \"25 days\""));
+    assert!(e.contains("unknown unit"), "{e}");
+    let e = errors(&range_with("statement_timeout = \"577h\""));
+    assert!(
+        e.starts_with("p.toml:6:21:") && e.contains("at most 24 days"),
+        "{e}"
+    );
+    assert_eq!(parse_duration("576h").unwrap(), MAX_DURATION_FOR_TESTS);
+    assert!(parse_duration("576.001h").is_err());
+}
+
+const MAX_DURATION_FOR_TESTS: Duration = Duration::from_secs(576 * 3600);
+
+#[test]
+fn retention_and_intervals_are_bounded() {
+    // `4000000000 hours` overflowed the cutoff arithmetic (and planned nothing).
+    let e = errors(&range_with("retain = \"4000000000 hours\""));
+    assert!(e.starts_with("p.toml:6:10: retain: "), "{e}");
+    assert!(e.contains("at most 87658200 hours"), "{e}");
+    let e = errors(&range_with("retain = \"99999999999999999999999 days\""));
+    assert!(
+        e.starts_with("p.toml:6:10: retain: ") && e.contains("too long"),
+        "{e}"
+    );
+    assert!(parse(&range_with("retain = \"10000 years\"")).is_ok());
+    assert!(errors(&range_with("retain = \"10001 years\"")).contains("at most 10000 years"));
+    assert!(parse(&range_with("retain = \"120000 months\"")).is_ok());
+    assert!(errors(&range_with("retain = \"120001 months\"")).contains("p.toml:6:10"));
+    assert!(errors(&range_with("retain = \"521776 weeks\"")).contains("p.toml:6:10"));
+    assert!(errors(&range_with("retain = \"3652426 days\"")).contains("p.toml:6:10"));
+    // Integer keys: interval and retain from 1 to 10^18.
+    let int = |i: &str, r: &str| {
+        format!("[[table]]\nname = \"t\"\npartition_by = \"range\"\ncolumn = \"id\"\ninterval = {i}\nretain = {r}\n")
+    };
+    assert!(parse(&int("1000000000000000000", "1000000000000000000")).is_ok());
+    let e = errors(&int("1000000000000000001", "9223372036854775807"));
+    assert!(
+        e.contains("p.toml:5:12: interval: 1000000000000000001 is too large"),
+        "{e}"
+    );
+    assert!(
+        e.contains("p.toml:6:10: retain: 9223372036854775807 is too large"),
+        "{e}"
+    );
+    let e = errors(&int("1", "-9223372036854775808"));
+    assert!(e.contains("p.toml:6:10: retain: must be positive"), "{e}");
+}
+
+#[test]
+fn other_numbers_are_bounded() {
+    let e = errors(&range_with("premake = 10001"));
+    assert!(e.starts_with("p.toml:6:11: premake: "), "{e}");
+    let e = errors(&range_with("retries = 101"));
+    assert!(
+        e.starts_with("p.toml:6:11: retries: must be from 0 to 100"),
+        "{e}"
+    );
+    let e = errors(&range_with("start = \"+10000-01-01\""));
+    assert!(e.starts_with("p.toml:6:9: start: "), "{e}");
+    let e = errors(&range_with(
+        "[[table.verify]]\nsql = \"SELECT 1\"\nmax_partitions = 100001",
+    ));
+    assert!(
+        e.starts_with("p.toml:8:18: max_partitions: must be from 0 to 100000"),
+        "{e}"
+    );
+    let e = errors(&range_with(&format!(
+        "name_template = \"{}\"",
+        "x".repeat(2000)
+    )));
+    assert!(
+        e.starts_with("p.toml:6:17: name_template: 2000 bytes"),
+        "{e}"
+    );
+    let e = errors(&range_with(
+        "subpartition = { partition_by = \"hash\", column = \"\", modulus = 1025 }",
+    ));
+    assert!(
+        e.contains("p.toml:6:16: subpartition: column must be"),
+        "{e}"
+    );
+    assert!(
+        e.contains("p.toml:6:16: subpartition: hash needs `modulus` from 1 to 1024"),
+        "{e}"
+    );
+
+    let list = |lists: &str| {
+        format!(
+            "[[table]]\nname = \"t\"\npartition_by = \"list\"\ncolumn = \"c\"\nlists = {lists}\n"
+        )
+    };
+    let e = errors(&list(&format!("{{ a = [\"{}\"] }}", "v".repeat(1025))));
+    assert!(
+        e.starts_with("p.toml:5:9: lists: `a` has a value of 1025 bytes"),
+        "{e}"
+    );
+    let e = errors(&list(&format!("{{ {} = [1] }}", "s".repeat(64))));
+    assert!(e.starts_with("p.toml:5:9: lists: suffix"), "{e}");
+    let many: Vec<String> = (0..10_001).map(|i| i.to_string()).collect();
+    let e = errors(&list(&format!("{{ a = [{}] }}", many.join(","))));
+    assert!(
+        e.starts_with("p.toml:5:9: lists: 10001 values in all"),
+        "{e}"
+    );
+    let e = errors(&list("{ a = [\"x\\u0000\"] }"));
+    assert!(e.contains("NUL"), "{e}");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::{any, prop_assert, prop_oneof, proptest, Just};
+    use proptest::strategy::Strategy as Gen;
+
+    const KEYS: [&str; 26] = [
+        "name",
+        "partition_by",
+        "column",
+        "interval",
+        "premake",
+        "retain",
+        "on_expire",
+        "archive_schema",
+        "start",
+        "timezone",
+        "default_partition",
+        "name_template",
+        "lists",
+        "modulus",
+        "subpartition",
+        "schedule",
+        "lock_timeout",
+        "statement_timeout",
+        "retries",
+        "sql",
+        "max_partitions",
+        "params",
+        "unknown",
+        "",
+        "a.b",
+        "\"x y\"",
+    ];
+
+    /// A TOML value: numbers at the extremes, durations and spans of any size, dates, strings
+    /// with quotes, arrays and inline tables.
+    fn value() -> impl Gen<Value = String> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            prop_oneof![
+                Just(i64::MAX.to_string()),
+                Just(i64::MIN.to_string()),
+                Just("0".to_string()),
+                Just("-1".to_string()),
+                Just("1e308".to_string()),
+                Just("nan".to_string()),
+                Just("99999999999999999999999".to_string()),
+            ],
+            (
+                any::<u64>(),
+                proptest::sample::select(&["ms", "s", "min", "h", "", "x", ".5h", "e9s"][..])
+            )
+                .prop_map(|(n, u)| format!("\"{n}{u}\"")),
+            (
+                "[0-9.]{1,30}",
+                proptest::sample::select(&["ms", "s", "h"][..])
+            )
+                .prop_map(|(n, u)| format!("\"{n}{u}\"")),
+            (
+                any::<u64>(),
+                proptest::sample::select(
+                    &[
+                        "minutes",
+                        "hours",
+                        "days",
+                        "weeks",
+                        "months",
+                        "years",
+                        "fortnight"
+                    ][..]
+                )
+            )
+                .prop_map(|(n, u)| format!("\"{n} {u}\"")),
+            proptest::sample::select(
+                &[
+                    "range",
+                    "list",
+                    "hash",
+                    "drop",
+                    "archive",
+                    "detach",
+                    "UTC",
+                    "Europe/Paris",
+                    "public.t",
+                    "t",
+                    "0 3 * * *",
+                    "61 25 * * 8",
+                    "{{ table }}_{{ from }}",
+                    "{{",
+                    "SELECT $0",
+                    "SELECT $1"
+                ][..]
+            )
+            .prop_map(|s| format!("\"{s}\"")),
+            "[ -~]{0,20}".prop_map(|s| format!("{:?}", s)),
+            prop_oneof![
+                Just("true"),
+                Just("false"),
+                Just("2026-01-01"),
+                Just("+10000-01-01"),
+                Just("0001-01-01T00:00:00Z")
+            ]
+            .prop_map(String::from),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                proptest::collection::vec((proptest::sample::select(&KEYS[..]), inner), 0..4)
+                    .prop_map(|kv| {
+                        let body: Vec<String> = kv
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, (k, v))| {
+                                format!(
+                                    "{}{i} = {v}",
+                                    if k.is_empty() || k.contains(['"', '.']) {
+                                        "k"
+                                    } else {
+                                        k
+                                    }
+                                )
+                            })
+                            .collect();
+                        format!("{{ {} }}", body.join(", "))
+                    }),
+            ]
+        })
+    }
+
+    fn line() -> impl Gen<Value = String> {
+        prop_oneof![
+            6 => (proptest::sample::select(&KEYS[..]), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+            1 => proptest::sample::select(&["[defaults]", "[[table]]", "[[table.verify]]", "[table]", "# c", ""][..]).prop_map(String::from),
+            1 => "[ -~]{0,30}",
+        ]
+    }
+
+    /// A mostly valid table with one line changed or added, so values reach validation.
+    fn file() -> impl Gen<Value = String> {
+        let valid = "[defaults]\nlock_timeout = \"2s\"\n\n[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\n";
+        prop_oneof![
+            3 => proptest::collection::vec(line(), 0..12).prop_map(move |lines| format!("{valid}{}\n", lines.join("\n"))),
+            1 => proptest::collection::vec(line(), 0..12).prop_map(|lines| lines.join("\n")),
+            1 => ".{0,200}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn prop_policy_parsing_never_panics(text in file()) {
+            match parse(&text) {
+                Ok(policies) => {
+                    for p in policies {
+                        prop_assert!(p.premake <= MAX_PREMAKE && p.retries <= MAX_RETRIES);
+                        prop_assert!(p.lock_timeout <= super::values::MAX_DURATION);
+                        prop_assert!(p.statement_timeout <= super::values::MAX_DURATION);
+                        for s in p.interval.iter().chain(p.retain.iter()) {
+                            match *s {
+                                crate::key::Span::Int(n) => prop_assert!((1..=crate::key::Span::MAX_INT).contains(&n)),
+                                crate::key::Span::Time { n, unit } => prop_assert!(n >= 1 && n <= unit.max_count()),
+                            }
+                        }
+                    }
+                }
+                Err(errors) => {
+                    let lines = text.lines().count().max(1) + 1;
+                    for e in errors.0 {
+                        prop_assert!(e.origin.line >= 1 && e.origin.line <= lines, "{e}");
+                        prop_assert!(e.origin.col >= 1);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,8 @@ use super::parse::{at, RawDefaults, RawTable, Scalar};
 use super::values::{parse_cron, parse_duration};
 use super::{
     Origin, Policy, PolicyError, Schedule, Strategy, VerifyAssertion, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES,
+    DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES, MAX_LIST_VALUE_BYTES, MAX_RETRIES,
+    MAX_VERIFY_PARAMS, MAX_VERIFY_PARTITIONS, MAX_VERIFY_SQL_BYTES,
 };
 use crate::names::TableRef;
 use chrono_tz::Tz;
@@ -291,12 +292,43 @@ impl Ctx<'_> {
         for v in &t.verify {
             let r = v.get_ref();
             let max = match u32::try_from(*r.max_partitions.get_ref()) {
-                Ok(n) => n,
-                Err(_) => {
-                    self.err(at(&r.max_partitions), "max_partitions: must be 0 or more");
+                Ok(n) if n <= MAX_VERIFY_PARTITIONS => n,
+                _ => {
+                    self.err(
+                        at(&r.max_partitions),
+                        format!("max_partitions: must be from 0 to {MAX_VERIFY_PARTITIONS}"),
+                    );
                     0
                 }
             };
+            if r.sql.get_ref().len() > MAX_VERIFY_SQL_BYTES {
+                self.err(
+                    at(&r.sql),
+                    format!(
+                        "sql: {} bytes; at most {MAX_VERIFY_SQL_BYTES}",
+                        r.sql.get_ref().len()
+                    ),
+                );
+                continue;
+            }
+            if r.params.len() > MAX_VERIFY_PARAMS {
+                self.err(
+                    v.span().start,
+                    format!(
+                        "params: {} values; at most {MAX_VERIFY_PARAMS}",
+                        r.params.len()
+                    ),
+                );
+            }
+            if let Some(long) = r.params.iter().find_map(|p| match p {
+                super::ListValue::Str(s) if s.len() > MAX_LIST_VALUE_BYTES => Some(s.len()),
+                _ => None,
+            }) {
+                self.err(
+                    v.span().start,
+                    format!("params: a value of {long} bytes; at most {MAX_LIST_VALUE_BYTES}"),
+                );
+            }
             if let Err(e) = tera::Tera::one_off(r.sql.get_ref(), &tera::Context::new(), false)
                 .map(|_| ())
                 .or_else(|e| match e.kind {
@@ -341,9 +373,9 @@ impl Ctx<'_> {
         match retries_src {
             None => DEFAULT_RETRIES,
             Some(r) => match u32::try_from(*r.get_ref()) {
-                Ok(n) if n <= 100 => n,
+                Ok(n) if n <= MAX_RETRIES => n,
                 _ => {
-                    self.err(at(r), "retries: must be from 0 to 100");
+                    self.err(at(r), format!("retries: must be from 0 to {MAX_RETRIES}"));
                     DEFAULT_RETRIES
                 }
             },

@@ -13,6 +13,8 @@ pub enum ValueError {
     UnknownDurationUnit(String),
     #[error("`{0}` must be at least 1ms")]
     DurationTooShort(String),
+    #[error("`{0}` is too long; at most {MAX_DURATION_TEXT}")]
+    DurationTooLong(String),
     #[error("`{0}` is not a date (YYYY-MM-DD) or local date-time (YYYY-MM-DD HH:MM)")]
     NotALocalDate(String),
     #[error("`{text}` has {fields} fields; expected 5 (minute hour day month weekday) or 6 (seconds first)")]
@@ -39,7 +41,13 @@ pub enum WeekdayError {
     OutOfRange(String),
 }
 
-/// `"2s"`, `"500ms"`, `"1min"`, `"5 minutes"`, `"1h"`.
+/// The longest duration a policy may give (`lock_timeout`, `statement_timeout`): 24 days.
+/// PostgreSQL keeps its timeouts as a 32-bit count of milliseconds (at most about 24.8 days) and
+/// MySQL's `max_execution_time` as a 32-bit one too, so anything longer could not be set.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 86_400);
+const MAX_DURATION_TEXT: &str = "24 days (576h)";
+
+/// `"2s"`, `"500ms"`, `"1min"`, `"5 minutes"`, `"1h"`; from 1ms to [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
     let t = text.trim();
     let split = t
@@ -56,7 +64,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
         "h" | "hour" | "hours" => 3600.0,
         _ => return Err(ValueError::UnknownDurationUnit(text.to_string())),
     };
-    let d = Duration::from_secs_f64(n * scale);
+    let secs = n * scale;
+    if !secs.is_finite() || secs > MAX_DURATION.as_secs_f64() {
+        return Err(ValueError::DurationTooLong(text.to_string()));
+    }
+    let d = Duration::try_from_secs_f64(secs)
+        .map_err(|_| ValueError::NotADuration(text.to_string()))?;
     if d < Duration::from_millis(1) {
         return Err(ValueError::DurationTooShort(text.to_string()));
     }

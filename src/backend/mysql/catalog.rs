@@ -180,10 +180,7 @@ pub fn read(
                 }
                 Strategy::List if list_defaults.contains(&pname) => PartBound::Default,
                 Strategy::List => PartBound::List {
-                    values: desc
-                        .split(',')
-                        .map(|v| strip_quotes(v.trim()).to_string())
-                        .collect(),
+                    values: list_values(&desc),
                 },
                 Strategy::Hash => PartBound::Hash {
                     modulus: hash_count,
@@ -302,6 +299,68 @@ fn default_partitions_in(ddl: &str) -> Vec<String> {
     out
 }
 
+/// The values of a LIST partition's `PARTITION_DESCRIPTION`, as the server prints it: numbers
+/// and `NULL` bare, strings as SQL literals (`'a,b','it''s','back\\slash'`, possibly after a
+/// `_charset` introducer), separated by commas. Commas and quotes inside a literal are part of
+/// the value, so the description is read literal by literal, never split on ','.
+pub(crate) fn list_values(desc: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = desc.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut bare = String::new();
+        let mut value = None;
+        while let Some(&c) = chars.peek() {
+            if c == ',' {
+                break;
+            }
+            chars.next();
+            // A quote after nothing but a `_charset` introducer opens a literal.
+            if c == '\'' && (bare.is_empty() || bare.starts_with('_')) {
+                value = Some(literal_body(&mut chars));
+                bare.clear();
+                continue;
+            }
+            bare.push(c);
+        }
+        chars.next(); // the ',' (or the end)
+        out.push(value.unwrap_or_else(|| bare.trim().to_string()));
+    }
+    out
+}
+
+/// The rest of a single-quoted literal after its opening quote: `''` is a quote; a backslash
+/// escapes the next character as MySQL reads it (`\n`, `\t`, `\0`...; `\%` and `\_` keep
+/// their backslash).
+fn literal_body(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut v = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if chars.next_if_eq(&'\'').is_some() => v.push('\''),
+            '\'' => break,
+            '\\' => match chars.next() {
+                Some('0') => v.push('\0'),
+                Some('n') => v.push('\n'),
+                Some('r') => v.push('\r'),
+                Some('t') => v.push('\t'),
+                Some('b') => v.push('\u{8}'),
+                Some('Z') => v.push('\u{1a}'),
+                Some(e @ ('%' | '_')) => {
+                    v.push('\\');
+                    v.push(e);
+                }
+                Some(e) => v.push(e),
+                None => v.push('\\'),
+            },
+            c => v.push(c),
+        }
+    }
+    v
+}
+
 fn strip_quotes(s: &str) -> &str {
     s.strip_prefix('\'')
         .and_then(|b| b.strip_suffix('\''))
@@ -365,6 +424,44 @@ fn read_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_descriptions_as_mariadb_prints_them() {
+        // As MariaDB 10.11 prints them (tests/kinds.rs:
+        // maria_list_values_with_commas_and_quotes_round_trip).
+        assert_eq!(list_values("'a,b','c, d'"), ["a,b", "c, d"]);
+        assert_eq!(
+            list_values("'it''s','''''','x'''',y'"),
+            ["it's", "''", "x'',y"]
+        );
+        assert_eq!(
+            list_values(r"'back\\slash','\\''','tab	x'"),
+            [r"back\slash", r"\'", "tab\tx"]
+        );
+        assert_eq!(list_values("1,2, -3"), ["1", "2", "-3"]);
+        assert_eq!(list_values("_utf8mb4'US', _utf8mb4'C,A'"), ["US", "C,A"]);
+        assert_eq!(list_values("NULL,'x'"), ["NULL", "x"]);
+        assert_eq!(list_values("''"), [""]);
+        assert_eq!(list_values(r"'a\nb','\%'"), ["a\nb", r"\%"]);
+    }
+
+    proptest::proptest! {
+        /// Any string the MySQL dialect quotes (what `VALUES IN (...)` carries) reads back as
+        /// itself from a description made of such literals.
+        #[test]
+        fn prop_list_literals_round_trip(
+            values in proptest::collection::vec("[^\\x00]{0,12}|[',\\\\ %_]{0,8}", 1..6)
+        ) {
+            use crate::render::Dialect;
+            let d = crate::render::mysql::mariadb("10.11.6-MariaDB");
+            let desc = values
+                .iter()
+                .map(|v| d.quote_literal(v).unwrap())
+                .collect::<Vec<_>>()
+                .join(",");
+            proptest::prop_assert_eq!(list_values(&desc), values);
+        }
+    }
 
     #[test]
     fn finds_default_list_partitions() {

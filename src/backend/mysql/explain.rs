@@ -37,11 +37,14 @@ pub fn explain(
     let (text_q, order) = sql::dollar_to_question(text);
     let values: Vec<mysql::Value> = order
         .iter()
-        .map(|n| match &q.params[n - 1] {
-            ListValue::Int(i) => mysql::Value::Int(*i),
-            ListValue::Str(s) => mysql::Value::Bytes(s.clone().into_bytes()),
+        .map(|n| match n.checked_sub(1).and_then(|i| q.params.get(i)) {
+            Some(ListValue::Int(i)) => Ok(mysql::Value::Int(*i)),
+            Some(ListValue::Str(s)) => Ok(mysql::Value::Bytes(s.clone().into_bytes())),
+            None => Err(ExplainError(format!(
+                "placeholder ${n} has no value in `params`"
+            ))),
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let mut explain = part("explain");
     explain.insert("sql", &text_q);
     let result = text_of(t, "verify.sql.tera", &explain).and_then(|stmt| {
