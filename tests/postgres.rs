@@ -1557,6 +1557,12 @@ interval = 100
             "names the table's column: {}",
             r.stderr
         );
+        // Points at the `column` line (line 5, column 10), not the [[table]] header.
+        assert!(
+            r.stderr.contains("policy.toml:5:10 says"),
+            "points at the column key: {}",
+            r.stderr
+        );
     }
 
     let wrong_strategy = write_policy(
@@ -1571,6 +1577,7 @@ interval = 100
     );
     let r = partctl(&db, &wrong_strategy, NOW, &["apply"]);
     expect_code(&r, 1, "apply with the wrong strategy");
+    assert!(r.stderr.contains("policy.toml:4:16 says"), "{}", r.stderr);
     assert!(r.stderr.contains("range"), "{}", r.stderr);
     assert!(r.stderr.contains("hash"), "{}", r.stderr);
     assert!(r.stderr.contains("public.hashed"), "{}", r.stderr);

@@ -435,3 +435,28 @@ fn a_canary_password_appears_in_no_output_of_any_command_in_any_format() {
         }
     }
 }
+
+#[test]
+fn a_missing_or_empty_policies_path_is_an_error_that_names_it() {
+    let empty = common::temp_dir("empty-policies");
+    let missing = empty.join("nowhere");
+    for (path, want) in [
+        (&missing, "nowhere: no such policy file or directory"),
+        (&empty, "no policies in "),
+    ] {
+        for cmd in ["validate", "plan"] {
+            let r = common::run(
+                &["--policies", path.to_str().unwrap(), cmd],
+                &[("DATABASE_URL", "postgres://127.0.0.1:1/x")],
+            );
+            assert_eq!(r.code, 1, "{cmd}: {r:#?}");
+            assert!(r.stderr.contains(want), "{cmd}: {}", r.stderr);
+            assert!(
+                !r.stderr.contains(":1:1"),
+                "no made-up position: {}",
+                r.stderr
+            );
+            assert!(!r.stdout.contains("No changes"), "{}", r.stdout);
+        }
+    }
+}

@@ -199,7 +199,7 @@ pub fn found(policy: &crate::policy::Policy, catalog: &Catalog) -> TableRead {
         Some(t) => TableRead::Found(Box::new(t.clone())),
         None => TableRead::Refused(format!(
             "the table named at {} is not in the database (or is not partitioned)",
-            policy.origin
+            policy.key_origins.name
         )),
     }
 }

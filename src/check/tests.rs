@@ -261,7 +261,7 @@ fn a_policy_that_does_not_fit_is_critical() {
     assert!(
         c.findings[0]
             .message
-            .starts_with("policy error: the policy at t.toml:1:1 says partition_by = \"hash\""),
+            .starts_with("policy error: the policy at t.toml:3:16 says partition_by = \"hash\""),
         "{c:#?}"
     );
 }

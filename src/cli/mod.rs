@@ -112,7 +112,7 @@ fn parse_now(cli: &Cli) -> Result<DateTime<Utc>> {
 }
 
 fn load_policies(cli: &Cli) -> Result<Vec<Policy>> {
-    policy::load(&cli.policies).map_err(|e| anyhow!("invalid policies:\n{e}"))
+    policy::load(&cli.policies).map_err(|e| anyhow!("{e}"))
 }
 
 /// The policies `--table` selects (all of them without it), each once, in the order asked for.

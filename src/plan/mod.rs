@@ -283,7 +283,7 @@ pub fn plan(
             PlanError::new(
                 p.table.to_string(),
                 &FitError::MissingTable {
-                    origin: p.origin.clone(),
+                    origin: p.key_origins.name.clone(),
                 },
             )
         })?;
@@ -300,8 +300,14 @@ pub fn plan_table(
 ) -> Result<Vec<Action>, PlanError> {
     let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
     if policy.strategy != table.strategy || policy.column != table.key.name {
+        // Point at the key that is wrong.
+        let at = if policy.strategy != table.strategy {
+            &policy.key_origins.partition_by
+        } else {
+            &policy.key_origins.column
+        };
         return Err(err(FitError::StrategyMismatch {
-            origin: policy.origin.clone(),
+            origin: at.clone(),
             strategy: policy.strategy,
             column: policy.column.clone(),
             table_strategy: table.strategy,

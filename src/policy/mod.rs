@@ -158,7 +158,20 @@ pub struct Policy {
     pub retries: u32,
     /// How long `run` keeps the table's run history (`history_retain`); `None`: forever.
     pub history_retain: Option<Duration>,
+    /// Where the `[[table]]` starts.
     pub origin: Origin,
+    /// Where its keys are written, for errors found later (at plan time) about one of them.
+    pub key_origins: KeyOrigins,
+}
+
+/// Where a policy's keys are written (the table's own origin when a key is absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigins {
+    pub name: Origin,
+    pub partition_by: Origin,
+    pub column: Origin,
+    pub interval: Origin,
+    pub subpartition: Origin,
 }
 
 /// A cron schedule, kept both as written and in the `cron` crate's form.
@@ -218,7 +231,7 @@ pub enum PolicyFilesError {
         dir: PathBuf,
         reason: std::io::Error,
     },
-    #[error("{}: no such policy file or directory", .0.display())]
+    #[error("{}: no such policy file or directory (give --policies PATH)", .0.display())]
     Missing(PathBuf),
 }
 
@@ -246,35 +259,53 @@ pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyFilesError>
     Ok(files)
 }
 
-/// Load and validate every policy named by `paths`.
-pub fn load(paths: &[PathBuf]) -> Result<Vec<Policy>, PolicyErrors> {
-    let files = policy_files(paths).map_err(|m| {
-        PolicyErrors(vec![PolicyError {
-            origin: Origin {
-                file: paths.first().cloned().unwrap_or_default(),
-                line: 1,
-                col: 1,
-            },
-            message: m.to_string(),
-        }])
-    })?;
+/// Why policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path that is not there, or a directory that cannot be read.
+    #[error("{0}")]
+    Files(#[from] PolicyFilesError),
+    #[error("invalid policies:\n{0}")]
+    Invalid(#[from] PolicyErrors),
+    /// The paths hold no table at all: nothing would ever be managed.
+    #[error("no policies in {paths}: no *.toml file there defines a [[table]]")]
+    Empty { paths: String },
+}
+
+/// Load and validate every policy named by `paths`; at least one table must be defined.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Policy>, LoadError> {
+    let policies = load_files(paths)?;
+    if policies.is_empty() {
+        return Err(LoadError::Empty {
+            paths: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(policies)
+}
+
+fn load_files(paths: &[PathBuf]) -> Result<Vec<Policy>, LoadError> {
+    let files = policy_files(paths)?;
     let mut sources = Vec::new();
     for f in files {
         match std::fs::read_to_string(&f) {
             Ok(text) => sources.push((f, text)),
             Err(e) => {
-                return Err(PolicyErrors(vec![PolicyError {
+                return Err(LoadError::Invalid(PolicyErrors(vec![PolicyError {
                     origin: Origin {
                         file: f,
                         line: 1,
                         col: 1,
                     },
                     message: format!("cannot read: {e}"),
-                }]))
+                }])))
             }
         }
     }
-    parse_sources(&sources)
+    Ok(parse_sources(&sources)?)
 }
 
 /// Parse and validate policy texts (file name, contents). Reports every error found.

@@ -452,3 +452,21 @@ mod props {
         }
     }
 }
+
+#[test]
+fn cron_errors_speak_of_the_users_own_fields() {
+    let e = parse_cron("0 25 * * *").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "`0 25 * * *`: the hour field says 25, but hours run from 0 to 23"
+    );
+    let e = parse_cron("61 3 * * *").unwrap_err().to_string();
+    assert!(e.contains("minute field says 61"), "{e}");
+    let e = parse_cron("0 3 32 * *").unwrap_err().to_string();
+    assert!(e.contains("day-of-month field says 32"), "{e}");
+    let e = parse_cron("0 3 * 13 *").unwrap_err().to_string();
+    assert!(e.contains("month field says 13"), "{e}");
+    let e = parse_cron("*/0 * * * *").unwrap_err().to_string();
+    assert!(e.contains("step `/0`"), "{e}");
+    assert!(parse_cron("*/15 0-6,22 1 jan-mar mon-fri").is_ok());
+}

@@ -4,9 +4,10 @@
 use super::parse::{at, RawDefaults, RawTable, Scalar};
 use super::values::{parse_cron, parse_duration};
 use super::{
-    Origin, Policy, PolicyError, Schedule, Strategy, VerifyAssertion, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES, MAX_LIST_VALUE_BYTES, MAX_RETRIES,
-    MAX_VERIFY_PARAMS, MAX_VERIFY_PARTITIONS, MAX_VERIFY_SQL_BYTES,
+    KeyOrigins, Origin, Policy, PolicyError, Schedule, Strategy, VerifyAssertion,
+    DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES,
+    MAX_LIST_VALUE_BYTES, MAX_RETRIES, MAX_VERIFY_PARAMS, MAX_VERIFY_PARTITIONS,
+    MAX_VERIFY_SQL_BYTES,
 };
 use crate::names::TableRef;
 use chrono_tz::Tz;
@@ -99,6 +100,19 @@ impl Ctx<'_> {
         if self.errors.len() > before {
             return None;
         }
+        let key_origins = KeyOrigins {
+            name: self.origin(at(&t.name)),
+            partition_by: self.origin(at(&t.partition_by)),
+            column: self.origin(at(&t.column)),
+            interval: t
+                .interval
+                .as_ref()
+                .map_or_else(|| origin.clone(), |i| self.origin(at(i))),
+            subpartition: t
+                .subpartition
+                .as_ref()
+                .map_or_else(|| origin.clone(), |i| self.origin(at(i))),
+        };
         Some(Policy {
             table: table?,
             strategy: strategy?,
@@ -120,6 +134,7 @@ impl Ctx<'_> {
             statement_timeout,
             retries,
             history_retain,
+            key_origins,
             origin,
         })
     }

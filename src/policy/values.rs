@@ -21,6 +21,8 @@ pub enum ValueError {
     CronFieldCount { text: String, fields: usize },
     #[error("`{text}`: weekday field: {problem}")]
     CronWeekday { text: String, problem: WeekdayError },
+    #[error("`{text}`: {problem}")]
+    CronField { text: String, problem: String },
     #[error("`{text}` is not a valid cron expression: {reason}")]
     NotCron {
         text: String,
@@ -110,6 +112,20 @@ pub fn parse_cron(text: &str) -> Result<cron::Schedule, ValueError> {
             })
         }
     };
+    let names = ["minute", "hour", "day-of-month", "month"];
+    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12)];
+    for ((field, name), (lo, hi)) in rest.iter().zip(names).zip(ranges) {
+        check_cron_field(field, name, lo, hi).map_err(|problem| ValueError::CronField {
+            text: text.to_string(),
+            problem,
+        })?;
+    }
+    if fields.len() == 6 {
+        check_cron_field(sec, "seconds", 0, 59).map_err(|problem| ValueError::CronField {
+            text: text.to_string(),
+            problem,
+        })?;
+    }
     let dow = translate_dow(rest[4]).map_err(|problem| ValueError::CronWeekday {
         text: text.to_string(),
         problem,
@@ -123,6 +139,44 @@ pub fn parse_cron(text: &str) -> Result<cron::Schedule, ValueError> {
             text: text.to_string(),
             reason,
         })
+}
+
+/// One cron field in the user's own terms: each comma-separated item is `*`, `N` or `N-M`,
+/// with an optional `/step`; numbers within `lo..=hi`. Names (`jan`, `mon`) are left to the
+/// cron crate.
+fn check_cron_field(field: &str, name: &str, lo: u32, hi: u32) -> Result<(), String> {
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (item, None),
+        };
+        if let Some(s) = step {
+            if !matches!(s.parse::<u32>(), Ok(n) if n >= 1) {
+                return Err(format!(
+                    "the {name} field's step `/{s}` must be a whole number from 1"
+                ));
+            }
+        }
+        if range == "*" || range == "?" || range.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        for n in range.split('-') {
+            match n.parse::<u32>() {
+                Ok(v) if (lo..=hi).contains(&v) => {}
+                Ok(v) => {
+                    return Err(format!(
+                        "the {name} field says {v}, but {name}s run from {lo} to {hi}"
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "the {name} field has `{item}`, which is not a number, a range or *"
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Standard cron weekdays (0-7, Sunday = 0 = 7) to the cron crate's (1-7, Sunday = 1).

@@ -213,7 +213,7 @@ impl Dialect for MySql {
                     table: p.table.to_string(),
                     message: format!(
                         "{}: MySQL and MariaDB only sub-partition by HASH or KEY, so `subpartition = {{ partition_by = \"{}\" }}` cannot be applied here",
-                        p.origin,
+                        p.key_origins.subpartition,
                         sub.strategy.as_str()
                     ),
                 });
