@@ -22,6 +22,13 @@ pub enum NameError {
     Empty,
     #[error("`{name}` is {} bytes; names are limited to {MAX_IDENT_BYTES}", name.len())]
     TooLong { name: String },
+    /// Two periods the table keeps at once would get the same name.
+    #[error("the partitions from {first} and from {second} would both be named `{name}`; make the template include the whole bound")]
+    Duplicate {
+        name: String,
+        first: String,
+        second: String,
+    },
 }
 
 /// The template used when a policy gives none.
@@ -173,6 +180,80 @@ pub fn check_template(template: &str, table: &str, interval: Span) -> Result<(),
         }
     };
     namer.name(from, Some(&to)).map(|_| ())
+}
+
+/// The most names [`check_names_over_time`] renders.
+const MAX_CHECKED_NAMES: i64 = 3_000;
+
+/// Validation over time: the names of every period a table keeps at `now` (from the retention
+/// cutoff, or two years back without `retain`, to `premake` periods ahead) are all legal and
+/// all different. A template that drops part of the bound (`%m%d` for daily partitions kept a
+/// year) would give two partitions one name.
+pub fn check_names_over_time(
+    template: &str,
+    table: &str,
+    interval: Span,
+    retain: Option<Span>,
+    premake: u32,
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), NameError> {
+    use crate::key::{Axis, KeyKind};
+    let kind = match interval {
+        Span::Int(_) => KeyKind::BigInt,
+        Span::Time { .. } => KeyKind::Timestamp,
+    };
+    let Ok(axis) = Axis::new(kind, interval, tz) else {
+        return Ok(());
+    };
+    let reference = if kind.is_time() {
+        kind.now_coord(now, tz)
+    } else {
+        0
+    };
+    let current = axis.index_of(reference);
+    let first = match retain.and_then(|r| axis.minus(reference, r).ok()) {
+        Some(cutoff) => axis.index_of(cutoff),
+        None => match interval {
+            Span::Int(_) => current.saturating_sub(1_000),
+            Span::Time { .. } => axis.index_of(
+                axis.minus(
+                    reference,
+                    Span::Time {
+                        n: 2,
+                        unit: TimeUnit::Year,
+                    },
+                )
+                .unwrap_or(reference),
+            ),
+        },
+    };
+    let last = current.saturating_add(i64::from(premake) + 1);
+    let first = first.max(last.saturating_sub(MAX_CHECKED_NAMES));
+    let namer = Namer::new(template, table)?;
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    for k in first..last {
+        let (Some(from), Some(to)) = (axis.start_of(k), axis.start_of(k + 1)) else {
+            continue;
+        };
+        let bound = |c: i64| match interval {
+            Span::Int(_) => From::Int(c),
+            Span::Time { .. } => From::Local(axis.local(c)),
+        };
+        let name = namer.name(bound(from), Some(&bound(to)))?;
+        if let Some(other) = seen.insert(name.clone(), from) {
+            let show = |c: i64| match interval {
+                Span::Int(_) => c.to_string(),
+                Span::Time { .. } => axis.local(c).format("%Y-%m-%d %H:%M").to_string(),
+            };
+            return Err(NameError::Duplicate {
+                name,
+                first: show(other),
+                second: show(from),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Validation of a list or hash table's template: it compiles and renders a name of legal

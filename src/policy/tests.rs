@@ -470,3 +470,36 @@ fn cron_errors_speak_of_the_users_own_fields() {
     assert!(e.contains("step `/0`"), "{e}");
     assert!(parse_cron("*/15 0-6,22 1 jan-mar mon-fri").is_ok());
 }
+
+#[test]
+fn validate_refuses_templates_that_give_two_kept_partitions_one_name() {
+    let table = |extra: &str| {
+        format!(
+            "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"c\"\ninterval = \"1 day\"\n{extra}\n"
+        )
+    };
+    let parse = |text: String| parse_sources(&[(PathBuf::from("p.toml"), text)]);
+    // Month and day only: fine while partitions live less than a year...
+    assert!(parse(table(
+        "retain = \"90 days\"\nname_template = \"{{ table }}_{{ from | date(format='%m%d') }}\""
+    ))
+    .is_ok());
+    // ...but kept for two years, two partitions would share a name.
+    let e = parse(table(
+        "retain = \"2 years\"\nname_template = \"{{ table }}_{{ from | date(format='%m%d') }}\"",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("p.toml:7:17: name_template: the partitions from "),
+        "{e}"
+    );
+    assert!(e.contains("would both be named `events_"), "{e}");
+    // A monthly name on daily partitions collides within the horizon.
+    let e = parse(table(
+        "premake = 40\nname_template = \"{{ table }}_{{ from | date(format='%Y%m') }}\"",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("would both be named"), "{e}");
+}

@@ -84,6 +84,26 @@ impl Ctx<'_> {
         let start = self.start(&t, interval);
         let default_partition = t.default_partition.as_ref().is_some_and(|b| *b.get_ref());
         let name_template = self.name_template(&t, table.as_ref(), interval, strategy);
+        if let (Some(tref), Some(iv), Some(Strategy::Range), None) =
+            (&table, interval, strategy, self.errors.get(before))
+        {
+            let template = name_template
+                .clone()
+                .unwrap_or_else(|| crate::name_template::default_template(iv).to_string());
+            let check = crate::name_template::check_names_over_time(
+                &template,
+                &tref.name,
+                iv,
+                retain,
+                premake,
+                timezone,
+                chrono::Utc::now(),
+            );
+            if let Err(m) = check {
+                let pos = t.name_template.as_ref().map_or(at(&t.name), at);
+                self.err(pos, format!("name_template: {m}"));
+            }
+        }
 
         // List and hash tables, subpartitions (list_hash.rs).
         let lists = self.lists(&t, strategy, span.start);
