@@ -460,3 +460,40 @@ fn a_missing_or_empty_policies_path_is_an_error_that_names_it() {
         }
     }
 }
+
+#[test]
+fn one_table_with_a_wrong_column_never_stops_the_two_good_ones() {
+    let db = common::pg();
+    for t in ["good_a", "bad", "good_b"] {
+        db.exec(&format!(
+            "CREATE TABLE public.{t} (id bigint NOT NULL, created_at timestamptz NOT NULL)
+               PARTITION BY RANGE (created_at);"
+        ));
+    }
+    let table = |name: &str, column: &str| {
+        format!(
+            "[[table]]\nname = \"public.{name}\"\npartition_by = \"range\"\ncolumn = \"{column}\"\ninterval = \"1 day\"\npremake = 1\n\n"
+        )
+    };
+    let policy = write_policy(
+        "one-bad",
+        &(table("good_a", "created_at") + &table("bad", "id") + &table("good_b", "created_at")),
+    );
+    for (cmd, code) in [("plan", 1), ("apply", 1)] {
+        let r = ctl(&db.url, &policy, NOW, &[cmd]);
+        expect_code(&r, code, cmd);
+        assert!(
+            r.stderr.contains("error: public.bad: ") && r.stderr.contains("policy.toml:11:10"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(partitions(&db, "good_a"), 2);
+    assert_eq!(partitions(&db, "good_b"), 2);
+    assert_eq!(partitions(&db, "bad"), 0);
+    for cmd in ["verify", "run"] {
+        let r = ctl(&db.url, &policy, NOW, &[cmd]);
+        expect_code(&r, 1, cmd);
+        assert!(r.stderr.contains("public.bad"), "{cmd}: {}", r.stderr);
+    }
+}

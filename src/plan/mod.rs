@@ -292,12 +292,9 @@ pub fn plan(
     Ok(out)
 }
 
-/// Plan one table.
-pub fn plan_table(
-    policy: &Policy,
-    table: &Table,
-    now: DateTime<Utc>,
-) -> Result<Vec<Action>, PlanError> {
+/// The table is partitioned the way the policy says (strategy and column), or the error that
+/// names both and points at the key that is wrong.
+pub fn check_fit(policy: &Policy, table: &Table) -> Result<(), PlanError> {
     let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
     if policy.strategy != table.strategy || policy.column != table.key.name {
         // Point at the key that is wrong.
@@ -314,6 +311,17 @@ pub fn plan_table(
             key: table.key.name.clone(),
         }));
     }
+    Ok(())
+}
+
+/// Plan one table.
+pub fn plan_table(
+    policy: &Policy,
+    table: &Table,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    check_fit(policy, table)?;
+    let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
     match policy.strategy {
         Strategy::Range => range::plan_range(policy, table, now).map_err(err),
         Strategy::List => list::plan_list(policy, table).map_err(err),

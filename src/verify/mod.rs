@@ -193,8 +193,13 @@ fn read_tables(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<TableRead
     let (_, reads) = backend::read_tables(backend, policies);
     reads
         .into_iter()
-        .map(|r| match r {
-            Read::Found(t) => Ok(Some(*t)),
+        .zip(policies)
+        .map(|(r, p)| match r {
+            // A table the policy does not fit is not verified against it.
+            Read::Found(t) => match crate::plan::check_fit(p, &t) {
+                Ok(()) => Ok(Some(*t)),
+                Err(e) => Err(e.message),
+            },
             Read::Refused(m) | Read::Unreadable(m) => Err(m),
         })
         .collect()

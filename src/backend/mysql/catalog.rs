@@ -33,7 +33,7 @@ type PartRow = (
 );
 
 fn q(e: mysql::Error) -> CatalogError {
-    CatalogError::Query(e.to_string())
+    CatalogError::Query(super::error_text(&e))
 }
 
 /// Read the given tables.
@@ -402,7 +402,7 @@ fn read_stats(
         .query_first(sql)
         .map_err(|e| CatalogError::Unreadable {
             table: table.name.to_string(),
-            message: format!("reading key statistics: {e}"),
+            message: format!("reading key statistics: {}", super::error_text(&e)),
         })?;
     let (mx, lo, hi) = row.unwrap_or((None, None, None));
     let decode = |v: Option<String>, e: KeyExpr| -> Result<Option<i64>, CatalogError> {

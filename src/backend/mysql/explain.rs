@@ -2,7 +2,7 @@
 //! statement only; MySQL has no generic plans, so `$n` become `?` bound to the values), never
 //! executed, inside a READ ONLY transaction that is rolled back.
 
-use super::Flavor;
+use super::{error_text, Flavor};
 use crate::backend::script_statements;
 use crate::explain::{part, text_of, ExplainError, Query, Touched};
 use crate::names::QualifiedName;
@@ -49,21 +49,22 @@ pub fn explain(
     explain.insert("sql", &text_q);
     let result = text_of(t, "verify.sql.tera", &explain).and_then(|stmt| {
         for s in script_statements(&begin) {
-            conn.query_drop(s).map_err(|e| ExplainError(e.to_string()))?;
+            conn.query_drop(s).map_err(|e| ExplainError(error_text(&e)))?;
         }
         // A prepared statement: one statement only.
         conn.exec_first::<String, _, _>(stmt, values)
             .map_err(|e| ExplainError(match &e {
                 mysql::Error::MySqlError(me) if me.code == 1792 => format!(
-                    "{e}; {} refuses to EXPLAIN a data-changing statement in a READ ONLY transaction: write the assertion as a SELECT with the same WHERE",
+                    "{}; {} refuses to EXPLAIN a data-changing statement in a READ ONLY transaction: write the assertion as a SELECT with the same WHERE",
+                    error_text(&e),
                     flavor.product()
                 ),
-                _ => e.to_string(),
+                _ => error_text(&e),
             }))
     });
     let cleanup = conn
         .query_drop(text_of(t, "verify.sql.tera", &part("end"))?)
-        .map_err(|e| ExplainError(e.to_string()));
+        .map_err(|e| ExplainError(error_text(&e)));
     let json = result?.ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
     cleanup?;
 
@@ -80,7 +81,7 @@ fn my_count(
 ) -> Result<Touched, ExplainError> {
     let current: Option<String> = conn
         .query_first("SELECT DATABASE()")
-        .map_err(|e| e.to_string())?
+        .map_err(|e| error_text(&e))?
         .flatten();
     let named = sql::table_names(text);
     let mut touched = Touched::default();
@@ -136,7 +137,7 @@ fn my_count(
             params.push(n.clone().into());
         }
         let rows: Vec<(String, String, i64)> =
-            conn.exec(stmt, params).map_err(|e| e.to_string())?;
+            conn.exec(stmt, params).map_err(|e| error_text(&e))?;
         touched.total = rows.iter().map(|r| r.2.max(0) as u32).sum();
     }
     for m in &plan.messages {
