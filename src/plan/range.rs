@@ -352,11 +352,8 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn name_for(&mut self, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
-        let n = self
-            .namer
-            .name(self.bound_for_name(from), Some(&self.bound_for_name(to)))
-            .map_err(|e| FitError::Template(e.to_string()))?;
+    /// Take `n` for `[from, to)`, unless another partition of the plan or table has it.
+    fn claim(&mut self, n: String, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
         if self.taken.contains(&n) {
             return Err(FitError::RangeNameTaken {
                 range: describe(self.layout.kind, from, to),
@@ -365,6 +362,14 @@ impl<'a> Names<'a> {
         }
         self.taken.push(n.clone());
         Ok(QualifiedName::new(self.schema.clone(), n))
+    }
+
+    fn name_for(&mut self, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
+        let n = self
+            .namer
+            .name(self.bound_for_name(from), Some(&self.bound_for_name(to)))
+            .map_err(|e| FitError::Template(e.to_string()))?;
+        self.claim(n, from, to)
     }
 
     /// The name of a drain `[from, to)` (see [`drains`]), which may span many periods: the
@@ -421,14 +426,7 @@ impl<'a> Names<'a> {
         if n.len() > crate::policy::MAX_IDENT_BYTES {
             return Err(FitError::NameTooLong { name: n });
         }
-        if self.taken.contains(&n) {
-            return Err(FitError::RangeNameTaken {
-                range: describe(self.layout.kind, from, to),
-                name: n,
-            });
-        }
-        self.taken.push(n.clone());
-        Ok(QualifiedName::new(self.schema.clone(), n))
+        self.claim(n, from, to)
     }
 }
 
