@@ -679,4 +679,40 @@ mod tests {
             false
         ));
     }
+
+    #[test]
+    fn create_moving_a_large_catch_all_in_batches() {
+        let mut t = table(true);
+        t.partitions[0].est_rows = 1_000_000;
+        let action = Action {
+            table: t.name.clone(),
+            kind: ActionKind::Create {
+                partition: part("p1"),
+                from: ts("2026-03-10 00:00:00+00"),
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: true,
+            },
+            reason: "test".into(),
+        };
+        let step = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(!step.transactional);
+        insta::assert_snapshot!(format!("lock: {}\n\n{}", step.lock, step.script()));
+        // A catch-all within one batch, or move_mode = "locked": one transaction.
+        t.partitions[0].est_rows = 50_000;
+        let small = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(small.transactional);
+        // A half-filled table from a stopped run resumes batched even with nothing to move.
+        t.stats.in_transit = vec!["p1".into()];
+        let resumed = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(!resumed.transactional);
+    }
 }
