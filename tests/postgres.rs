@@ -2421,3 +2421,252 @@ fn plan_is_not_blocked_by_a_lock_on_one_partition() {
     let show = partctl(&db, &policy, "2026-11-21T12:00:00Z", &["show"]);
     expect_code(&show, 0, "show once the lock is gone");
 }
+
+// ---------------------------------------------------------------------------
+// Batched drains of the DEFAULT partition (move_mode = "batched")
+// ---------------------------------------------------------------------------
+
+/// `public.ev`, daily by `ts`, a DEFAULT partition holding `per_day` rows on each of `days`
+/// days from 2026-11-10, and the current day's partition already in place (so that inserts
+/// into the current period never touch the catch-all). Analyzed, so that the plan knows the
+/// catch-all is large.
+fn drain_table(db: &PgDb, days: i64, per_day: i64) {
+    db.exec(&format!(
+        "CREATE TABLE public.ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL,
+                                 payload text) PARTITION BY RANGE (ts);
+         CREATE TABLE public.ev_default PARTITION OF public.ev DEFAULT;
+         CREATE TABLE public.ev_p20261121 PARTITION OF public.ev
+             FOR VALUES FROM ('2026-11-21 00:00:00+00') TO ('2026-11-22 00:00:00+00');
+         INSERT INTO public.ev (ts, payload)
+         SELECT timestamptz '2026-11-10 00:00:00+00' + (g % {days}) * interval '1 day'
+                    + (g % 86000) * interval '1 second', md5(g::text)
+           FROM generate_series(1, {}) g;
+         ANALYZE public.ev_default;",
+        days * per_day
+    ));
+}
+
+const DRAIN_POLICY: &str = r#"
+[[table]]
+name = "public.ev"
+partition_by = "range"
+column = "ts"
+interval = "1 day"
+premake = 1
+timezone = "UTC"
+default_partition = true
+lock_timeout = "1s"
+move_batch_rows = 1000
+"#;
+
+/// (count, checksum) of every row of `ev` through the parent.
+fn ev_sum(db: &PgDb) -> (i64, i64) {
+    let r = client(db)
+        .query_one(
+            "SELECT count(*), coalesce(sum(hashtext(t::text)), 0)::int8 FROM public.ev t",
+            &[],
+        )
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+/// Tables a batched move left labelled (half filled).
+fn in_transit(db: &PgDb) -> Vec<String> {
+    db.query_strings(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_description d
+            ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+          WHERE d.description LIKE 'partctl: moving rows for %'",
+    )
+    .into_iter()
+    .map(|r| r[0].clone().unwrap_or_default())
+    .collect()
+}
+
+#[test]
+fn batched_drain_moves_every_row_once_in_many_batches() {
+    let db = pg();
+    drain_table(&db, 5, 4000);
+    let policy = write_policy("drain", DRAIN_POLICY);
+    let before = ev_sum(&db);
+    assert_eq!(before.0, 20_000);
+
+    let plan = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&plan, 2, "plan before the drain");
+    assert!(plan.stdout.contains("batched:"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("not visible through"),
+        "the plan says rows are out of sight in transit: {}",
+        plan.stdout
+    );
+
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&applied, 0, "apply");
+    assert!(
+        applied.stderr.contains("moving step=public.ev/create/"),
+        "{}",
+        applied.stderr
+    );
+    assert!(applied.stderr.contains("done=true"), "{}", applied.stderr);
+    assert_eq!(ev_sum(&db), before, "every row once, through the parent");
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM ONLY public.ev_default"),
+        0,
+        "the catch-all is drained"
+    );
+    assert!(in_transit(&db).is_empty());
+    let rows = rows_by_bound(&db, "public.ev");
+    assert_eq!(
+        rows.get(&range("2026-11-12 00:00:00+00", "2026-11-13 00:00:00+00")),
+        Some(&4000),
+        "{rows:?}"
+    );
+    let after = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&after, 0, "plan after the drain");
+}
+
+#[test]
+fn batched_drain_killed_between_batches_resumes_without_loss() {
+    let db = pg();
+    drain_table(&db, 2, 2000);
+    // Slow every batch down (a statement trigger on the catch-all) so that the kill lands
+    // between batches.
+    db.exec(
+        "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END $$;
+         CREATE TRIGGER slow AFTER DELETE ON public.ev_default
+           FOR EACH STATEMENT EXECUTE FUNCTION public.slow();",
+    );
+    let policy = write_policy("drain-crash", &DRAIN_POLICY.replace("1000", "100"));
+    let before = ev_sum(&db);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args([
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--now",
+            NOW,
+            "apply",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn partctl");
+    // Wait until a labelled table holds some rows, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let filling = in_transit(&db);
+        if let Some(t) = filling.first() {
+            if db.query_i64(&format!("SELECT count(*) FROM public.\"{t}\"")) >= 300 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no batch seen in 10 s");
+        sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 partctl");
+    child.wait().unwrap();
+    let filling = in_transit(&db);
+    assert_eq!(filling.len(), 1, "one half-filled table: {filling:?}");
+    let (c1, s1) = ev_sum(&db);
+    let (c2, s2): (i64, i64) = {
+        let r = client(&db)
+            .query_one(
+                &format!(
+                    "SELECT count(*), coalesce(sum(hashtext(t::text)), 0)::int8 FROM public.\"{}\" t",
+                    filling[0]
+                ),
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(
+        (c1 + c2, s1.wrapping_add(s2)),
+        before,
+        "in transit, nothing lost or doubled"
+    );
+
+    let plan = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&plan, 2, "plan after the crash");
+    assert!(
+        plan.stdout.contains("batched:"),
+        "the move resumes batched: {}",
+        plan.stdout
+    );
+    let again = run_with_deadline(
+        &[
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--now",
+            NOW,
+            "apply",
+        ],
+        30,
+    );
+    expect_code(&again, 0, "apply after the crash");
+    assert_eq!(ev_sum(&db), before, "every row once after resuming");
+    assert!(in_transit(&db).is_empty());
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after resuming",
+    );
+}
+
+#[test]
+fn batched_drain_never_fails_a_concurrent_insert() {
+    let db = pg();
+    drain_table(&db, 4, 3000);
+    let policy = write_policy("drain-live", DRAIN_POLICY);
+    let before = ev_sum(&db);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut c = client(&db);
+        std::thread::spawn(move || {
+            let mut n = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // The current period, and a day being drained (its rows land in the
+                // catch-all and are swept up by the final transaction).
+                let ts = if n % 2 == 0 {
+                    "2026-11-21 10:00:00+00"
+                } else {
+                    "2026-11-11 10:00:00+00"
+                };
+                c.execute(
+                    "INSERT INTO public.ev (ts, payload) VALUES ($1::text::timestamptz, 'live')",
+                    &[&ts],
+                )
+                .unwrap_or_else(|e| panic!("insert {n} failed during the drain: {e}"));
+                n += 1;
+            }
+            n
+        })
+    };
+    sleep(Duration::from_millis(100));
+    let applied = partctl(&db, &policy, NOW, &["apply"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let inserted = writer.join().expect("no insert failed");
+    expect_code(&applied, 0, "apply under inserts");
+    assert!(inserted > 0);
+    let (count, _) = ev_sum(&db);
+    assert_eq!(count, before.0 + inserted, "every row, old and live, once");
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM public.ev WHERE payload = 'live'"),
+        inserted
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM ONLY public.ev_default WHERE ts < '2026-11-21'"),
+        0
+    );
+    expect_code(
+        &partctl(&db, &policy, NOW, &["plan"]),
+        0,
+        "plan after the drain",
+    );
+}

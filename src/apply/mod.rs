@@ -6,7 +6,7 @@ mod saved;
 mod step;
 
 pub use saved::{compare, Divergence};
-pub use step::{backoff, run_step, Applied, ApplyError};
+pub use step::{backoff, run_step, Applied, ApplyError, MoveProgress, LINE_EVERY};
 
 use crate::backend::{self, Backend, DbError};
 use crate::catalog::{Catalog, CatalogError, TableRead, CATALOG_FORMAT_VERSION};
@@ -40,6 +40,22 @@ pub enum Event<'a> {
         message: &'a str,
     },
     Applied(&'a Applied),
+    /// A batched move committed a batch. `progress.line`: time for a log line (a few per
+    /// minute at most); the other events are for a progress bar.
+    Moving {
+        step: &'a str,
+        progress: &'a MoveProgress,
+    },
+}
+
+impl Event<'_> {
+    /// Whether a log that is not a terminal should print this event.
+    pub fn is_log_line(&self) -> bool {
+        match self {
+            Event::Moving { progress, .. } => progress.line,
+            _ => true,
+        }
+    }
 }
 
 impl std::fmt::Display for Event<'_> {
@@ -67,6 +83,17 @@ impl std::fmt::Display for Event<'_> {
                 }
             ),
             Event::Applied(a) => write!(f, "applied {}", a.id),
+            Event::Moving { step, progress: p } => {
+                write!(
+                    f,
+                    "moving step={step} rows_moved={} batches={}",
+                    p.moved, p.batches
+                )?;
+                if let Some(t) = p.total {
+                    write!(f, " rows_total={t}")?;
+                }
+                write!(f, " done={}", p.done)
+            }
         }
     }
 }
@@ -258,14 +285,28 @@ fn run_table(
         if interrupt::requested() {
             return interrupted(done, steps.len() - k);
         }
-        let result = run_step(backend, step, policy.retries, |n, msg| {
-            log(&Event::Retry {
-                step: &step.id,
-                attempt: n,
-                retries: policy.retries,
-                message: msg,
-            })
-        });
+        let result = {
+            let log_cell = std::cell::RefCell::new(&mut *log);
+            run_step(
+                backend,
+                step,
+                policy.retries,
+                |n, msg| {
+                    (log_cell.borrow_mut())(&Event::Retry {
+                        step: &step.id,
+                        attempt: n,
+                        retries: policy.retries,
+                        message: msg,
+                    })
+                },
+                &mut |p: &MoveProgress| {
+                    (log_cell.borrow_mut())(&Event::Moving {
+                        step: &step.id,
+                        progress: p,
+                    })
+                },
+            )
+        };
         match result {
             Ok(applied) => {
                 log(&Event::Applied(&applied));

@@ -42,6 +42,22 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// Where a batched move stands, after each batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveProgress {
+    /// Rows moved so far by this run (every batch committed).
+    pub moved: u64,
+    /// Rows to move when the step began (more may arrive); `None` when not counted.
+    pub total: Option<u64>,
+    pub batches: u64,
+    /// Time for one structured log line (at most one per [`LINE_EVERY`], and the last batch).
+    pub line: bool,
+    pub done: bool,
+}
+
+/// How often a batched move prints a progress line when stderr is not a terminal.
+pub const LINE_EVERY: Duration = Duration::from_secs(20);
+
 /// Why an attempt stopped.
 enum Failure {
     /// A lock wait or deadlock: worth another attempt. (statement, message)
@@ -56,42 +72,109 @@ struct Progress {
     next: usize,
     expected: Option<i64>,
     moved: u64,
+    /// A `begin` statement opened a transaction not yet committed.
+    in_tx: bool,
+    /// Batched moves: rows moved in committed batches, over every attempt (kept on retry).
+    committed: u64,
+    /// Rows the open transaction has moved (counted as committed at its `commit`).
+    uncommitted: u64,
+    batches: u64,
+    total: Option<u64>,
+}
+
+impl Progress {
+    /// A fresh start of the step's statements, keeping what committed batches moved.
+    fn restart(&self) -> Progress {
+        Progress {
+            committed: self.committed,
+            batches: self.batches,
+            ..Progress::default()
+        }
+    }
+
+    fn rows_moved(&self) -> u64 {
+        if self.committed > 0 {
+            self.committed
+        } else {
+            self.moved
+        }
+    }
+}
+
+/// Reports a batched move's progress, a structured line at most once per [`LINE_EVERY`].
+struct Reporter<'a> {
+    on_progress: &'a mut dyn FnMut(&MoveProgress),
+    last_line: Option<std::time::Instant>,
+}
+
+impl Reporter<'_> {
+    fn batch(&mut self, p: &Progress, done: bool) {
+        let now = std::time::Instant::now();
+        let line = done
+            || self
+                .last_line
+                .is_none_or(|t| now.duration_since(t) >= LINE_EVERY);
+        if line {
+            self.last_line = Some(now);
+        }
+        (self.on_progress)(&MoveProgress {
+            moved: p.committed,
+            total: p.total,
+            batches: p.batches,
+            line,
+            done,
+        });
+    }
 }
 
 /// Run one step with retries. `retries` is the number of extra attempts after lock waits;
 /// `on_retry(attempt, message)` is told of each.
+/// `on_progress` hears of every batch of a batched move.
 pub fn run_step(
     backend: &mut dyn Backend,
     step: &Step,
     retries: u32,
     mut on_retry: impl FnMut(u32, &str),
+    on_progress: &mut dyn FnMut(&MoveProgress),
 ) -> Result<Applied, ApplyError> {
     let in_transaction = step.transactional && backend.capabilities().transactional_ddl;
     let mut progress = Progress::default();
+    let mut reporter = Reporter {
+        on_progress,
+        last_line: None,
+    };
     let mut attempt = 1;
     loop {
         let result = if in_transaction {
             progress = Progress::default();
-            attempt_in_transaction(backend, step, &mut progress)
+            attempt_in_transaction(backend, step, &mut progress, &mut reporter)
         } else {
             if backend.capabilities().transactional_ddl {
                 // Outside a transaction block on an engine that could roll back: the step's
-                // statements are safe to start again from the first.
-                progress = Progress::default();
+                // statements are safe to start again from the first (a batched move's are
+                // written to resume).
+                progress = progress.restart();
             }
-            let r = run_statements(backend, step, &mut progress);
+            let r = run_statements(backend, step, &mut progress, &mut reporter);
             if r.is_err() {
+                if progress.in_tx {
+                    backend.rollback();
+                    progress.in_tx = false;
+                }
                 backend.reset_session();
             }
             r
         };
         match result {
             Ok(()) => {
+                if progress.batches > 0 {
+                    reporter.batch(&progress, true);
+                }
                 return Ok(Applied {
                     id: step.id.clone(),
-                    rows_moved: progress.moved,
+                    rows_moved: progress.rows_moved(),
                     attempts: attempt,
-                })
+                });
             }
             Err(Failure::Retry(_, message)) if attempt <= retries => {
                 on_retry(attempt, &message);
@@ -127,6 +210,7 @@ fn attempt_in_transaction(
     backend: &mut dyn Backend,
     step: &Step,
     progress: &mut Progress,
+    reporter: &mut Reporter,
 ) -> Result<(), Failure> {
     backend.begin().map_err(|e| {
         Failure::Fatal(ApplyError::Other {
@@ -134,7 +218,7 @@ fn attempt_in_transaction(
             message: e.message,
         })
     })?;
-    let result = run_statements(backend, step, progress)
+    let result = run_statements(backend, step, progress, reporter)
         .and_then(|()| backend.commit().map_err(|e| classify(step, "COMMIT", e)));
     if result.is_err() {
         backend.rollback();
@@ -159,6 +243,7 @@ fn run_statements(
     backend: &mut dyn Backend,
     step: &Step,
     progress: &mut Progress,
+    reporter: &mut Reporter,
 ) -> Result<(), Failure> {
     let caps = backend.capabilities();
     while let Some(s) = step.stmts.get(progress.next) {
@@ -202,6 +287,80 @@ fn run_statements(
                     return Err(mismatch(backend, detail, false));
                 }
             }
+            Role::Begin => {
+                backend.begin().map_err(fail)?;
+                progress.in_tx = true;
+            }
+            Role::Commit => {
+                backend.commit().map_err(fail)?;
+                progress.in_tx = false;
+                progress.committed += std::mem::take(&mut progress.uncommitted);
+            }
+            Role::NameFree => {
+                let taken = backend.count(&s.sql).map_err(fail)?;
+                if taken != 0 {
+                    return Err(Failure::Fatal(ApplyError::Other {
+                        step: step.id.clone(),
+                        message: format!(
+                            "the new partition's name is taken by a relation that is not a table partctl is filling (no `partctl: moving rows` label); rename or drop it (statement: {})",
+                            s.sql
+                        ),
+                    }));
+                }
+            }
+            Role::CountBase => {
+                // Rows a stopped run already moved: the target must end with these plus
+                // every batch of this run.
+                progress.expected = Some(backend.count(&s.sql).map_err(fail)?);
+            }
+            Role::CountPending => {
+                let pending = backend.count(&s.sql).map_err(fail)?;
+                progress.total = Some(progress.committed + pending.max(0) as u64);
+            }
+            Role::MoveBatch => loop {
+                let own_tx = !progress.in_tx;
+                if own_tx {
+                    backend.begin().map_err(fail)?;
+                    progress.in_tx = true;
+                }
+                let counts = backend.count_row(&s.sql).map_err(fail)?;
+                let (deleted, inserted) = match counts.as_slice() {
+                    [d, i] => (*d, *i),
+                    _ => {
+                        return Err(Failure::Fatal(ApplyError::Other {
+                            step: step.id.clone(),
+                            message: format!(
+                                "a batch returned {} numbers, not (deleted, inserted)",
+                                counts.len()
+                            ),
+                        }))
+                    }
+                };
+                if deleted != inserted {
+                    let detail = format!("a batch deleted {deleted} rows and inserted {inserted}");
+                    return Err(mismatch(backend, detail, false));
+                }
+                progress.expected = Some(progress.expected.unwrap_or(0) + deleted);
+                if own_tx {
+                    backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
+                    progress.in_tx = false;
+                    progress.committed += deleted.max(0) as u64;
+                    if deleted == 0 {
+                        break;
+                    }
+                    progress.batches += 1;
+                    reporter.batch(progress, false);
+                    if super::interrupt::requested() {
+                        // Committed batches stay in the labelled table; the next run resumes.
+                        return Err(Failure::Fatal(ApplyError::Interrupted {
+                            step: step.id.clone(),
+                        }));
+                    }
+                } else {
+                    progress.uncommitted += deleted.max(0) as u64;
+                    break;
+                }
+            },
         }
         progress.next += 1;
     }

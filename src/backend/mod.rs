@@ -119,6 +119,10 @@ pub trait Backend {
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError>;
     /// Run one `SELECT count(*)`-like statement; its single number.
     fn count(&mut self, sql: &str) -> Result<i64, StmtError>;
+    /// Run a statement that returns one row of numbers (a batch's rows deleted and inserted).
+    fn count_row(&mut self, sql: &str) -> Result<Vec<i64>, StmtError> {
+        self.count(sql).map(|n| vec![n])
+    }
     /// After a failed step outside a transaction: put session settings (timeouts) back.
     fn reset_session(&mut self);
     /// The message for a row-count mismatch in a step: what was (or was not) undone.

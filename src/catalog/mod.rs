@@ -135,6 +135,10 @@ pub struct KeyStats {
     /// Smallest and largest key in the catch-all partition, when it holds rows.
     pub catch_all_min: Option<i64>,
     pub catch_all_max: Option<i64>,
+    /// PostgreSQL: tables a batched move is filling (labelled `partctl: moving rows for
+    /// <table>`), not yet attached; a create of the same name resumes the move.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_transit: Vec<String>,
 }
 
 /// The facts to read about a table beyond its partitions, decided by the policy.

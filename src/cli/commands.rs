@@ -134,7 +134,8 @@ pub fn apply(
         }
         return Ok(0);
     }
-    let mut log = |e: &apply::Event| eprintln!("{e}");
+    let mut progress = MoveBar::new();
+    let mut log = |e: &apply::Event| progress.event(e);
     let opts = apply::Options {
         expected: expected.as_ref(),
         real_now: expected.as_ref().map(|_| real_now),
@@ -333,4 +334,65 @@ fn read_plan(path: &Path) -> Result<PlanDoc> {
         );
     }
     Ok(doc)
+}
+
+/// Apply's messages on stderr: a progress bar for batched moves when stderr is a terminal,
+/// else one structured line per batch group (a few per minute at most).
+struct MoveBar {
+    terminal: bool,
+    bar: Option<(String, indicatif::ProgressBar)>,
+}
+
+impl MoveBar {
+    fn new() -> MoveBar {
+        use std::io::IsTerminal;
+        MoveBar {
+            terminal: std::io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
+    fn event(&mut self, e: &apply::Event) {
+        let apply::Event::Moving { step, progress } = e else {
+            self.finish();
+            eprintln!("{e}");
+            return;
+        };
+        if !self.terminal {
+            if progress.line {
+                eprintln!("{e}");
+            }
+            return;
+        }
+        if self.bar.as_ref().is_none_or(|(s, _)| s != step) {
+            self.finish();
+            let bar = indicatif::ProgressBar::with_draw_target(
+                progress.total,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(step.to_string());
+            self.bar = Some((step.to_string(), bar));
+        }
+        if let Some((_, bar)) = &self.bar {
+            if let Some(t) = progress.total {
+                bar.set_length(t.max(progress.moved));
+            }
+            bar.set_position(progress.moved);
+            if progress.done {
+                self.finish();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some((_, bar)) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -258,6 +258,7 @@ fn build(i: &Input) -> (Policy, Table) {
             max_key: i.stats.0,
             catch_all_min: i.stats.1,
             catch_all_max: i.stats.2,
+            ..Default::default()
         },
     };
     (p, table)

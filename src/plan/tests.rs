@@ -452,6 +452,7 @@ fn integers_count_the_catch_all_when_looking_for_the_largest_key() {
         max_key: None,
         catch_all_min: Some(150),
         catch_all_max: Some(250),
+        ..Default::default()
     };
     let plan = plan_table(&p, &t, now("2026-01-01")).unwrap();
     assert_eq!(
@@ -1123,6 +1124,7 @@ fn drains_go_around_existing_partitions_and_skip_stretches_without_catch_all_key
         max_key: Some(999),
         catch_all_min: Some(250),
         catch_all_max: Some(999),
+        ..Default::default()
     };
     let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
     let c = creates(KeyKind::BigInt, &plan);
@@ -1490,6 +1492,7 @@ fn check_probe_and_planner_agree_on_the_current_period_of_an_integer_table() {
         max_key: Some(1_500),
         catch_all_min: Some(2_500),
         catch_all_max: Some(2_500),
+        ..Default::default()
     };
     let at_ = now("2030-01-01T00:00:00Z"); // the clock does not matter for integer keys
 
@@ -1837,6 +1840,7 @@ mod props {
                 max_key,
                 catch_all_min: rows.iter().copied().min(),
                 catch_all_max: rows.iter().copied().max(),
+                ..Default::default()
             },
         };
 

@@ -158,6 +158,8 @@ pub struct Policy {
     pub retries: u32,
     /// How long `run` keeps the table's run history (`history_retain`); `None`: forever.
     pub history_retain: Option<Duration>,
+    /// How rows move out of a catch-all (`move_batch_rows`, `move_max_lock`, `move_mode`).
+    pub moves: MoveSettings,
     /// Where the `[[table]]` starts.
     pub origin: Origin,
     /// Where its keys are written, for errors found later (at plan time) about one of them.
@@ -192,6 +194,46 @@ impl Schedule {
     }
 }
 
+/// How rows leave a catch-all partition when a new partition takes them over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveMode {
+    /// PostgreSQL: a large move runs in batches of short transactions into a standalone table
+    /// that is attached at the end; rows in transit are not visible through the parent.
+    Batched,
+    /// One transaction holding ACCESS EXCLUSIVE on the catch-all: rows always visible, readers
+    /// of the catch-all wait for the whole move.
+    Locked,
+}
+
+/// The row-move settings of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveSettings {
+    /// Rows per batch (`move_batch_rows`); a catch-all estimated at no more than this moves in
+    /// one transaction.
+    pub batch_rows: u32,
+    /// The longest one batch transaction, and the final attach, may run (`move_max_lock`):
+    /// their statement timeout.
+    pub max_lock: Duration,
+    pub mode: MoveMode,
+}
+
+impl Default for MoveSettings {
+    fn default() -> Self {
+        MoveSettings {
+            batch_rows: DEFAULT_MOVE_BATCH_ROWS,
+            max_lock: DEFAULT_MOVE_MAX_LOCK,
+            mode: MoveMode::Batched,
+        }
+    }
+}
+
+pub const DEFAULT_MOVE_BATCH_ROWS: u32 = 50_000;
+pub const DEFAULT_MOVE_MAX_LOCK: Duration = Duration::from_secs(5);
+/// `move_batch_rows`: 100 to 10,000,000; `move_max_lock`: 10 ms to 1 h.
+pub const MIN_MOVE_BATCH_ROWS: u32 = 100;
+pub const MAX_MOVE_BATCH_ROWS: u32 = 10_000_000;
+pub const MIN_MOVE_MAX_LOCK: Duration = Duration::from_millis(10);
+pub const MAX_MOVE_MAX_LOCK: Duration = Duration::from_secs(3600);
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_RETRIES: u32 = 5;

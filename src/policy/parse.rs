@@ -27,6 +27,9 @@ pub(super) struct RawDefaults {
     pub(super) retries: Option<Spanned<i64>>,
     pub(super) timezone: Option<Spanned<String>>,
     pub(super) history_retain: Option<Spanned<String>>,
+    pub(super) move_batch_rows: Option<Spanned<i64>>,
+    pub(super) move_max_lock: Option<Spanned<String>>,
+    pub(super) move_mode: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +63,9 @@ pub(super) struct RawTable {
     pub(super) statement_timeout: Option<Spanned<String>>,
     pub(super) retries: Option<Spanned<i64>>,
     pub(super) history_retain: Option<Spanned<String>>,
+    pub(super) move_batch_rows: Option<Spanned<i64>>,
+    pub(super) move_max_lock: Option<Spanned<String>>,
+    pub(super) move_mode: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) verify: Vec<Spanned<RawVerify>>,
 }

@@ -503,3 +503,29 @@ fn validate_refuses_templates_that_give_two_kept_partitions_one_name() {
     .to_string();
     assert!(e.contains("would both be named"), "{e}");
 }
+
+#[test]
+fn move_settings_have_defaults_bounds_and_modes() {
+    let base =
+        "[[table]]\nname = 'public.t'\npartition_by = 'range'\ncolumn = 'ts'\ninterval = '1 day'\n";
+    let p = parse(base).unwrap().remove(0);
+    assert_eq!(p.moves, super::MoveSettings::default());
+    assert_eq!(p.moves.batch_rows, 50_000);
+    let p = parse(&format!(
+        "[defaults]\nmove_batch_rows = 1000\n{base}move_mode = 'locked'\nmove_max_lock = '200ms'\n"
+    ))
+    .unwrap()
+    .remove(0);
+    assert_eq!(p.moves.batch_rows, 1000);
+    assert_eq!(p.moves.mode, super::MoveMode::Locked);
+    assert_eq!(p.moves.max_lock, std::time::Duration::from_millis(200));
+    let e = errors(&format!("{base}move_batch_rows = 99\n"));
+    assert!(
+        e.contains("move_batch_rows: must be from 100 to 10000000"),
+        "{e}"
+    );
+    let e = errors(&format!("{base}move_max_lock = '2h'\n"));
+    assert!(e.contains("move_max_lock"), "{e}");
+    let e = errors(&format!("{base}move_mode = 'async'\n"));
+    assert!(e.contains("move_mode: `async`"), "{e}");
+}

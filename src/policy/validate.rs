@@ -4,10 +4,11 @@
 use super::parse::{at, RawDefaults, RawTable, Scalar};
 use super::values::{parse_cron, parse_duration};
 use super::{
-    KeyOrigins, Origin, Policy, PolicyError, Schedule, Strategy, VerifyAssertion,
-    DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT, MAX_IDENT_BYTES,
-    MAX_LIST_VALUE_BYTES, MAX_RETRIES, MAX_VERIFY_PARAMS, MAX_VERIFY_PARTITIONS,
-    MAX_VERIFY_SQL_BYTES,
+    KeyOrigins, MoveMode, MoveSettings, Origin, Policy, PolicyError, Schedule, Strategy,
+    VerifyAssertion, DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, DEFAULT_STATEMENT_TIMEOUT,
+    MAX_IDENT_BYTES, MAX_LIST_VALUE_BYTES, MAX_MOVE_BATCH_ROWS, MAX_MOVE_MAX_LOCK, MAX_RETRIES,
+    MAX_VERIFY_PARAMS, MAX_VERIFY_PARTITIONS, MAX_VERIFY_SQL_BYTES, MIN_MOVE_BATCH_ROWS,
+    MIN_MOVE_MAX_LOCK,
 };
 use crate::names::TableRef;
 use chrono_tz::Tz;
@@ -116,6 +117,7 @@ impl Ctx<'_> {
         let (lock_timeout, statement_timeout) = self.timeouts(&t, defaults);
         let retries = self.retries(&t, defaults);
         let history_retain = self.history_retain(&t, defaults);
+        let moves = self.moves(&t, defaults);
 
         if self.errors.len() > before {
             return None;
@@ -154,6 +156,7 @@ impl Ctx<'_> {
             statement_timeout,
             retries,
             history_retain,
+            moves,
             key_origins,
             origin,
         })
@@ -415,5 +418,56 @@ impl Ctx<'_> {
                 }
             },
         }
+    }
+
+    /// `move_batch_rows`, `move_max_lock`, `move_mode`: the table's, else the file's defaults.
+    fn moves(&mut self, t: &RawTable, defaults: Option<&RawDefaults>) -> MoveSettings {
+        let mut m = MoveSettings::default();
+        if let Some(r) = t
+            .move_batch_rows
+            .as_ref()
+            .or(defaults.and_then(|d| d.move_batch_rows.as_ref()))
+        {
+            match u32::try_from(*r.get_ref()) {
+                Ok(n) if (MIN_MOVE_BATCH_ROWS..=MAX_MOVE_BATCH_ROWS).contains(&n) => {
+                    m.batch_rows = n
+                }
+                _ => self.err(
+                    at(r),
+                    format!(
+                        "move_batch_rows: must be from {MIN_MOVE_BATCH_ROWS} to {MAX_MOVE_BATCH_ROWS}"
+                    ),
+                ),
+            }
+        }
+        let raw = t
+            .move_max_lock
+            .as_ref()
+            .or(defaults.and_then(|d| d.move_max_lock.as_ref()));
+        if let Some(raw) = raw {
+            match parse_duration(raw.get_ref()) {
+                Ok(d) if (MIN_MOVE_MAX_LOCK..=MAX_MOVE_MAX_LOCK).contains(&d) => m.max_lock = d,
+                Ok(_) => self.err(
+                    at(raw),
+                    "move_max_lock: must be from 10ms to 1h".to_string(),
+                ),
+                Err(e) => self.err(at(raw), format!("move_max_lock: {e}")),
+            }
+        }
+        let raw = t
+            .move_mode
+            .as_ref()
+            .or(defaults.and_then(|d| d.move_mode.as_ref()));
+        if let Some(raw) = raw {
+            match raw.get_ref().as_str() {
+                "batched" => m.mode = MoveMode::Batched,
+                "locked" => m.mode = MoveMode::Locked,
+                other => self.err(
+                    at(raw),
+                    format!("move_mode: `{other}` is not one of batched, locked"),
+                ),
+            }
+        }
+        m
     }
 }

@@ -41,6 +41,24 @@ pub enum Role {
     CountTarget,
     /// `SELECT count(*)` of rows left behind; must be 0.
     CountLeft,
+    /// Opens a transaction inside a step that runs outside one (a batched move's set-up and
+    /// final attach).
+    Begin,
+    /// Commits the transaction a [`Role::Begin`] opened.
+    Commit,
+    /// `SELECT count(*)` of relations that stand in the way of the new partition's name (a
+    /// table partctl did not label as its own); must be 0.
+    NameFree,
+    /// `SELECT count(*)` of the rows a batched move already put in the new table (a run that
+    /// stopped); the base the final count is checked against.
+    CountBase,
+    /// `SELECT count(*)` of the rows still to move (for progress; rows written meanwhile may
+    /// add to them).
+    CountPending,
+    /// One batch of a move: returns (rows deleted, rows inserted), which must be equal.
+    /// Outside a transaction the executor repeats it, each in its own transaction, until it
+    /// moves no row; inside one it runs once.
+    MoveBatch,
 }
 
 impl Role {
@@ -52,6 +70,12 @@ impl Role {
             Role::MoveRows => "move_rows",
             Role::CountTarget => "count_target",
             Role::CountLeft => "count_left",
+            Role::Begin => "begin",
+            Role::Commit => "commit",
+            Role::NameFree => "name_free",
+            Role::CountBase => "count_base",
+            Role::CountPending => "count_pending",
+            Role::MoveBatch => "move_batch",
         }
     }
 
@@ -62,6 +86,12 @@ impl Role {
             Role::MoveRows,
             Role::CountTarget,
             Role::CountLeft,
+            Role::Begin,
+            Role::Commit,
+            Role::NameFree,
+            Role::CountBase,
+            Role::CountPending,
+            Role::MoveBatch,
         ]
         .into_iter()
         .find(|r| r.as_str() == marker)

@@ -5,7 +5,7 @@ use crate::catalog::Table;
 use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
 use crate::plan::{Action, ActionKind, Then};
-use crate::policy::Policy;
+use crate::policy::{MoveMode, Policy};
 use std::time::Duration;
 use tera::{Context, Value};
 
@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "range_predicate.sql.tera",
     "bound_predicate.sql.tera",
     "create.sql.tera",
+    "create_batched.sql.tera",
     "expire.sql.tera",
     "key_stats.sql.tera",
     "grow_hash.sql.tera",
@@ -116,7 +117,7 @@ impl Dialect for Postgres {
                 }
                 ctx.insert("move_rows", &(*move_rows && default.is_some()));
                 ctx.insert("check_name", &check_name(&partition.name));
-                ("create.sql.tera", create_lock(parent, default))
+                create_template(&mut ctx, table, policy, partition, *move_rows)
             }
             ActionKind::CreateDefault { partition } => {
                 ctx.insert("partition", &NameCtx::from(partition));
@@ -140,7 +141,7 @@ impl Dialect for Postgres {
                 ctx.insert("values", values);
                 ctx.insert("move_rows", &(*move_rows && default.is_some()));
                 ctx.insert("check_name", &check_name(&partition.name));
-                ("create.sql.tera", create_lock(parent, default))
+                create_template(&mut ctx, table, policy, partition, *move_rows)
             }
             ActionKind::CreateHash {
                 partition,
@@ -270,6 +271,59 @@ impl Dialect for Postgres {
             t.statements(template, &ctx)?,
         )])
     }
+}
+
+/// The label a standalone table carries while a batched move fills it.
+pub fn moving_marker(table: &QualifiedName) -> String {
+    format!("partctl: moving rows for {table}")
+}
+
+/// Whether a create moves its rows in batches (`move_mode = "batched"`), and its template and
+/// lock text. The rule: batched when the table has a catch-all, is not composite, and either
+/// a previous run left the new table half filled (it resumes), or rows may move and the
+/// catch-all's estimate (`reltuples`, which ANALYZE and autovacuum keep) is above
+/// `move_batch_rows`. Otherwise (a small catch-all, or one never analyzed) the
+/// single-transaction, always-visible move of `create.sql.tera`.
+fn create_template(
+    ctx: &mut Context,
+    table: &Table,
+    policy: &Policy,
+    partition: &QualifiedName,
+    move_rows: bool,
+) -> (&'static str, String) {
+    let parent = &table.name;
+    let default = table.default_partition();
+    let settings = policy.moves;
+    let resuming = table.stats.in_transit.contains(&partition.name);
+    let estimate = default.map_or(-1, |d| d.est_rows);
+    let large = estimate > i64::from(settings.batch_rows);
+    let batched = match default {
+        Some(_) if settings.mode == MoveMode::Batched && policy.subpartition.is_none() => {
+            resuming || (move_rows && large)
+        }
+        _ => false,
+    };
+    let Some(d) = default.filter(|_| batched) else {
+        return (
+            "create.sql.tera",
+            create_lock(parent, default.map(|d| &d.name)),
+        );
+    };
+    ctx.insert("marker", &moving_marker(parent));
+    ctx.insert("batch_rows", &settings.batch_rows);
+    ctx.insert("max_lock", &millis(settings.max_lock));
+    let at_most = if estimate < 0 {
+        "all of this range's rows in the catch-all".to_string()
+    } else {
+        format!("at most {estimate} rows, the catch-all's estimate")
+    };
+    let lock = format!(
+        "batched: ROW EXCLUSIVE on {d} (the catch-all) per batch of {} rows, readers and writers go on; then, for the final sweep and ATTACH, SHARE ROW EXCLUSIVE on {parent} (writes through it wait, reads go on) and ACCESS EXCLUSIVE on {d} (statement timeout {}); rows in transit ({at_most}) are not visible through {parent} until the ATTACH, about 1 s per 50,000 rows",
+        settings.batch_rows,
+        millis(settings.max_lock),
+        d = d.name,
+    );
+    ("create_batched.sql.tera", lock)
 }
 
 /// The locks a create takes: the parent's, and the catch-all's when rows may move out of it.
@@ -624,5 +678,41 @@ mod tests {
             },
             false
         ));
+    }
+
+    #[test]
+    fn create_moving_a_large_catch_all_in_batches() {
+        let mut t = table(true);
+        t.partitions[0].est_rows = 1_000_000;
+        let action = Action {
+            table: t.name.clone(),
+            kind: ActionKind::Create {
+                partition: part("p1"),
+                from: ts("2026-03-10 00:00:00+00"),
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: true,
+            },
+            reason: "test".into(),
+        };
+        let step = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(!step.transactional);
+        insta::assert_snapshot!(format!("lock: {}\n\n{}", step.lock, step.script()));
+        // A catch-all within one batch, or move_mode = "locked": one transaction.
+        t.partitions[0].est_rows = 50_000;
+        let small = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(small.transactional);
+        // A half-filled table from a stopped run resumes batched even with nothing to move.
+        t.stats.in_transit = vec!["p1".into()];
+        let resumed = POSTGRES
+            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .unwrap()
+            .remove(0);
+        assert!(!resumed.transactional);
     }
 }

@@ -194,7 +194,11 @@ pub fn run(
             continue;
         }
 
-        let mut counting = |e: &apply::Event| log(&e.to_string());
+        let mut counting = |e: &apply::Event| {
+            if e.is_log_line() {
+                log(&e.to_string())
+            }
+        };
         let outcome = apply::apply(
             backend,
             &[*p],

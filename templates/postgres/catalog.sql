@@ -57,7 +57,15 @@ SELECT
        JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
       WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
         AND d.description = 'partctl: detaching from ' || w.schema_name || '.' || w.table_name
-    ) AS orphans
+    ) AS orphans,
+    -- Tables a batched move was filling when it stopped (see create_batched.sql.tera).
+    (SELECT coalesce(json_agg(oc.relname::text ORDER BY oc.relname), '[]'::json)
+       FROM pg_description d
+       JOIN pg_class oc ON oc.oid = d.objoid
+      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
+        AND oc.relnamespace = n.oid
+        AND d.description = 'partctl: moving rows for ' || w.schema_name || '.' || w.table_name
+    ) AS in_transit
 FROM wanted w
 LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name

@@ -418,6 +418,7 @@ fn read_stats(
         max_key: decode(mx, KeyExpr::Column)?,
         catch_all_min: decode(lo, expr)?,
         catch_all_max: decode(hi, expr)?,
+        ..Default::default()
     })
 }
 

@@ -167,6 +167,9 @@ pub fn read(
         if let Some(kind) = kind {
             table.stats = read_stats(client, &templates, &table, kind, *needed)?;
         }
+        table.stats.in_transit =
+            serde_json::from_value(row.get::<_, serde_json::Value>("in_transit"))
+                .map_err(|e| CatalogError::Query(format!("unexpected catalog shape: {e}")))?;
         tables.push(table);
     }
     Ok(Catalog {
@@ -220,6 +223,7 @@ fn read_stats(
         max_key: get("max_key")?,
         catch_all_min: get("catch_all_min")?,
         catch_all_max: get("catch_all_max")?,
+        ..Default::default()
     })
 }
 

@@ -218,6 +218,19 @@ impl Backend for PgBackend {
             .map_err(|e| stmt_error(&e))
     }
 
+    fn count_row(&mut self, sql: &str) -> Result<Vec<i64>, StmtError> {
+        let row = self
+            .client
+            .query_one(sql, &[])
+            .map_err(|e| stmt_error(&e))?;
+        (0..row.len())
+            .map(|i| {
+                row.try_get::<_, i64>(i)
+                    .map_err(|e| StmtError::other(error_text(&e)))
+            })
+            .collect()
+    }
+
     fn reset_session(&mut self) {
         // Session-level timeouts must not leak into the next step.
         let _ = self.client.execute("RESET lock_timeout", &[]);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Load test of a batched DEFAULT drain on PostgreSQL (issue 10). Not run in CI.
+#
+# Starts a throwaway PostgreSQL (like scripts/quickstart.sh), fills the DEFAULT partition of
+# `ev` with ROWS rows across 30 past days, then runs pgbench with 4 clients (reads
+# `WHERE id = :id` on the parent, which cannot prune, and inserts into the current period)
+# while `partctl apply` drains the DEFAULT into 30 daily partitions. Reports failed
+# transactions, the largest latency seen by pgbench (per-transaction log), the apply time,
+# count + checksum before and after, and whether the plan is empty afterwards.
+#
+# Usage: bash bench/drain_load.sh            (ROWS=1000000 BATCH=50000 MODE=batched SECS=120)
+#        PARTCTL=target/debug/partctl MODE=locked bash bench/drain_load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+BATCH=${BATCH:-50000}
+MODE=${MODE:-batched}
+SECS=${SECS:-120}
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
+[ -x "$PGBIN/initdb" ] || PGBIN=$(pg_config --bindir)
+if [ -z "${PARTCTL:-}" ]; then
+    cargo build --quiet --release
+    PARTCTL=$PWD/target/release/partctl
+fi
+
+WORK=$(mktemp -d /tmp/partctl-drain.XXXXXX)
+chmod 755 "$WORK"
+AS=()
+if [ "$(id -u)" = 0 ]; then
+    chown nobody "$WORK"
+    AS=(runuser -u nobody --)
+fi
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+stop() {
+    "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" stop -m fast >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap stop EXIT
+"${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
+"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
+    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50" start >/dev/null
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+PSQL=("$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -At "$DATABASE_URL")
+
+TODAY=$(date -u +%F)
+TOMORROW=$(date -u -d tomorrow +%F)
+echo "== filling the DEFAULT partition: $ROWS rows across the 30 days before $TODAY"
+"${PSQL[@]}" <<SQL
+CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, payload text)
+    PARTITION BY RANGE (ts);
+CREATE INDEX ON ev (id);
+CREATE TABLE ev_default PARTITION OF ev DEFAULT;
+CREATE TABLE ev_current PARTITION OF ev FOR VALUES FROM ('$TODAY 00:00:00+00') TO ('$TOMORROW 00:00:00+00');
+INSERT INTO ev (ts, payload)
+SELECT timestamptz '$TODAY 00:00:00+00' - interval '30 days' + (g % 30) * interval '1 day'
+           + (g % 86000) * interval '1 second', md5(g::text)
+  FROM generate_series(1, $ROWS) g;
+VACUUM ANALYZE ev;
+SQL
+cat > "$WORK/policy.toml" <<TOML
+[[table]]
+name = "public.ev"
+partition_by = "range"
+column = "ts"
+interval = "1 day"
+premake = 1
+timezone = "UTC"
+default_partition = true
+lock_timeout = "1s"
+move_mode = "$MODE"
+move_batch_rows = $BATCH
+TOML
+chmod 644 "$WORK/policy.toml"
+SUM="SELECT count(*) || ' ' || sum(hashtext(t::text)) FROM ev t WHERE payload <> 'bench'"
+BEFORE=$("${PSQL[@]}" -c "$SUM")
+
+cat > "$WORK/read.sql" <<'SQL'
+\set id random(1, 1000000)
+SELECT * FROM ev WHERE id = :id;
+SQL
+cat > "$WORK/write.sql" <<'SQL'
+INSERT INTO ev (ts, payload) VALUES (now(), 'bench');
+SQL
+echo "== pgbench: 4 clients, $SECS s, reads on the parent + inserts into the current period"
+(cd "$WORK" && "$PGBIN/pgbench" -n -c 4 -j 4 -T "$SECS" -f read.sql -f write.sql \
+    --log --log-prefix="$WORK/pgb" "$DATABASE_URL" > "$WORK/pgbench.out" 2>&1) &
+PGB=$!
+sleep 3
+echo "== partctl apply (move_mode = $MODE, move_batch_rows = $BATCH)"
+T0=$(date +%s.%N)
+"$PARTCTL" --policies "$WORK/policy.toml" apply 2> "$WORK/apply.err" > "$WORK/apply.out" || {
+    echo "apply failed:"; cat "$WORK/apply.err"; }
+T1=$(date +%s.%N)
+wait $PGB || true
+AFTER=$("${PSQL[@]}" -c "$SUM")
+PLAN=0; "$PARTCTL" --policies "$WORK/policy.toml" plan >/dev/null 2>&1 || PLAN=$?
+
+echo "== results"
+grep -E "moving step=" "$WORK/apply.err" | tail -3 || true
+echo "apply seconds:        $(python3 -c "print(round($T1 - $T0, 2))")"
+grep -E "number of (transactions actually processed|failed transactions)|latency average|aborted" "$WORK/pgbench.out" || true
+# pgbench --log: client_id transaction_no time(us) script_no time_epoch time_us
+echo "largest latency (ms): $(cat "$WORK"/pgb.* | awk 'BEGIN{m=0} {if ($3>m) m=$3} END{printf "%.1f", m/1000}')"
+echo "count+checksum before: $BEFORE"
+echo "count+checksum after:  $AFTER"
+[ "$BEFORE" = "$AFTER" ] && echo "rows: every row present exactly once" || echo "rows: MISMATCH"
+echo "plan afterwards exit: $PLAN (0 = empty)"
+echo "DEFAULT rows left: $("${PSQL[@]}" -c "SELECT count(*) FROM ONLY ev_default")"
