@@ -2620,9 +2620,19 @@ fn batched_drain_killed_between_batches_resumes_without_loss() {
 
 #[test]
 fn batched_drain_never_fails_a_concurrent_insert() {
+    drain_under_inserts("");
+}
+
+/// The locked, always-visible move too: inserts wait for it, none fails.
+#[test]
+fn locked_drain_never_fails_a_concurrent_insert() {
+    drain_under_inserts("move_mode = \"locked\"\n");
+}
+
+fn drain_under_inserts(extra: &str) {
     let db = pg();
     drain_table(&db, 4, 3000);
-    let policy = write_policy("drain-live", DRAIN_POLICY);
+    let policy = write_policy("drain-live", &format!("{DRAIN_POLICY}{extra}"));
     let before = ev_sum(&db);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {

@@ -330,7 +330,7 @@ fn create_template(
 fn create_lock(parent: &QualifiedName, default: Option<&QualifiedName>) -> String {
     match default {
         Some(d) => {
-            format!("SHARE UPDATE EXCLUSIVE on {parent}; ACCESS EXCLUSIVE on {d} (the catch-all)")
+            format!("SHARE ROW EXCLUSIVE on {parent} (writes through it wait, reads go on); ACCESS EXCLUSIVE on {d} (the catch-all)")
         }
         None => format!("SHARE UPDATE EXCLUSIVE on {parent}"),
     }
