@@ -143,72 +143,8 @@ pub fn read(
         } else {
             vec![]
         };
-        let hash_count = {
-            let mut names: Vec<&String> = mine.iter().filter_map(|r| r.2.as_ref()).collect();
-            names.dedup();
-            names.len() as u32
-        };
-        let mut partitions: Vec<Partition> = Vec::new();
-        let mut lower = Bound::Min;
-        for r in &mine {
-            let pname = r.2.clone().unwrap_or_default();
-            if let Some(last) = partitions.last_mut() {
-                if last.name.name == pname {
-                    // Another sub-partition of the same partition.
-                    if let Some(sp) = &r.3 {
-                        last.subpartitions.push(subpartition(&name, sp, r));
-                    }
-                    continue;
-                }
-            }
-            let desc = r.7.clone().unwrap_or_default();
-            let bound = match strategy {
-                Strategy::Range if desc.eq_ignore_ascii_case("MAXVALUE") => PartBound::Default,
-                Strategy::Range => {
-                    let k = kind.ok_or_else(|| fail("range key of unknown type".into()))?;
-                    let to = expr.decode(k, strip_quotes(&desc)).ok_or_else(|| {
-                        fail(format!(
-                            "cannot read the bound `{desc}` of partition `{pname}`"
-                        ))
-                    })?;
-                    let b = PartBound::Range {
-                        from: lower,
-                        to: Bound::At(to),
-                    };
-                    lower = Bound::At(to);
-                    b
-                }
-                Strategy::List if list_defaults.contains(&pname) => PartBound::Default,
-                Strategy::List => PartBound::List {
-                    values: list_values(&desc),
-                },
-                Strategy::Hash => PartBound::Hash {
-                    modulus: hash_count,
-                    remainder: partitions.len() as u32,
-                },
-            };
-            let mut part = Partition {
-                name: QualifiedName::new(name.schema.clone(), pname),
-                bound,
-                est_rows: r.8.unwrap_or(-1),
-                bytes: r.9.unwrap_or(0),
-                detach_pending: false,
-                subpartitions: vec![],
-            };
-            if let Some(sp) = &r.3 {
-                part.subpartitions.push(subpartition(&name, sp, r));
-                // A partition's size is the sum of its sub-partitions'.
-                part.est_rows = 0;
-                part.bytes = 0;
-            }
-            partitions.push(part);
-        }
-        for p in &mut partitions {
-            if !p.subpartitions.is_empty() {
-                p.est_rows = p.subpartitions.iter().map(|s| s.est_rows.max(0)).sum();
-                p.bytes = p.subpartitions.iter().map(|s| s.bytes).sum();
-            }
-        }
+        let partitions =
+            read_partitions(&name, &mine, strategy, kind, expr, &list_defaults).map_err(fail)?;
         let mut table = Table {
             name: name.clone(),
             strategy,
@@ -236,6 +172,83 @@ pub fn read(
         server_version: server.version.clone(),
         tables,
     })
+}
+
+/// A table's partitions from its `information_schema.PARTITIONS` rows (sub-partitions folded
+/// into their partition; MySQL range partitions take their lower bound from the previous one).
+fn read_partitions(
+    name: &QualifiedName,
+    mine: &[&PartRow],
+    strategy: Strategy,
+    kind: Option<KeyKind>,
+    expr: KeyExpr,
+    list_defaults: &[String],
+) -> Result<Vec<Partition>, String> {
+    let hash_count = {
+        let mut names: Vec<&String> = mine.iter().filter_map(|r| r.2.as_ref()).collect();
+        names.dedup();
+        names.len() as u32
+    };
+    let mut partitions: Vec<Partition> = Vec::new();
+    let mut lower = Bound::Min;
+    for r in mine {
+        let pname = r.2.clone().unwrap_or_default();
+        if let Some(last) = partitions.last_mut() {
+            if last.name.name == pname {
+                // Another sub-partition of the same partition.
+                if let Some(sp) = &r.3 {
+                    last.subpartitions.push(subpartition(name, sp, r));
+                }
+                continue;
+            }
+        }
+        let desc = r.7.clone().unwrap_or_default();
+        let bound = match strategy {
+            Strategy::Range if desc.eq_ignore_ascii_case("MAXVALUE") => PartBound::Default,
+            Strategy::Range => {
+                let k = kind.ok_or_else(|| "range key of unknown type".to_string())?;
+                let to = expr.decode(k, strip_quotes(&desc)).ok_or_else(|| {
+                    format!("cannot read the bound `{desc}` of partition `{pname}`")
+                })?;
+                let b = PartBound::Range {
+                    from: lower,
+                    to: Bound::At(to),
+                };
+                lower = Bound::At(to);
+                b
+            }
+            Strategy::List if list_defaults.contains(&pname) => PartBound::Default,
+            Strategy::List => PartBound::List {
+                values: list_values(&desc),
+            },
+            Strategy::Hash => PartBound::Hash {
+                modulus: hash_count,
+                remainder: partitions.len() as u32,
+            },
+        };
+        let mut part = Partition {
+            name: QualifiedName::new(name.schema.clone(), pname),
+            bound,
+            est_rows: r.8.unwrap_or(-1),
+            bytes: r.9.unwrap_or(0),
+            detach_pending: false,
+            subpartitions: vec![],
+        };
+        if let Some(sp) = &r.3 {
+            part.subpartitions.push(subpartition(name, sp, r));
+            // A partition's size is the sum of its sub-partitions'.
+            part.est_rows = 0;
+            part.bytes = 0;
+        }
+        partitions.push(part);
+    }
+    for p in &mut partitions {
+        if !p.subpartitions.is_empty() {
+            p.est_rows = p.subpartitions.iter().map(|s| s.est_rows.max(0)).sum();
+            p.bytes = p.subpartitions.iter().map(|s| s.bytes).sum();
+        }
+    }
+    Ok(partitions)
 }
 
 fn subpartition(table: &QualifiedName, name: &str, r: &PartRow) -> Partition {
