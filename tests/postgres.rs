@@ -2524,6 +2524,69 @@ fn batched_drain_moves_every_row_once_in_many_batches() {
     expect_code(&after, 0, "plan after the drain");
 }
 
+/// `plan` estimates the rows each move takes out of the catch-all (text, JSON, and the
+/// per-table sum in Markdown); `apply --quiet` prints no per-step or progress lines.
+#[test]
+fn plan_estimates_rows_to_move_and_quiet_apply_is_silent() {
+    let db = pg();
+    drain_table(&db, 2, 2000);
+    let policy = write_policy("quiet", DRAIN_POLICY);
+    let before = ev_sum(&db);
+
+    let plan = partctl(&db, &policy, NOW, &["plan"]);
+    expect_code(&plan, 2, "plan");
+    assert_eq!(
+        plan.stdout.matches("  rows:   ~").count(),
+        2,
+        "one estimate per day that moves rows: {}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("% of the catch-all public.ev_default's 4000 estimated rows"),
+        "{}",
+        plan.stdout
+    );
+    let json = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let estimates: Vec<u64> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["est_rows_moved"].as_u64())
+        .collect();
+    assert_eq!(estimates.len(), 2, "{}", json.stdout);
+    // The two days cover the catch-all's whole key range: their shares add up to all of it
+    // (each rounded up).
+    let sum: u64 = estimates.iter().sum();
+    assert!((4000..=4002).contains(&sum), "{estimates:?}");
+    let md = partctl(&db, &policy, NOW, &["plan", "-f", "markdown"]);
+    assert!(
+        md.stdout.contains(&format!(
+            "| `public.ev` | 2 | ~{},{:03} |",
+            sum / 1000,
+            sum % 1000
+        )),
+        "{}",
+        md.stdout
+    );
+
+    let applied = partctl(&db, &policy, NOW, &["--quiet", "apply"]);
+    expect_code(&applied, 0, "apply --quiet");
+    assert!(
+        !applied.stderr.contains("applied ") && !applied.stderr.contains("moving "),
+        "no step or progress lines: {}",
+        applied.stderr
+    );
+    assert!(
+        applied.stdout.contains("public.ev"),
+        "the report still prints: {}",
+        applied.stdout
+    );
+    assert_eq!(ev_sum(&db), before);
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
 #[test]
 fn batched_drain_killed_between_batches_resumes_without_loss() {
     let db = pg();

@@ -78,6 +78,8 @@ mod tests {
             lock: "l".into(),
             sql: vec!["SELECT 1".into()],
             transaction: true,
+            est_rows_moved: None,
+            est_rows_basis: None,
         }
     }
 

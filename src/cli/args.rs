@@ -35,6 +35,9 @@ pub struct Cli {
     pub now: Option<String>,
     #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// apply, run: no per-step lines and no progress on stderr (errors and warnings still print).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     /// Act on this table only (repeatable).
     #[arg(long = "table", global = true, value_name = "NAME")]
     pub tables: Vec<String>,

@@ -134,7 +134,7 @@ pub fn apply(
         }
         return Ok(0);
     }
-    let mut progress = MoveBar::new();
+    let mut progress = MoveBar::new(cli.quiet);
     let mut log = |e: &apply::Event| progress.event(e);
     let opts = apply::Options {
         expected: expected.as_ref(),
@@ -266,7 +266,12 @@ pub fn run(cli: &Cli, selected: &[&Policy], now: DateTime<Utc>, history_only: bo
         out.write_all(partctl::run::render_history(&h, now, cli.format).as_bytes())?;
         return Ok(0);
     }
-    let mut log = |m: &str| eprintln!("{m}");
+    // `run` logs the apply events and its warnings; --quiet keeps only the warnings.
+    let mut log = |m: &str| {
+        if !cli.quiet || m.starts_with("warning:") {
+            eprintln!("{m}")
+        }
+    };
     let report = partctl::run::run(conn.as_mut(), Some(&url), selected, now, &mut log)?;
     out.write_all(partctl::run::render(&report, cli.format).as_bytes())?;
     for t in &report.tables {
@@ -337,22 +342,27 @@ fn read_plan(path: &Path) -> Result<PlanDoc> {
 }
 
 /// Apply's messages on stderr: a progress bar for batched moves when stderr is a terminal,
-/// else one structured line per batch group (a few per minute at most).
+/// else one structured line per batch group (a few per minute at most); nothing with `--quiet`.
 struct MoveBar {
+    quiet: bool,
     terminal: bool,
     bar: Option<(String, indicatif::ProgressBar)>,
 }
 
 impl MoveBar {
-    fn new() -> MoveBar {
+    fn new(quiet: bool) -> MoveBar {
         use std::io::IsTerminal;
         MoveBar {
+            quiet,
             terminal: std::io::stderr().is_terminal(),
             bar: None,
         }
     }
 
     fn event(&mut self, e: &apply::Event) {
+        if self.quiet {
+            return;
+        }
         let apply::Event::Moving { step, progress } = e else {
             self.finish();
             eprintln!("{e}");

@@ -12,10 +12,12 @@ macro_rules! templates {
     };
 }
 
+mod estimate;
 pub mod mysql;
 mod plan_doc;
 pub mod postgres;
 
+pub use estimate::RowEstimate;
 pub use plan_doc::{located, plan_each, plan_steps, PlanDoc, PlanStepsError, StepDoc, TableError};
 
 use crate::catalog::{Catalog, Engine, Table};
@@ -124,6 +126,9 @@ pub struct Step {
     /// The partitioned table the step works on.
     #[serde(skip)]
     pub parent: QualifiedName,
+    /// Rows the step is expected to move, for the plan (see `estimate.rs`); never relied on.
+    #[serde(skip)]
+    pub est_rows_moved: Option<RowEstimate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +353,7 @@ impl Step {
             transactional,
             policy: 0,
             parent: action.table.clone(),
+            est_rows_moved: None,
         }
     }
 }
@@ -392,8 +398,11 @@ pub fn render_all<'a>(
             what: a.table.to_string(),
             message: "no policy for this table".into(),
         })?;
-        for mut step in dialect.render(&t, a, table, policy)? {
+        let rendered = dialect.render(&t, a, table, policy)?;
+        let estimates = estimate::for_steps(a, table, rendered.len());
+        for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;
+            step.est_rows_moved = est;
             steps.push(step);
         }
     }
