@@ -157,48 +157,7 @@ impl Dialect for Postgres {
                 ("create.sql.tera", format!("SHARE UPDATE EXCLUSIVE on {parent}"))
             }
             ActionKind::GrowHash { splits, .. } => {
-                let mut steps = Vec::new();
-                for sp in splits {
-                    let mut c = ctx.clone();
-                    c.insert("old", &NameCtx::from(&sp.old));
-                    c.insert("modulus", &sp.modulus);
-                    let new: Vec<serde_json::Value> = sp
-                        .new
-                        .iter()
-                        .map(|(n, r)| {
-                            serde_json::json!({"name": NameCtx::from(n), "remainder": r})
-                        })
-                        .collect();
-                    c.insert("new", &new);
-                    // A new partition named like the old one (`<table>_h0`, remainder 0 at
-                    // both moduli): the old one steps aside first, inside the transaction.
-                    let source = if sp.new.iter().any(|(n, _)| *n == sp.old) {
-                        let mut retired = sp.old.name.clone();
-                        while retired.len() > crate::policy::MAX_IDENT_BYTES - 12 {
-                            retired.pop();
-                        }
-                        let retired = QualifiedName::new(
-                            sp.old.schema.clone(),
-                            format!("{retired}_partctl_old"),
-                        );
-                        c.insert("retired", &NameCtx::from(&retired));
-                        retired
-                    } else {
-                        sp.old.clone()
-                    };
-                    c.insert("source", &NameCtx::from(&source));
-                    let lock = format!(
-                        "ACCESS EXCLUSIVE on {parent} while partition {} (modulus {}, remainder {}) is replaced; inserts wait, none fails",
-                        sp.old, sp.old_modulus, sp.old_remainder
-                    );
-                    steps.push(Step::new(
-                        format!("{}/grow/{}", action.table, sp.old.name),
-                        action,
-                        lock,
-                        t.statements("grow_hash.sql.tera", &c)?,
-                    ));
-                }
-                return Ok(steps);
+                return grow_hash_steps(t, &ctx, action, parent, splits);
             }
             ActionKind::ShrinkHash { from, to, .. } => {
                 return Err(RenderError {
@@ -324,6 +283,55 @@ fn create_template(
         d = d.name,
     );
     ("create_batched.sql.tera", lock)
+}
+
+/// Hash growth: one step per old partition, each replacing it by the partitions of the new
+/// modulus that cover its remainder class.
+fn grow_hash_steps(
+    t: &Templates,
+    ctx: &Context,
+    action: &Action,
+    parent: &QualifiedName,
+    splits: &[crate::plan::HashSplit],
+) -> Result<Vec<Step>, RenderError> {
+    let mut steps = Vec::new();
+    for sp in splits {
+        let mut c = ctx.clone();
+        c.insert("old", &NameCtx::from(&sp.old));
+        c.insert("modulus", &sp.modulus);
+        let new: Vec<serde_json::Value> = sp
+            .new
+            .iter()
+            .map(|(n, r)| serde_json::json!({"name": NameCtx::from(n), "remainder": r}))
+            .collect();
+        c.insert("new", &new);
+        // A new partition named like the old one (`<table>_h0`, remainder 0 at
+        // both moduli): the old one steps aside first, inside the transaction.
+        let source = if sp.new.iter().any(|(n, _)| *n == sp.old) {
+            let mut retired = sp.old.name.clone();
+            while retired.len() > crate::policy::MAX_IDENT_BYTES - 12 {
+                retired.pop();
+            }
+            let retired =
+                QualifiedName::new(sp.old.schema.clone(), format!("{retired}_partctl_old"));
+            c.insert("retired", &NameCtx::from(&retired));
+            retired
+        } else {
+            sp.old.clone()
+        };
+        c.insert("source", &NameCtx::from(&source));
+        let lock = format!(
+            "ACCESS EXCLUSIVE on {parent} while partition {} (modulus {}, remainder {}) is replaced; inserts wait, none fails",
+            sp.old, sp.old_modulus, sp.old_remainder
+        );
+        steps.push(Step::new(
+            format!("{}/grow/{}", action.table, sp.old.name),
+            action,
+            lock,
+            t.statements("grow_hash.sql.tera", &c)?,
+        ));
+    }
+    Ok(steps)
 }
 
 /// The locks a create takes: the parent's, and the catch-all's when rows may move out of it.
