@@ -16,6 +16,7 @@
 # an insert into the other partition, an insert into pmax's range.
 #
 # Usage: bash bench/maria_drain_load.sh        (ROWS=1000000 SECS=120 CLIENTS=4)
+#        NO_APPLY=1 SECS=40 bash bench/maria_drain_load.sh   (the load alone: a control)
 #        PARTCTL=target/debug/partctl LOADGEN=target/debug/examples/maria_load ROWS=200000 bash bench/maria_drain_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,7 @@ ROWS=${ROWS:-1000000}
 SECS=${SECS:-120}
 CLIENTS=${CLIENTS:-4}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-1s}
+NO_APPLY=${NO_APPLY:-0}   # 1: the load alone (a control run), no apply and no probe
 
 if [ -z "${PARTCTL:-}" ]; then
     cargo build --quiet --release
@@ -94,7 +96,9 @@ sleep 3
 echo "== partctl apply (REORGANIZE PARTITION pmax INTO (day, pmax), one per day)"
 T0=$(date +%s.%N)
 APPLY=0
-"$PARTCTL" --policies "$WORK/policy.toml" apply > "$WORK/apply.out" 2> "$WORK/apply.err" || APPLY=$?
+if [ "$NO_APPLY" = 1 ]; then echo "(control run: no apply)"; : > "$WORK/apply.out"; : > "$WORK/apply.err"
+else "$PARTCTL" --policies "$WORK/policy.toml" apply > "$WORK/apply.out" 2> "$WORK/apply.err" || APPLY=$?
+fi
 T1=$(date +%s.%N)
 if [ "$APPLY" != 0 ]; then
     echo "apply exit $APPLY; rerunning once (under load) to converge"
@@ -107,7 +111,6 @@ AFTER=$("${SQL[@]}" -e "$SUM")
 PLAN=0; "$PARTCTL" --policies "$WORK/policy.toml" plan >/dev/null 2>&1 || PLAN=$?
 
 echo "== results"
-echo "steps planned before: $(grep -cE '^ *[0-9]+\. *create|create ' "$WORK/plan.before" || true)"
 tail -2 "$WORK/apply.out" || true
 echo "apply exit:            $APPLY"
 echo "apply seconds:         $(python3 -c "print(round($T1 - $T0, 2))") (from $T0 to $T1)"
@@ -119,6 +122,7 @@ echo "bench rows written:    $("${SQL[@]}" -e "SELECT COUNT(*) FROM bench.ev WHE
 echo "partitions:            $("${SQL[@]}" -e "SELECT COUNT(*) FROM information_schema.partitions WHERE table_schema='bench' AND table_name='ev'")"
 echo "plan afterwards exit:  $PLAN (0 = empty)"
 
+[ "$NO_APPLY" = 1 ] && exit 0
 echo "== probe: what one REORGANIZE blocks"
 "${SQL[@]}" <<SQL
 USE bench;
