@@ -497,3 +497,20 @@ fn one_table_with_a_wrong_column_never_stops_the_two_good_ones() {
         assert!(r.stderr.contains("public.bad"), "{cmd}: {}", r.stderr);
     }
 }
+
+#[test]
+fn validate_refuses_a_name_template_that_collides_within_the_kept_window() {
+    let policy = write_policy(
+        "collide",
+        "[[table]]\nname = \"public.events\"\npartition_by = \"range\"\ncolumn = \"c\"\ninterval = \"1 day\"\nretain = \"2 years\"\nname_template = \"{{ table }}_{{ from | date(format='%m%d') }}\"\n",
+    );
+    let r = common::run(&["--policies", policy.to_str().unwrap(), "validate"], &[]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("policy.toml:7:17: name_template: the partitions from ")
+            && r.stderr.contains("would both be named"),
+        "{}",
+        r.stderr
+    );
+}

@@ -17,7 +17,15 @@ use std::io::Write;
 use std::path::Path;
 
 /// `validate`: the lint warnings on stderr, the count on stdout.
-pub fn validate(policies: &[Policy]) -> u8 {
+pub fn validate(policies: &[Policy], now: DateTime<Utc>) -> u8 {
+    let collisions = partctl::policy::name_collisions(policies, now);
+    if !collisions.is_empty() {
+        eprintln!(
+            "error: invalid policies:\n{}",
+            partctl::policy::PolicyErrors(collisions)
+        );
+        return 1;
+    }
     for w in verify::lint::warnings(policies) {
         eprintln!("{w}");
     }

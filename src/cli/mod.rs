@@ -79,7 +79,7 @@ fn run(cli: &Cli) -> Result<u8> {
     let now = parse_now(cli)?;
     let selected = select(cli, &policies)?;
     match &cli.command {
-        Command::Validate => Ok(commands::validate(&policies)),
+        Command::Validate => Ok(commands::validate(&policies, now)),
         Command::Plan { out, catalog } => {
             commands::plan(cli, &selected, now, out.as_deref(), catalog.as_deref())
         }

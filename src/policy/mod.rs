@@ -174,6 +174,7 @@ pub struct KeyOrigins {
     pub column: Origin,
     pub interval: Origin,
     pub subpartition: Origin,
+    pub name_template: Origin,
 }
 
 /// A cron schedule, kept both as written and in the `cron` crate's form.
@@ -301,6 +302,38 @@ pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyFilesError>
     Ok(files)
 }
 
+/// The range policies whose own `name_template` would give two partitions kept at once the
+/// same name, or a name over the limit, between the retention cutoff and the horizon at `now`
+/// (see [`crate::name_template::check_names_over_time`]). Rendering every period's name costs
+/// time, so `validate` runs this, not every command; the planner still refuses a name that is
+/// already taken.
+pub fn name_collisions(policies: &[Policy], now: DateTime<Utc>) -> Vec<PolicyError> {
+    policies
+        .iter()
+        .filter_map(|p| {
+            let (Some(template), Some(interval), Strategy::Range) =
+                (&p.name_template, p.interval, p.strategy)
+            else {
+                return None;
+            };
+            crate::name_template::check_names_over_time(
+                template,
+                &p.table.name,
+                interval,
+                p.retain,
+                p.premake,
+                p.timezone,
+                now,
+            )
+            .err()
+            .map(|m| PolicyError {
+                origin: p.key_origins.name_template.clone(),
+                message: format!("name_template: {m}"),
+            })
+        })
+        .collect()
+}
+
 /// Why policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -359,6 +392,7 @@ pub fn parse_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Policy>, Polic
             file,
             text,
             errors: &mut errors,
+            line_starts: validate::line_starts(text),
         };
         match toml::from_str::<RawFile>(text) {
             Ok(raw) => {

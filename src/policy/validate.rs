@@ -22,13 +22,24 @@ pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
     pub(super) text: &'a str,
     pub(super) errors: &'a mut Vec<PolicyError>,
+    /// Byte offset of the start of every line, so a position costs a binary search, not a
+    /// scan of the file (every table records where its keys are).
+    pub(super) line_starts: Vec<usize>,
+}
+
+/// Byte offsets where each line of `text` starts.
+pub(super) fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 impl Ctx<'_> {
     pub(super) fn origin(&self, offset: usize) -> Origin {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        let col = self.text[start..offset].chars().count() + 1;
         Origin {
             file: self.file.to_path_buf(),
             line,
@@ -85,26 +96,6 @@ impl Ctx<'_> {
         let start = self.start(&t, interval);
         let default_partition = t.default_partition.as_ref().is_some_and(|b| *b.get_ref());
         let name_template = self.name_template(&t, table.as_ref(), interval, strategy);
-        if let (Some(tref), Some(iv), Some(Strategy::Range), None) =
-            (&table, interval, strategy, self.errors.get(before))
-        {
-            let template = name_template
-                .clone()
-                .unwrap_or_else(|| crate::name_template::default_template(iv).to_string());
-            let check = crate::name_template::check_names_over_time(
-                &template,
-                &tref.name,
-                iv,
-                retain,
-                premake,
-                timezone,
-                chrono::Utc::now(),
-            );
-            if let Err(m) = check {
-                let pos = t.name_template.as_ref().map_or(at(&t.name), at);
-                self.err(pos, format!("name_template: {m}"));
-            }
-        }
 
         // List and hash tables, subpartitions (list_hash.rs).
         let lists = self.lists(&t, strategy, span.start);
@@ -134,6 +125,7 @@ impl Ctx<'_> {
                 .subpartition
                 .as_ref()
                 .map_or_else(|| origin.clone(), |i| self.origin(at(i))),
+            name_template: self.origin(t.name_template.as_ref().map_or(at(&t.name), at)),
         };
         Some(Policy {
             table: table?,
