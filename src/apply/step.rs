@@ -328,6 +328,58 @@ fn run_statements(
                 let pending = backend.count(&s.sql).map_err(fail)?;
                 progress.total = Some(progress.committed + pending.max(0) as u64);
             }
+            Role::BatchCopy | Role::BatchDelete => {
+                return Err(Failure::Fatal(ApplyError::Other {
+                    step: step.id.clone(),
+                    message: format!("`{}` outside a batch (a template error)", s.role.as_str()),
+                }))
+            }
+            Role::BatchCut => {
+                let (copy, delete) = match (
+                    step.stmts.get(progress.next + 1),
+                    step.stmts.get(progress.next + 2),
+                ) {
+                    (Some(c), Some(d))
+                        if c.role == Role::BatchCopy && d.role == Role::BatchDelete =>
+                    {
+                        (c, d)
+                    }
+                    _ => {
+                        return Err(Failure::Fatal(ApplyError::Other {
+                            step: step.id.clone(),
+                            message: "`batch_cut` must be followed by `batch_copy` and `batch_delete` (a template error)".into(),
+                        }))
+                    }
+                };
+                loop {
+                    backend.begin().map_err(fail)?;
+                    progress.in_tx = true;
+                    let run = |b: &mut dyn Backend, sql: &str| {
+                        b.execute(sql).map_err(|e| classify(step, sql, e))
+                    };
+                    run(backend, &s.sql)?;
+                    let copied = run(backend, &copy.sql)?;
+                    let deleted = run(backend, &delete.sql)?;
+                    if copied != deleted {
+                        let detail = format!("a batch copied {copied} rows and deleted {deleted}");
+                        return Err(mismatch(backend, detail, false));
+                    }
+                    backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
+                    progress.in_tx = false;
+                    progress.committed += copied;
+                    if copied == 0 {
+                        break;
+                    }
+                    progress.batches += 1;
+                    reporter.batch(progress, false);
+                    if super::interrupt::requested() {
+                        return Err(Failure::Fatal(ApplyError::Interrupted {
+                            step: step.id.clone(),
+                        }));
+                    }
+                }
+                progress.next += 2;
+            }
             Role::MoveBatch => loop {
                 let own_tx = !progress.in_tx;
                 if own_tx {

@@ -26,6 +26,7 @@ use crate::name_template::flatten;
 use crate::names::QualifiedName;
 use crate::plan::{Action, PlanError};
 use crate::policy::Policy;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use tera::{Context, Tera, Value};
@@ -61,6 +62,15 @@ pub enum Role {
     /// Outside a transaction the executor repeats it, each in its own transaction, until it
     /// moves no row; inside one it runs once.
     MoveBatch,
+    /// The first statement of a three-statement batch (engines without `DELETE ... RETURNING`
+    /// into an `INSERT`): sets the batch's cut (`SET @partctl_cut = ...`). The executor runs
+    /// [`Role::BatchCut`], [`Role::BatchCopy`] and [`Role::BatchDelete`] together in one
+    /// transaction, repeated until the copy moves no row.
+    BatchCut,
+    /// Copies the batch (`INSERT ... SELECT`); its affected rows are the batch's size.
+    BatchCopy,
+    /// Deletes the batch at its source; must affect exactly the rows the copy inserted.
+    BatchDelete,
 }
 
 impl Role {
@@ -78,6 +88,9 @@ impl Role {
             Role::CountBase => "count_base",
             Role::CountPending => "count_pending",
             Role::MoveBatch => "move_batch",
+            Role::BatchCut => "batch_cut",
+            Role::BatchCopy => "batch_copy",
+            Role::BatchDelete => "batch_delete",
         }
     }
 
@@ -94,6 +107,9 @@ impl Role {
             Role::CountBase,
             Role::CountPending,
             Role::MoveBatch,
+            Role::BatchCut,
+            Role::BatchCopy,
+            Role::BatchDelete,
         ]
         .into_iter()
         .find(|r| r.as_str() == marker)
@@ -170,6 +186,7 @@ pub trait Dialect: Sync + Send {
         action: &Action,
         table: &Table,
         policy: &Policy,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Step>, RenderError>;
 }
 
@@ -389,6 +406,7 @@ pub fn step_id(action: &Action) -> String {
 pub fn render_all<'a>(
     dialect: &'static dyn Dialect,
     actions: &[Action],
+    now: DateTime<Utc>,
     lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
 ) -> Result<Vec<Step>, RenderError> {
     let t = Templates::new(dialect);
@@ -398,7 +416,7 @@ pub fn render_all<'a>(
             what: a.table.to_string(),
             message: "no policy for this table".into(),
         })?;
-        let rendered = dialect.render(&t, a, table, policy)?;
+        let rendered = dialect.render(&t, a, table, policy, now)?;
         let estimates = estimate::for_steps(a, table, rendered.len());
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;
@@ -407,6 +425,18 @@ pub fn render_all<'a>(
         }
     }
     Ok(steps)
+}
+
+/// The label a table carries while a batched move fills it (PostgreSQL: the new partition,
+/// standalone; MySQL/MariaDB: the holding table of a staged move).
+pub fn moving_marker(table: &QualifiedName) -> String {
+    format!("partctl: moving rows for {table}")
+}
+
+/// The clock render tests plan at.
+#[cfg(test)]
+pub(crate) fn test_now() -> DateTime<Utc> {
+    "2026-03-10T12:00:00Z".parse().expect("a valid time")
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use crate::catalog::{Catalog, Engine, KeyExpr, Table};
 use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
 use crate::plan::{self, Action, ActionKind, PlanError, Then};
-use crate::policy::{Policy, Strategy};
+use crate::policy::{MoveMode, Policy, Strategy};
+use chrono::{DateTime, Utc};
 use tera::{Context, Value};
 
 /// Which server speaks the dialect.
@@ -118,12 +119,14 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "catalog.sql.tera",
     "columns.sql.tera",
     "key_stats.sql.tera",
+    "holdings.sql.tera",
     "key_expr.sql.tera",
     "timeouts.sql.tera",
     "less_than.sql.tera",
     "online.sql.tera",
     "range_predicate.sql.tera",
     "create.sql.tera",
+    "create_staged.sql.tera",
     "create_default.sql.tera",
     "expire.sql.tera",
     "create_list.sql.tera",
@@ -137,6 +140,90 @@ const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
     "verify_totals.sql.tera",
     "probe.sql.tera",
 ];
+
+/// How a create empties a large MAXVALUE catch-all before its REORGANIZE (see
+/// `create_staged.sql.tera`).
+struct Staged {
+    /// The labelled table rows wait in.
+    holding: QualifiedName,
+    /// Rows of the catch-all below this key leave it before the REORGANIZE (steps for ranges
+    /// below the current period); `None` when the step reaches the current period.
+    stage_to: Option<i64>,
+    /// The step reaches the current period: it returns every held row and drops the table.
+    finish: bool,
+    /// The catch-all's row estimate.
+    estimate: i64,
+}
+
+impl Staged {
+    fn lock(&self, parent: &QualifiedName, policy: &Policy) -> String {
+        let staging = match self.stage_to {
+            Some(_) => format!(
+                "the catch-all's rows below the current period (about {} rows, the catch-all's estimate) first leave it in batches of {} rows (row locks only: readers and writers go on) for {}, where they are not visible through {parent} until the step for their range returns them (about 1 s per 50,000 rows); then ",
+                self.estimate, policy.moves.batch_rows, self.holding
+            ),
+            None => String::new(),
+        };
+        format!(
+            "batched: {staging}a metadata lock on {parent} while REORGANIZE PARTITION copies what is left in the catch-all (the current period's rows): writes wait, reads go on; then this range's rows return from {} in batches{}",
+            self.holding,
+            if self.finish { ", and the holding table is dropped" } else { "" }
+        )
+    }
+}
+
+/// The holding table of a staged move: `<table>_partctl_moving`, cut to 64 bytes.
+pub fn holding_table(table: &QualifiedName) -> QualifiedName {
+    let mut name = table.name.clone();
+    while name.len() > MAX_IDENT - 15 {
+        name.pop();
+    }
+    QualifiedName::new(table.schema.clone(), format!("{name}_partctl_moving"))
+}
+
+/// Whether a range create on MySQL/MariaDB stages its catch-all's rows. The rule: the policy's
+/// `move_mode` is `batched`, the table has a MAXVALUE catch-all, the new range lies below the
+/// end of the current period, and either a holding table is left from a run that stopped or
+/// the range may take rows from a catch-all estimated above `move_batch_rows`. Ranges from the
+/// current period on take the plain REORGANIZE (the catch-all is small by then).
+fn staged_create(
+    table: &Table,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    from: Bound,
+    to: Bound,
+    move_rows: bool,
+) -> Option<Staged> {
+    let settings = policy.moves;
+    let default = table.default_partition()?;
+    if settings.mode != MoveMode::Batched || table.strategy != Strategy::Range {
+        return None;
+    }
+    let holding = holding_table(&table.name);
+    let resuming = table.stats.in_transit.contains(&holding.name);
+    let estimate = default.est_rows;
+    let large = move_rows && estimate > i64::from(settings.batch_rows);
+    if !(resuming || large) {
+        return None;
+    }
+    let layout = plan::Layout::new(policy, table, now).ok()?;
+    let Bound::At(current) = layout.from else {
+        return None;
+    };
+    let past = matches!(to, Bound::At(t) if t <= current);
+    // The step whose range holds the current period returns the rest and drops the table.
+    let reaches_current =
+        !past && (from == Bound::Min || matches!(from, Bound::At(f) if f <= current));
+    if !past && !reaches_current {
+        return None;
+    }
+    Some(Staged {
+        holding,
+        stage_to: past.then_some(current),
+        finish: reaches_current,
+        estimate,
+    })
+}
 
 /// The longest identifier MySQL accepts.
 const MAX_IDENT: usize = 64;
@@ -244,6 +331,7 @@ impl Dialect for MySql {
         action: &Action,
         table: &Table,
         policy: &Policy,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Step>, RenderError> {
         let fail = |message: String| RenderError {
             what: step_id(action),
@@ -269,24 +357,47 @@ impl Dialect for MySql {
         let parent = &table.name;
 
         let (template, lock) = match &action.kind {
-            ActionKind::Create { partition, to, .. } => {
+            ActionKind::Create {
+                partition,
+                from,
+                to,
+                move_rows,
+            } => {
                 ctx.insert("partition", &partition.name);
-                if let (Bound::At(c), Some(kind)) = (to, table.key.kind) {
-                    let (v, numeric) = expr.encode(kind, *c).map_err(|e| fail(e.0))?;
+                let encode = |c: i64| -> Result<Value, RenderError> {
+                    let kind = table
+                        .key
+                        .kind
+                        .ok_or_else(|| fail("unknown key type".into()))?;
+                    let (v, numeric) = expr.encode(kind, c).map_err(|e| fail(e.0))?;
                     if numeric {
                         let n: i64 = v.parse().map_err(|_| fail(format!("bad bound {v}")))?;
-                        ctx.insert("to", &n);
+                        Ok(Value::from(n))
                     } else {
-                        ctx.insert("to", &v);
+                        Ok(Value::String(v))
                     }
+                };
+                if let Bound::At(c) = to {
+                    ctx.insert("to", &encode(*c)?);
                 }
-                let lock = match &default {
+                if let Some(staged) = staged_create(table, policy, now, *from, *to, *move_rows) {
+                    ctx.insert("holding", &NameCtx::from(&staged.holding));
+                    ctx.insert("marker", &crate::render::moving_marker(parent));
+                    ctx.insert("batch_rows", &policy.moves.batch_rows);
+                    ctx.insert("finish", &staged.finish);
+                    if let Some(c) = staged.stage_to {
+                        ctx.insert("stage_to", &encode(c)?);
+                    }
+                    ("create_staged.sql.tera", staged.lock(parent, policy))
+                } else {
+                    let lock = match &default {
                     Some(d) => format!(
                         "metadata lock on {parent}; writes wait while REORGANIZE PARTITION copies the catch-all {d}"
                     ),
                     None => format!("brief exclusive metadata lock on {parent} (ADD PARTITION copies no data)"),
                 };
-                ("create.sql.tera", lock)
+                    ("create.sql.tera", lock)
+                }
             }
             ActionKind::CreateList {
                 partition, values, ..
@@ -386,6 +497,7 @@ mod tests {
     use crate::catalog::{KeyColumn, KeyStats, PartBound, Partition};
     use crate::key::KeyKind;
     use crate::policy::{parse_sources, Strategy};
+    use crate::render::test_now;
     use std::path::PathBuf;
 
     fn policy() -> Policy {
@@ -448,7 +560,7 @@ mod tests {
         };
         let templates = Templates::new(d);
         let step = d
-            .render(&templates, &action, t, &policy())
+            .render(&templates, &action, t, &policy(), test_now())
             .unwrap()
             .remove(0);
         format!("id: {}\nlock: {}\n\n{}", step.id, step.lock, step.script())
@@ -602,7 +714,7 @@ mod tests {
             reason: "test".into(),
         };
         let e = MYSQL
-            .render(&Templates::new(&MYSQL), &action, &t, &policy())
+            .render(&Templates::new(&MYSQL), &action, &t, &policy(), test_now())
             .unwrap_err();
         assert!(e.message.contains("no DEFAULT partition"), "{e}");
     }
@@ -617,6 +729,32 @@ mod tests {
             },
             &t
         ));
+    }
+
+    /// A large MAXVALUE tail (move_mode = "batched", the default): a past day stages the rows
+    /// below the current period out of the tail before its REORGANIZE and takes its own back;
+    /// the current day returns the rest and drops the holding table; a small tail, or
+    /// `move_mode = "locked"`, keeps the single REORGANIZE.
+    #[test]
+    fn large_tail_is_staged_before_the_reorganize() {
+        let mut t = table("columns", KeyKind::Date, true);
+        t.partitions[1].est_rows = 100_000;
+        let k = KeyKind::Date;
+        let day = |from: &str, to: &str| ActionKind::Create {
+            partition: QualifiedName::new("app", format!("t_{}", from.replace('-', ""))),
+            from: Bound::At(k.parse(from).unwrap()),
+            to: Bound::At(k.parse(to).unwrap()),
+            move_rows: true,
+        };
+        let past = render(&MARIADB, day("2026-03-08", "2026-03-09"), &t);
+        let current = render(&MARIADB, day("2026-03-10", "2026-03-11"), &t);
+        let future = render(&MARIADB, day("2026-03-11", "2026-03-12"), &t);
+        assert!(past.contains("batch_copy") && past.contains("< '2026-03-10'"), "{past}");
+        assert!(current.contains("DROP TABLE IF EXISTS") && !current.contains("FOR UPDATE"));
+        assert!(!future.contains("partctl_moving"), "{future}");
+        t.partitions[1].est_rows = 10;
+        assert!(!render(&MARIADB, day("2026-03-08", "2026-03-09"), &t).contains("partctl_moving"));
+        insta::assert_snapshot!(format!("{past}\n{current}"));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn plan_steps(
     let actions = plan::plan(policies, catalog, now)?;
     let dialect = dialect_for(catalog.engine, &catalog.server_version);
     dialect.check_plan(policies, catalog, &actions)?;
-    let steps = render_all(dialect, &actions, |a| {
+    let steps = render_all(dialect, &actions, now, |a| {
         let idx = policies.iter().position(|p| p.table.matches(&a.table))?;
         Some((idx, policies[idx], catalog.table(&a.table)?))
     })?;

@@ -1,11 +1,12 @@
 //! The PostgreSQL dialect.
 
-use super::{step_id, Dialect, NameCtx, QuoteError, RenderError, Step, Templates};
+use super::{moving_marker, step_id, Dialect, NameCtx, QuoteError, RenderError, Step, Templates};
 use crate::catalog::Table;
 use crate::key::{Bound, KeyKind};
 use crate::names::QualifiedName;
 use crate::plan::{Action, ActionKind, Then};
 use crate::policy::{MoveMode, Policy};
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tera::{Context, Value};
 
@@ -77,6 +78,7 @@ impl Dialect for Postgres {
         action: &Action,
         table: &Table,
         policy: &Policy,
+        _now: DateTime<Utc>,
     ) -> Result<Vec<Step>, RenderError> {
         let mut ctx = Context::new();
         ctx.insert("table", &NameCtx::from(&table.name));
@@ -230,11 +232,6 @@ impl Dialect for Postgres {
             t.statements(template, &ctx)?,
         )])
     }
-}
-
-/// The label a standalone table carries while a batched move fills it.
-pub fn moving_marker(table: &QualifiedName) -> String {
-    format!("partctl: moving rows for {table}")
 }
 
 /// Whether a create moves its rows in batches (`move_mode = "batched"`), and its template and
@@ -425,6 +422,7 @@ mod tests {
     use crate::key::KeyKind;
     use crate::plan::Action;
     use crate::policy::{parse_sources, Strategy};
+    use crate::render::test_now;
     use std::path::PathBuf;
 
     fn policy() -> Policy {
@@ -474,7 +472,7 @@ mod tests {
         };
         let templates = Templates::new(&POSTGRES);
         let step = POSTGRES
-            .render(&templates, &action, &t, &policy())
+            .render(&templates, &action, &t, &policy(), test_now())
             .unwrap()
             .remove(0);
         format!(
@@ -595,7 +593,7 @@ mod tests {
             .remove(0);
         let templates = Templates::new(&POSTGRES);
         POSTGRES
-            .render(&templates, &action, &t, &p)
+            .render(&templates, &action, &t, &p, test_now())
             .unwrap()
             .iter()
             .map(|s| format!("id: {}\nlock: {}\n\n{}", s.id, s.lock, s.script()))
@@ -657,7 +655,13 @@ mod tests {
             reason: "test".into(),
         };
         let e = POSTGRES
-            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .render(
+                &Templates::new(&POSTGRES),
+                &action,
+                &t,
+                &policy(),
+                test_now(),
+            )
             .unwrap_err();
         assert!(e.message.contains("cannot shrink hash partitioning"), "{e}");
     }
@@ -703,7 +707,13 @@ mod tests {
             reason: "test".into(),
         };
         let step = POSTGRES
-            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .render(
+                &Templates::new(&POSTGRES),
+                &action,
+                &t,
+                &policy(),
+                test_now(),
+            )
             .unwrap()
             .remove(0);
         assert!(!step.transactional);
@@ -711,14 +721,26 @@ mod tests {
         // A catch-all within one batch, or move_mode = "locked": one transaction.
         t.partitions[0].est_rows = 50_000;
         let small = POSTGRES
-            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .render(
+                &Templates::new(&POSTGRES),
+                &action,
+                &t,
+                &policy(),
+                test_now(),
+            )
             .unwrap()
             .remove(0);
         assert!(small.transactional);
         // A half-filled table from a stopped run resumes batched even with nothing to move.
         t.stats.in_transit = vec!["p1".into()];
         let resumed = POSTGRES
-            .render(&Templates::new(&POSTGRES), &action, &t, &policy())
+            .render(
+                &Templates::new(&POSTGRES),
+                &action,
+                &t,
+                &policy(),
+                test_now(),
+            )
             .unwrap()
             .remove(0);
         assert!(!resumed.transactional);

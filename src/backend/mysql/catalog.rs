@@ -14,7 +14,8 @@ use crate::key::{Bound, KeyKind};
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::{
-    mysql::{Server, MARIADB},
+    moving_marker,
+    mysql::{holding_table, Server, MARIADB},
     NameCtx, Templates,
 };
 use mysql::prelude::Queryable;
@@ -67,6 +68,7 @@ pub fn read(
         conn.exec(render("columns.sql.tera")?, params).map_err(q)?
     };
     let current_db: Option<String> = conn.query_first("SELECT DATABASE()").map_err(q)?.flatten();
+    let holdings = read_holdings(conn, &templates, wanted, current_db.as_deref())?;
 
     let mut tables = Vec::new();
     for (tref, needed) in wanted {
@@ -161,7 +163,14 @@ pub fn read(
         };
         if let Some(kind) = kind {
             if strategy == Strategy::Range {
-                table.stats = read_stats(conn, &templates, &table, kind, expr, *needed)?;
+                let holding = holding_table(&table.name);
+                let labelled = holdings.contains(&(
+                    holding.schema.clone(),
+                    holding.name.clone(),
+                    moving_marker(&table.name),
+                ));
+                let holding = labelled.then_some(&holding);
+                table.stats = read_stats(conn, &templates, &table, kind, expr, *needed, holding)?;
             }
         }
         tables.push(table);
@@ -172,6 +181,39 @@ pub fn read(
         server_version: server.version.clone(),
         tables,
     })
+}
+
+/// The holding tables that staged moves left (`create_staged.sql.tera`): (schema, name,
+/// comment) of every table named like one, for the label to be checked.
+fn read_holdings(
+    conn: &mut mysql::Conn,
+    templates: &Templates,
+    wanted: &[(TableRef, StatsNeeded)],
+    current_db: Option<&str>,
+) -> Result<Vec<(String, String, String)>, CatalogError> {
+    let names: Vec<QualifiedName> = wanted
+        .iter()
+        .map(|(t, _)| {
+            let schema = t.schema.clone().or(current_db.map(str::to_string));
+            holding_table(&QualifiedName::new(
+                schema.unwrap_or_default(),
+                t.name.clone(),
+            ))
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("count", &names.len());
+    let sql = templates
+        .text("holdings.sql.tera", &ctx)
+        .map_err(|e| CatalogError::Query(e.to_string()))?;
+    let params: Vec<mysql::Value> = names
+        .iter()
+        .flat_map(|n| [n.schema.clone().into(), n.name.clone().into()])
+        .collect();
+    conn.exec(sql, params).map_err(q)
 }
 
 /// A table's partitions from its `information_schema.PARTITIONS` rows (sub-partitions folded
@@ -387,6 +429,7 @@ fn read_stats(
     kind: KeyKind,
     expr: KeyExpr,
     needed: StatsNeeded,
+    holding: Option<&QualifiedName>,
 ) -> Result<KeyStats, CatalogError> {
     let default = table.default_partition().map(|p| &p.name.name);
     let max_key = needed.max_key && !kind.is_time();
@@ -404,6 +447,9 @@ fn read_stats(
     } else {
         ctx.insert("default", &Option::<String>::None);
     }
+    // Rows a stopped staged move left in its holding table still belong to the catch-all.
+    let holding = holding.filter(|_| catch_all);
+    ctx.insert("holding", &holding.map(NameCtx::from));
     let sql = templates
         .text("key_stats.sql.tera", &ctx)
         .map_err(|e| CatalogError::Query(e.to_string()))?;
@@ -411,13 +457,20 @@ fn read_stats(
         table: table.name.to_string(),
         message,
     };
-    let row: Option<(Option<String>, Option<String>, Option<String>)> = conn
+    type Row = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = conn
         .query_first(sql)
         .map_err(|e| CatalogError::Unreadable {
             table: table.name.to_string(),
             message: format!("reading key statistics: {}", super::error_text(&e)),
         })?;
-    let (mx, lo, hi) = row.unwrap_or((None, None, None));
+    let (mx, lo, hi, held_lo, held_hi) = row.unwrap_or_default();
     let decode = |v: Option<String>, e: KeyExpr| -> Result<Option<i64>, CatalogError> {
         match v {
             None => Ok(None),
@@ -427,11 +480,15 @@ fn read_stats(
                 .ok_or_else(|| fail(format!("cannot read key value `{t}`"))),
         }
     };
+    let merge = |a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64| match (a, b) {
+        (Some(x), Some(y)) => Some(pick(x, y)),
+        (x, y) => x.or(y),
+    };
     Ok(KeyStats {
         max_key: decode(mx, KeyExpr::Column)?,
-        catch_all_min: decode(lo, expr)?,
-        catch_all_max: decode(hi, expr)?,
-        ..Default::default()
+        catch_all_min: merge(decode(lo, expr)?, decode(held_lo, expr)?, i64::min),
+        catch_all_max: merge(decode(hi, expr)?, decode(held_hi, expr)?, i64::max),
+        in_transit: holding.map(|h| h.name.clone()).into_iter().collect(),
     })
 }
 

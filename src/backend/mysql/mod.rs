@@ -176,17 +176,21 @@ impl Backend for MyBackend {
             })
     }
 
+    /// A transaction for the rows of one batch (DML only: MySQL DDL commits on its own, so
+    /// steps never run whole in a transaction here; `transactional_ddl` is false).
     fn begin(&mut self) -> Result<(), StmtError> {
-        Err(StmtError::other(
-            "MySQL DDL commits on its own: a step cannot run in one transaction",
-        ))
+        self.conn
+            .query_drop("START TRANSACTION")
+            .map_err(|e| stmt_error(&e))
     }
 
     fn commit(&mut self) -> Result<(), StmtError> {
-        Ok(())
+        self.conn.query_drop("COMMIT").map_err(|e| stmt_error(&e))
     }
 
-    fn rollback(&mut self) {}
+    fn rollback(&mut self) {
+        let _ = self.conn.query_drop("ROLLBACK");
+    }
 
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError> {
         self.conn.query_drop(sql).map_err(|e| stmt_error(&e))?;
