@@ -1647,3 +1647,51 @@ fn failed_add_partition_behind_lock_tables_changes_nothing() {
     assert_eq!(ids(&db, "plain"), "1,2");
     ctl.assert_plan_empty(now);
 }
+
+/// A stopped staged move after its REORGANIZE: every partition exists, rows wait in the holding
+/// table. The plan returns them (a `move_rows` step) and drops the holding table.
+#[test]
+fn rows_left_in_the_holding_table_go_back_when_every_partition_exists() {
+    let db = maria();
+    db.exec(
+        "CREATE TABLE busy (id INT NOT NULL, ts DATETIME NOT NULL, payload VARCHAR(40),
+                            PRIMARY KEY (id, ts))
+           PARTITION BY RANGE COLUMNS(ts) (
+             PARTITION busy_p20261120 VALUES LESS THAN ('2026-11-21'),
+             PARTITION busy_p20261121 VALUES LESS THAN ('2026-11-22'),
+             PARTITION busy_p20261122 VALUES LESS THAN ('2026-11-23'),
+             PARTITION pmax VALUES LESS THAN (MAXVALUE));
+         INSERT INTO busy SELECT seq, TIMESTAMP('2026-11-20') + INTERVAL (seq % 172800) SECOND,
+                                 MD5(seq)
+           FROM seq_1_to_3000;",
+    );
+    let before = busy_sum(&db);
+    db.exec(&format!(
+        "CREATE TABLE busy_partctl_moving (INDEX partctl_key (ts))
+             COMMENT = 'partctl: moving rows for {}.busy' SELECT * FROM busy WHERE FALSE;
+         INSERT INTO busy_partctl_moving SELECT * FROM busy WHERE id % 3 = 0;
+         DELETE FROM busy WHERE id % 3 = 0;",
+        db.dbname
+    ));
+    let ctl = Ctl::new(
+        &db,
+        &table_policy(
+            &db,
+            "busy",
+            "column = \"ts\"\ninterval = \"1 day\"\npremake = 1\ndefault_partition = true\nmove_batch_rows = 400",
+        ),
+    );
+    let now = "2026-11-21T12:00:00Z";
+    let plan = ctl.assert_plan_pending(now);
+    assert!(
+        plan.stdout.contains("move_rows") && plan.stdout.contains("busy_partctl_moving"),
+        "{}",
+        plan.stdout
+    );
+    ctl.apply_ok(now);
+    assert_eq!(busy_sum(&db), before, "every row back, once");
+    assert!(!tables_of(&db, &db.dbname)
+        .iter()
+        .any(|(t, _)| t == "busy_partctl_moving"));
+    ctl.assert_plan_empty(now);
+}

@@ -291,6 +291,7 @@ fn run_table(
                 backend,
                 step,
                 policy.retries,
+                step::BatchSizing::for_policy(policy),
                 |n, msg| {
                     (log_cell.borrow_mut())(&Event::Retry {
                         step: &step.id,

@@ -80,6 +80,57 @@ struct Progress {
     uncommitted: u64,
     batches: u64,
     total: Option<u64>,
+    /// The rows the next batch may take (0: not started; see [`BatchSizing`]).
+    batch_rows: u64,
+    sizing: BatchSizing,
+}
+
+/// How batched moves size their batches: by rows (at most `max_rows`, the policy's
+/// `move_batch_rows`) and by time: a batch that takes longer than `target` makes the next one
+/// proportionally smaller (at least [`MIN_BATCH_ROWS`]), one that takes under half of it makes
+/// the next one twice as large again, up to `max_rows`.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSizing {
+    pub max_rows: u64,
+    pub target: Duration,
+}
+
+impl Default for BatchSizing {
+    /// The policy defaults: 50,000 rows, a quarter of a 2 s `lock_timeout`.
+    fn default() -> Self {
+        BatchSizing {
+            max_rows: 50_000,
+            target: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The smallest batch the time rule shrinks to.
+pub const MIN_BATCH_ROWS: u64 = 100;
+
+impl BatchSizing {
+    /// From a policy: `move_batch_rows`, and a target of a quarter of `lock_timeout` (a writer
+    /// that meets a moving row waits at most about that long), never above half of
+    /// `move_max_lock` (the batch's statement timeout).
+    pub fn for_policy(policy: &crate::policy::Policy) -> BatchSizing {
+        BatchSizing {
+            max_rows: u64::from(policy.moves.batch_rows),
+            target: (policy.lock_timeout / 4).min(policy.moves.max_lock / 2),
+        }
+    }
+
+    /// The size of the batch after one of `rows` that took `took`.
+    pub fn next(&self, current: u64, rows: u64, took: Duration) -> u64 {
+        let current = current.clamp(1, self.max_rows.max(1));
+        if took > self.target && rows > 0 {
+            let scaled = current as f64 * self.target.as_secs_f64() / took.as_secs_f64() * 0.8;
+            (scaled as u64).clamp(MIN_BATCH_ROWS.min(self.max_rows), current)
+        } else if took < self.target / 2 {
+            current.saturating_mul(2).min(self.max_rows)
+        } else {
+            current
+        }
+    }
 }
 
 impl Progress {
@@ -88,7 +139,18 @@ impl Progress {
         Progress {
             committed: self.committed,
             batches: self.batches,
+            batch_rows: self.batch_rows,
+            sizing: self.sizing,
             ..Progress::default()
+        }
+    }
+
+    /// The rows the next batch may take.
+    fn size(&self) -> u64 {
+        if self.batch_rows == 0 {
+            self.sizing.max_rows
+        } else {
+            self.batch_rows
         }
     }
 
@@ -134,11 +196,15 @@ pub fn run_step(
     backend: &mut dyn Backend,
     step: &Step,
     retries: u32,
+    sizing: BatchSizing,
     mut on_retry: impl FnMut(u32, &str),
     on_progress: &mut dyn FnMut(&MoveProgress),
 ) -> Result<Applied, ApplyError> {
     let in_transaction = step.transactional && backend.capabilities().transactional_ddl;
-    let mut progress = Progress::default();
+    let mut progress = Progress {
+        sizing,
+        ..Progress::default()
+    };
     let mut reporter = Reporter {
         on_progress,
         last_line: None,
@@ -146,7 +212,10 @@ pub fn run_step(
     let mut attempt = 1;
     loop {
         let result = if in_transaction {
-            progress = Progress::default();
+            progress = Progress {
+                sizing,
+                ..Progress::default()
+            };
             attempt_in_transaction(backend, step, &mut progress, &mut reporter)
         } else {
             if backend.capabilities().transactional_ddl {
@@ -352,6 +421,9 @@ fn run_statements(
                     }
                 };
                 loop {
+                    let size = progress.size();
+                    backend.set_batch_rows(size).map_err(fail)?;
+                    let started = std::time::Instant::now();
                     backend.begin().map_err(fail)?;
                     progress.in_tx = true;
                     let run = |b: &mut dyn Backend, sql: &str| {
@@ -367,6 +439,7 @@ fn run_statements(
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
                     progress.in_tx = false;
                     progress.committed += copied;
+                    progress.batch_rows = progress.sizing.next(size, copied, started.elapsed());
                     if copied == 0 {
                         break;
                     }
@@ -382,7 +455,10 @@ fn run_statements(
             }
             Role::MoveBatch => loop {
                 let own_tx = !progress.in_tx;
+                let size = progress.size();
+                let started = std::time::Instant::now();
                 if own_tx {
+                    backend.set_batch_rows(size).map_err(fail)?;
                     backend.begin().map_err(fail)?;
                     progress.in_tx = true;
                 }
@@ -408,6 +484,10 @@ fn run_statements(
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
                     progress.in_tx = false;
                     progress.committed += deleted.max(0) as u64;
+                    progress.batch_rows =
+                        progress
+                            .sizing
+                            .next(size, deleted.max(0) as u64, started.elapsed());
                     if deleted == 0 {
                         break;
                     }
@@ -433,6 +513,30 @@ fn run_statements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_shrink_when_slow_and_grow_back_when_fast() {
+        let s = BatchSizing {
+            max_rows: 50_000,
+            target: Duration::from_millis(500),
+        };
+        // 50,000 rows in 2 s against a 500 ms target: a quarter, less a margin.
+        assert_eq!(s.next(50_000, 50_000, Duration::from_secs(2)), 10_000);
+        // Never below the floor, never above the current size when slow.
+        assert_eq!(s.next(200, 200, Duration::from_secs(60)), MIN_BATCH_ROWS);
+        // Fast: doubles, capped by move_batch_rows.
+        assert_eq!(s.next(10_000, 10_000, Duration::from_millis(100)), 20_000);
+        assert_eq!(s.next(40_000, 40_000, Duration::from_millis(100)), 50_000);
+        // Within the target: unchanged; an empty batch never shrinks it.
+        assert_eq!(s.next(10_000, 10_000, Duration::from_millis(400)), 10_000);
+        assert_eq!(s.next(10_000, 0, Duration::from_secs(9)), 10_000);
+        // A policy whose move_batch_rows is under the floor keeps it.
+        let tiny = BatchSizing {
+            max_rows: 10,
+            target: Duration::from_millis(1),
+        };
+        assert_eq!(tiny.next(10, 10, Duration::from_secs(1)), 10);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -125,6 +125,10 @@ pub trait Backend {
     }
     /// After a failed step outside a transaction: put session settings (timeouts) back.
     fn reset_session(&mut self);
+    /// The rows the next batch of a batched move may take (the templates read it from the
+    /// session: `partctl.batch_rows` on PostgreSQL, `@partctl_batch` on MySQL), at most the
+    /// rendered `move_batch_rows`.
+    fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError>;
     /// The message for a row-count mismatch in a step: what was (or was not) undone.
     fn count_mismatch(&self, detail: String, at_target: bool) -> String;
 

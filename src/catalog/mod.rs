@@ -139,6 +139,11 @@ pub struct KeyStats {
     /// <table>`), not yet attached; a create of the same name resumes the move.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub in_transit: Vec<String>,
+    /// MySQL/MariaDB: the holding table a staged move left (labelled the same way); its rows
+    /// belong to the catch-all (`catch_all_min`/`max` include them), and the table's next
+    /// create that moves rows picks them up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding: Option<String>,
 }
 
 /// The facts to read about a table beyond its partitions, decided by the policy.

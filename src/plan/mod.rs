@@ -103,6 +103,9 @@ pub enum ActionKind {
         from: u32,
         to: u32,
     },
+    /// Rows a stopped batched move left in the labelled table `partition` (not a partition)
+    /// go back into the table, and the labelled table is dropped.
+    ReturnRows { partition: QualifiedName },
 }
 
 /// One hash partition to replace by `new` (name, remainder) under modulus `modulus`.
@@ -137,6 +140,7 @@ impl ActionKind {
             ActionKind::CreateList { .. } | ActionKind::CreateHash { .. } => "create",
             ActionKind::GrowHash { .. } => "grow",
             ActionKind::ShrinkHash { .. } => "shrink",
+            ActionKind::ReturnRows { .. } => "move_rows",
         }
     }
 
@@ -145,6 +149,18 @@ impl ActionKind {
         matches!(
             self,
             ActionKind::Detach { .. } | ActionKind::Drop { .. } | ActionKind::Archive { .. }
+        )
+    }
+
+    /// A range create that may take rows from a catch-all (it picks up the rows a stopped run
+    /// left in the table's holding table).
+    pub fn stages(&self) -> bool {
+        matches!(
+            self,
+            ActionKind::Create {
+                move_rows: true,
+                ..
+            }
         )
     }
 
@@ -168,7 +184,8 @@ impl ActionKind {
             | ActionKind::CreateList { partition, .. }
             | ActionKind::CreateHash { partition, .. }
             | ActionKind::GrowHash { partition, .. }
-            | ActionKind::ShrinkHash { partition, .. } => partition,
+            | ActionKind::ShrinkHash { partition, .. }
+            | ActionKind::ReturnRows { partition } => partition,
         }
     }
 }
@@ -322,11 +339,43 @@ pub fn plan_table(
 ) -> Result<Vec<Action>, PlanError> {
     check_fit(policy, table)?;
     let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
-    match policy.strategy {
-        Strategy::Range => range::plan_range(policy, table, now).map_err(err),
-        Strategy::List => list::plan_list(policy, table).map_err(err),
-        Strategy::Hash => hash::plan_hash(policy, table).map_err(err),
+    let mut actions = match policy.strategy {
+        Strategy::Range => range::plan_range(policy, table, now).map_err(err)?,
+        Strategy::List => list::plan_list(policy, table).map_err(err)?,
+        Strategy::Hash => hash::plan_hash(policy, table).map_err(err)?,
+    };
+    // Rows a stopped batched move left in a labelled table that no create of this plan picks
+    // up (its partition exists already, or its range left the plan): they go back.
+    let creates = |a: &&Action| {
+        matches!(
+            a.kind,
+            ActionKind::Create { .. } | ActionKind::CreateList { .. }
+        )
+    };
+    let stopped = table.stats.in_transit.iter().filter(|name| {
+        !actions
+            .iter()
+            .filter(creates)
+            .any(|a| a.kind.partition().name == **name)
+    });
+    let held = table
+        .stats
+        .holding
+        .iter()
+        .filter(|_| !actions.iter().any(|a| a.kind.stages()));
+    let left: Vec<String> = stopped.chain(held).cloned().collect();
+    for name in left {
+        {
+            actions.push(action(
+                table,
+                ActionKind::ReturnRows {
+                    partition: QualifiedName::new(table.name.schema.clone(), name.clone()),
+                },
+                format!("rows a stopped move left in {name} go back into the table"),
+            ));
+        }
     }
+    Ok(actions)
 }
 
 /// The partitions of `table` that retention removes at `now` (those `apply` would detach, drop

@@ -21,6 +21,7 @@ pub fn simulate(table: &Table, actions: &[Action]) -> Table {
     let mut t = table.clone();
     for a in actions {
         match &a.kind {
+            ActionKind::ReturnRows { .. } => {}
             ActionKind::Create {
                 partition,
                 from,

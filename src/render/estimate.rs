@@ -170,6 +170,7 @@ mod tests {
                 catch_all_min: lo,
                 catch_all_max: hi,
                 in_transit: vec![],
+                holding: None,
             },
         }
     }

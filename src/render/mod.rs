@@ -187,6 +187,7 @@ pub trait Dialect: Sync + Send {
         table: &Table,
         policy: &Policy,
         now: DateTime<Utc>,
+        plan: &[Action],
     ) -> Result<Vec<Step>, RenderError>;
 }
 
@@ -416,7 +417,7 @@ pub fn render_all<'a>(
             what: a.table.to_string(),
             message: "no policy for this table".into(),
         })?;
-        let rendered = dialect.render(&t, a, table, policy, now)?;
+        let rendered = dialect.render(&t, a, table, policy, now, actions)?;
         let estimates = estimate::for_steps(a, table, rendered.len());
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;

@@ -127,6 +127,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "range_predicate.sql.tera",
     "create.sql.tera",
     "create_staged.sql.tera",
+    "return_rows.sql.tera",
     "create_default.sql.tera",
     "expire.sql.tera",
     "create_list.sql.tera",
@@ -141,33 +142,49 @@ const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
     "probe.sql.tera",
 ];
 
-/// How a create empties a large MAXVALUE catch-all before its REORGANIZE (see
-/// `create_staged.sql.tera`).
+/// A create's share of a staged move (see `create_staged.sql.tera`): the table's creates in
+/// the plan empty a large MAXVALUE catch-all into a holding table, split it once, and take
+/// their rows back.
 struct Staged {
     /// The labelled table rows wait in.
     holding: QualifiedName,
-    /// Rows of the catch-all below this key leave it before the REORGANIZE (steps for ranges
-    /// below the current period); `None` when the step reaches the current period.
+    /// The table's first create of the plan: it stages the catch-all's rows below this key
+    /// (the current period's start) and creates every partition of `parts` in one REORGANIZE.
     stage_to: Option<i64>,
-    /// The step reaches the current period: it returns every held row and drops the table.
+    /// (name, upper bound) of every create of the table in the plan, for the leader.
+    parts: Vec<(String, i64)>,
+    /// The table's last create of the plan: it takes back every row left and drops the table.
     finish: bool,
+    /// The id of the step that creates the partitions (for a follower's lock text).
+    leader: String,
     /// The catch-all's row estimate.
     estimate: i64,
 }
 
 impl Staged {
     fn lock(&self, parent: &QualifiedName, policy: &Policy) -> String {
-        let staging = match self.stage_to {
-            Some(_) => format!(
-                "the catch-all's rows below the current period (about {} rows, the catch-all's estimate) first leave it in batches of {} rows (row locks only: readers and writers go on) for {}, where they are not visible through {parent} until the step for their range returns them (about 1 s per 50,000 rows); then ",
-                self.estimate, policy.moves.batch_rows, self.holding
-            ),
-            None => String::new(),
-        };
-        format!(
-            "batched: {staging}a metadata lock on {parent} while REORGANIZE PARTITION copies what is left in the catch-all (the current period's rows): writes wait, reads go on; then this range's rows return from {} in batches{}",
+        let back = format!(
+            "this range's rows return from {} in batches of at most {} rows (row locks only){}",
             self.holding,
-            if self.finish { ", and the holding table is dropped" } else { "" }
+            policy.moves.batch_rows,
+            if self.finish {
+                ", then the holding table is dropped"
+            } else {
+                ""
+            }
+        );
+        if self.stage_to.is_none() {
+            return format!(
+                "batched: no DDL (step {} created the partition); {back}",
+                self.leader
+            );
+        }
+        format!(
+            "batched: the catch-all's rows below the current period (about {} rows, the catch-all's estimate) first leave it in batches of at most {} rows (row locks only: readers and writers go on) for {}, where they are not visible through {parent} until their range's step returns them (about 1 s per 50,000 rows); then one REORGANIZE PARTITION creates the plan's {} partitions of {parent}, copying only what is left in the catch-all (the current period's rows) under a metadata lock: writes wait, reads go on; then {back}",
+            self.estimate,
+            policy.moves.batch_rows,
+            self.holding,
+            self.parts.len()
         )
     }
 }
@@ -181,46 +198,56 @@ pub fn holding_table(table: &QualifiedName) -> QualifiedName {
     QualifiedName::new(table.schema.clone(), format!("{name}_partctl_moving"))
 }
 
-/// Whether a range create on MySQL/MariaDB stages its catch-all's rows. The rule: the policy's
-/// `move_mode` is `batched`, the table has a MAXVALUE catch-all, the new range lies below the
-/// end of the current period, and either a holding table is left from a run that stopped or
-/// the range may take rows from a catch-all estimated above `move_batch_rows`. Ranges from the
-/// current period on take the plain REORGANIZE (the catch-all is small by then).
+/// Whether a range create on MySQL/MariaDB is part of a staged move, and its share. The rule:
+/// `move_mode` is `batched`, the table has a MAXVALUE catch-all, and either a holding table is
+/// left from a run that stopped, or a create of the plan may take rows from a catch-all
+/// estimated above `move_batch_rows`. Then every create of the table in the plan is staged.
 fn staged_create(
     table: &Table,
     policy: &Policy,
     now: DateTime<Utc>,
-    from: Bound,
-    to: Bound,
-    move_rows: bool,
+    action: &Action,
+    plan: &[Action],
 ) -> Option<Staged> {
     let settings = policy.moves;
     let default = table.default_partition()?;
     if settings.mode != MoveMode::Batched || table.strategy != Strategy::Range {
         return None;
     }
+    let creates: Vec<&Action> = plan
+        .iter()
+        .filter(|a| a.table == table.name && matches!(a.kind, ActionKind::Create { .. }))
+        .collect();
     let holding = holding_table(&table.name);
-    let resuming = table.stats.in_transit.contains(&holding.name);
+    let resuming = table.stats.holding.as_ref() == Some(&holding.name);
     let estimate = default.est_rows;
-    let large = move_rows && estimate > i64::from(settings.batch_rows);
+    let large =
+        creates.iter().any(|a| a.kind.stages()) && estimate > i64::from(settings.batch_rows);
     if !(resuming || large) {
         return None;
     }
+    let mut parts = Vec::new();
+    for a in &creates {
+        match a.kind {
+            ActionKind::Create {
+                ref partition,
+                to: Bound::At(to),
+                ..
+            } => parts.push((partition.name.clone(), to)),
+            _ => return None,
+        }
+    }
+    let index = creates.iter().position(|a| *a == action)?;
     let layout = plan::Layout::new(policy, table, now).ok()?;
     let Bound::At(current) = layout.from else {
         return None;
     };
-    let past = matches!(to, Bound::At(t) if t <= current);
-    // The step whose range holds the current period returns the rest and drops the table.
-    let reaches_current =
-        !past && (from == Bound::Min || matches!(from, Bound::At(f) if f <= current));
-    if !past && !reaches_current {
-        return None;
-    }
     Some(Staged {
         holding,
-        stage_to: past.then_some(current),
-        finish: reaches_current,
+        stage_to: (index == 0).then_some(current),
+        parts: if index == 0 { parts } else { vec![] },
+        finish: index + 1 == creates.len(),
+        leader: step_id(creates[0]),
         estimate,
     })
 }
@@ -332,6 +359,7 @@ impl Dialect for MySql {
         table: &Table,
         policy: &Policy,
         now: DateTime<Utc>,
+        plan: &[Action],
     ) -> Result<Vec<Step>, RenderError> {
         let fail = |message: String| RenderError {
             what: step_id(action),
@@ -357,12 +385,7 @@ impl Dialect for MySql {
         let parent = &table.name;
 
         let (template, lock) = match &action.kind {
-            ActionKind::Create {
-                partition,
-                from,
-                to,
-                move_rows,
-            } => {
+            ActionKind::Create { partition, to, .. } => {
                 ctx.insert("partition", &partition.name);
                 let encode = |c: i64| -> Result<Value, RenderError> {
                     let kind = table
@@ -380,11 +403,19 @@ impl Dialect for MySql {
                 if let Bound::At(c) = to {
                     ctx.insert("to", &encode(*c)?);
                 }
-                if let Some(staged) = staged_create(table, policy, now, *from, *to, *move_rows) {
+                if let Some(staged) = staged_create(table, policy, now, action, plan) {
                     ctx.insert("holding", &NameCtx::from(&staged.holding));
                     ctx.insert("marker", &crate::render::moving_marker(parent));
                     ctx.insert("batch_rows", &policy.moves.batch_rows);
                     ctx.insert("finish", &staged.finish);
+                    let mut parts = Vec::new();
+                    for (name, to) in &staged.parts {
+                        parts.push(serde_json::json!({"name": name, "to": encode(*to)?}));
+                    }
+                    if let Some((_, last)) = staged.parts.last() {
+                        ctx.insert("last_to", &encode(*last)?);
+                    }
+                    ctx.insert("parts", &parts);
                     if let Some(c) = staged.stage_to {
                         ctx.insert("stage_to", &encode(c)?);
                     }
@@ -398,6 +429,14 @@ impl Dialect for MySql {
                 };
                     ("create.sql.tera", lock)
                 }
+            }
+            ActionKind::ReturnRows { partition } => {
+                ctx.insert("partition", &NameCtx::from(partition));
+                ctx.insert("batch_rows", &policy.moves.batch_rows);
+                (
+                    "return_rows.sql.tera",
+                    format!("batched: rows go back from {partition} into {parent} in batches of at most {} rows (row locks only: readers and writers go on); {partition} is dropped", policy.moves.batch_rows),
+                )
             }
             ActionKind::CreateList {
                 partition, values, ..
@@ -560,7 +599,7 @@ mod tests {
         };
         let templates = Templates::new(d);
         let step = d
-            .render(&templates, &action, t, &policy(), test_now())
+            .render(&templates, &action, t, &policy(), test_now(), &[])
             .unwrap()
             .remove(0);
         format!("id: {}\nlock: {}\n\n{}", step.id, step.lock, step.script())
@@ -714,7 +753,14 @@ mod tests {
             reason: "test".into(),
         };
         let e = MYSQL
-            .render(&Templates::new(&MYSQL), &action, &t, &policy(), test_now())
+            .render(
+                &Templates::new(&MYSQL),
+                &action,
+                &t,
+                &policy(),
+                test_now(),
+                &[],
+            )
             .unwrap_err();
         assert!(e.message.contains("no DEFAULT partition"), "{e}");
     }
@@ -731,12 +777,34 @@ mod tests {
         ));
     }
 
-    /// A large MAXVALUE tail (move_mode = "batched", the default): a past day stages the rows
-    /// below the current period out of the tail before its REORGANIZE and takes its own back;
-    /// the current day returns the rest and drops the holding table; a small tail, or
-    /// `move_mode = "locked"`, keeps the single REORGANIZE.
+    /// Render every action of a plan, as the renderer sees a whole plan.
+    fn render_plan(d: &'static MySql, kinds: Vec<ActionKind>, t: &Table) -> Vec<String> {
+        let plan: Vec<Action> = kinds
+            .into_iter()
+            .map(|kind| Action {
+                table: t.name.clone(),
+                kind,
+                reason: "test".into(),
+            })
+            .collect();
+        let templates = Templates::new(d);
+        plan.iter()
+            .map(|a| {
+                let step = d
+                    .render(&templates, a, t, &policy(), test_now(), &plan)
+                    .unwrap()
+                    .remove(0);
+                format!("id: {}\nlock: {}\n\n{}", step.id, step.lock, step.script())
+            })
+            .collect()
+    }
+
+    /// A large MAXVALUE tail (move_mode = "batched", the default): the table's first create
+    /// stages the rows below the current period out of the tail, creates every partition of
+    /// the plan in one REORGANIZE and takes its rows back; the others take theirs back; the
+    /// last drops the holding table. A small tail keeps one REORGANIZE per create.
     #[test]
-    fn large_tail_is_staged_before_the_reorganize() {
+    fn large_tail_is_staged_before_one_reorganize() {
         let mut t = table("columns", KeyKind::Date, true);
         t.partitions[1].est_rows = 100_000;
         let k = KeyKind::Date;
@@ -746,15 +814,27 @@ mod tests {
             to: Bound::At(k.parse(to).unwrap()),
             move_rows: true,
         };
-        let past = render(&MARIADB, day("2026-03-08", "2026-03-09"), &t);
-        let current = render(&MARIADB, day("2026-03-10", "2026-03-11"), &t);
-        let future = render(&MARIADB, day("2026-03-11", "2026-03-12"), &t);
-        assert!(past.contains("batch_copy") && past.contains("< '2026-03-10'"), "{past}");
-        assert!(current.contains("DROP TABLE IF EXISTS") && !current.contains("FOR UPDATE"));
-        assert!(!future.contains("partctl_moving"), "{future}");
+        let days = || {
+            vec![
+                day("2026-03-08", "2026-03-09"),
+                day("2026-03-09", "2026-03-10"),
+                day("2026-03-10", "2026-03-11"),
+            ]
+        };
+        let steps = render_plan(&MARIADB, days(), &t);
+        let reorganizes = |s: &str| s.matches("REORGANIZE PARTITION `").count();
+        assert_eq!(reorganizes(&steps[0]), 1);
+        assert!(steps[0].contains("FOR UPDATE") && steps[0].contains("< '2026-03-10'"));
+        assert!(steps[1..]
+            .iter()
+            .all(|s| reorganizes(s) == 0 && !s.contains("FOR UPDATE")));
+        assert!(steps[2].contains("DROP TABLE IF EXISTS") && !steps[1].contains("DROP TABLE"));
         t.partitions[1].est_rows = 10;
-        assert!(!render(&MARIADB, day("2026-03-08", "2026-03-09"), &t).contains("partctl_moving"));
-        insta::assert_snapshot!(format!("{past}\n{current}"));
+        let small = render_plan(&MARIADB, days(), &t);
+        assert!(small
+            .iter()
+            .all(|s| reorganizes(s) == 1 && !s.contains("partctl_moving")));
+        insta::assert_snapshot!(steps.join("\n"));
     }
 
     #[test]

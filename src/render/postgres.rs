@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "bound_predicate.sql.tera",
     "create.sql.tera",
     "create_batched.sql.tera",
+    "return_rows.sql.tera",
     "expire.sql.tera",
     "key_stats.sql.tera",
     "grow_hash.sql.tera",
@@ -79,6 +80,7 @@ impl Dialect for Postgres {
         table: &Table,
         policy: &Policy,
         _now: DateTime<Utc>,
+        _plan: &[Action],
     ) -> Result<Vec<Step>, RenderError> {
         let mut ctx = Context::new();
         ctx.insert("table", &NameCtx::from(&table.name));
@@ -214,6 +216,13 @@ impl Dialect for Postgres {
                 (
                     "expire.sql.tera",
                     with_partition_lock(lock, partition, then.as_ref()),
+                )
+            }
+            ActionKind::ReturnRows { partition } => {
+                ctx.insert("partition", &NameCtx::from(partition));
+                (
+                    "return_rows.sql.tera",
+                    format!("ROW EXCLUSIVE on {parent} (rows inserted through it) and ACCESS EXCLUSIVE on {partition} (dropped)"),
                 )
             }
             ActionKind::Cleanup { partition, then } => {
@@ -472,7 +481,7 @@ mod tests {
         };
         let templates = Templates::new(&POSTGRES);
         let step = POSTGRES
-            .render(&templates, &action, &t, &policy(), test_now())
+            .render(&templates, &action, &t, &policy(), test_now(), &[])
             .unwrap()
             .remove(0);
         format!(
@@ -593,7 +602,7 @@ mod tests {
             .remove(0);
         let templates = Templates::new(&POSTGRES);
         POSTGRES
-            .render(&templates, &action, &t, &p, test_now())
+            .render(&templates, &action, &t, &p, test_now(), &[])
             .unwrap()
             .iter()
             .map(|s| format!("id: {}\nlock: {}\n\n{}", s.id, s.lock, s.script()))
@@ -661,6 +670,7 @@ mod tests {
                 &t,
                 &policy(),
                 test_now(),
+                &[],
             )
             .unwrap_err();
         assert!(e.message.contains("cannot shrink hash partitioning"), "{e}");
@@ -713,6 +723,7 @@ mod tests {
                 &t,
                 &policy(),
                 test_now(),
+                &[],
             )
             .unwrap()
             .remove(0);
@@ -727,6 +738,7 @@ mod tests {
                 &t,
                 &policy(),
                 test_now(),
+                &[],
             )
             .unwrap()
             .remove(0);
@@ -740,6 +752,7 @@ mod tests {
                 &t,
                 &policy(),
                 test_now(),
+                &[],
             )
             .unwrap()
             .remove(0);

@@ -488,7 +488,8 @@ fn read_stats(
         max_key: decode(mx, KeyExpr::Column)?,
         catch_all_min: merge(decode(lo, expr)?, decode(held_lo, expr)?, i64::min),
         catch_all_max: merge(decode(hi, expr)?, decode(held_hi, expr)?, i64::max),
-        in_transit: holding.map(|h| h.name.clone()).into_iter().collect(),
+        in_transit: vec![],
+        holding: holding.map(|h| h.name.clone()),
     })
 }
 

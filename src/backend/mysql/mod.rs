@@ -204,7 +204,17 @@ impl Backend for MyBackend {
             .map_err(|e| stmt_error(&e))
     }
 
-    fn reset_session(&mut self) {}
+    fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
+        self.execute(&format!("SET @partctl_batch = {rows}"))
+            .map(|_| ())
+    }
+
+    /// A staged move reads in READ COMMITTED; a failed one must not leave the session there.
+    fn reset_session(&mut self) {
+        let _ = self
+            .conn
+            .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    }
 
     fn count_mismatch(&self, detail: String, at_target: bool) -> String {
         if at_target {

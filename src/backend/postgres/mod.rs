@@ -231,6 +231,13 @@ impl Backend for PgBackend {
             .collect()
     }
 
+    fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
+        self.execute(&format!(
+            "SELECT set_config('partctl.batch_rows', '{rows}', false)"
+        ))
+        .map(|_| ())
+    }
+
     fn reset_session(&mut self) {
         // Session-level timeouts must not leak into the next step.
         let _ = self.client.execute("RESET lock_timeout", &[]);
