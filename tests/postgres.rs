@@ -2766,7 +2766,11 @@ fn rows_left_in_a_labelled_table_no_create_resumes_go_back() {
     );
     let stuck = db.query_i64("SELECT count(*) FROM public.ev_stuck");
     assert!(stuck > 0);
-    assert_eq!(ev_sum(&db).0, before.0 - stuck, "the stuck rows are invisible");
+    assert_eq!(
+        ev_sum(&db).0,
+        before.0 - stuck,
+        "the stuck rows are invisible"
+    );
     let plan = partctl(&db, &policy, NOW, &["plan"]);
     expect_code(&plan, 2, "plan");
     assert!(

@@ -83,6 +83,7 @@ struct Progress {
     /// The rows the next batch may take (0: not started; see [`BatchSizing`]).
     batch_rows: u64,
     sizing: BatchSizing,
+    sized: Sized,
 }
 
 /// How batched moves size their batches: by rows (at most `max_rows`, the policy's
@@ -119,18 +120,57 @@ impl BatchSizing {
         }
     }
 
-    /// The size of the batch after one of `rows` that took `took`.
-    pub fn next(&self, current: u64, rows: u64, took: Duration) -> u64 {
-        let current = current.clamp(1, self.max_rows.max(1));
-        if took > self.target && rows > 0 {
-            let scaled = current as f64 * self.target.as_secs_f64() / took.as_secs_f64() * 0.8;
-            (scaled as u64).clamp(MIN_BATCH_ROWS.min(self.max_rows), current)
-        } else if took < self.target / 2 {
+    /// The size of the batch after `this` one (its size, rows moved, time taken), given the
+    /// one before. When a smaller batch took about as long as the larger one before it, its
+    /// time is not the rows' (a scan of a catch-all without an index on the key costs the same
+    /// for any batch): shrinking cannot help, so the larger size comes back and becomes the
+    /// floor ([`Sized::floor`]).
+    pub fn next(&self, state: &mut Sized, this: Batch) -> u64 {
+        let current = this.size.clamp(1, self.max_rows.max(1));
+        let before = state.last.replace(this);
+        let next = if this.took > self.target && this.rows > 0 {
+            match before {
+                Some(b)
+                    if b.size > current
+                        && this.took.as_secs_f64() >= 0.7 * b.took.as_secs_f64() =>
+                {
+                    state.floor = b.size;
+                    b.size
+                }
+                _ => {
+                    let scaled =
+                        current as f64 * self.target.as_secs_f64() / this.took.as_secs_f64() * 0.8;
+                    (scaled as u64).clamp(
+                        MIN_BATCH_ROWS
+                            .min(self.max_rows)
+                            .max(state.floor.min(current)),
+                        current,
+                    )
+                }
+            }
+        } else if this.took < self.target / 2 {
             current.saturating_mul(2).min(self.max_rows)
         } else {
             current
-        }
+        };
+        next.clamp(1, self.max_rows.max(1))
     }
+}
+
+/// One batch, for [`BatchSizing::next`].
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    pub size: u64,
+    pub rows: u64,
+    pub took: Duration,
+}
+
+/// What the time rule learned over a step's batches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sized {
+    pub last: Option<Batch>,
+    /// The time rule never shrinks below this (learned: smaller batches were not faster).
+    pub floor: u64,
 }
 
 impl Progress {
@@ -141,6 +181,7 @@ impl Progress {
             batches: self.batches,
             batch_rows: self.batch_rows,
             sizing: self.sizing,
+            sized: self.sized,
             ..Progress::default()
         }
     }
@@ -439,7 +480,12 @@ fn run_statements(
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
                     progress.in_tx = false;
                     progress.committed += copied;
-                    progress.batch_rows = progress.sizing.next(size, copied, started.elapsed());
+                    let this = Batch {
+                        size,
+                        rows: copied,
+                        took: started.elapsed(),
+                    };
+                    progress.batch_rows = progress.sizing.next(&mut progress.sized, this);
                     if copied == 0 {
                         break;
                     }
@@ -484,10 +530,12 @@ fn run_statements(
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
                     progress.in_tx = false;
                     progress.committed += deleted.max(0) as u64;
-                    progress.batch_rows =
-                        progress
-                            .sizing
-                            .next(size, deleted.max(0) as u64, started.elapsed());
+                    let this = Batch {
+                        size,
+                        rows: deleted.max(0) as u64,
+                        took: started.elapsed(),
+                    };
+                    progress.batch_rows = progress.sizing.next(&mut progress.sized, this);
                     if deleted == 0 {
                         break;
                     }
@@ -520,22 +568,92 @@ mod tests {
             max_rows: 50_000,
             target: Duration::from_millis(500),
         };
+        let ms = Duration::from_millis;
+        let next = |size, rows, took| s.next(&mut Sized::default(), Batch { size, rows, took });
         // 50,000 rows in 2 s against a 500 ms target: a quarter, less a margin.
-        assert_eq!(s.next(50_000, 50_000, Duration::from_secs(2)), 10_000);
+        assert_eq!(next(50_000, 50_000, ms(2000)), 10_000);
         // Never below the floor, never above the current size when slow.
-        assert_eq!(s.next(200, 200, Duration::from_secs(60)), MIN_BATCH_ROWS);
+        assert_eq!(next(200, 200, ms(60_000)), MIN_BATCH_ROWS);
         // Fast: doubles, capped by move_batch_rows.
-        assert_eq!(s.next(10_000, 10_000, Duration::from_millis(100)), 20_000);
-        assert_eq!(s.next(40_000, 40_000, Duration::from_millis(100)), 50_000);
+        assert_eq!(next(10_000, 10_000, ms(100)), 20_000);
+        assert_eq!(next(40_000, 40_000, ms(100)), 50_000);
         // Within the target: unchanged; an empty batch never shrinks it.
-        assert_eq!(s.next(10_000, 10_000, Duration::from_millis(400)), 10_000);
-        assert_eq!(s.next(10_000, 0, Duration::from_secs(9)), 10_000);
+        assert_eq!(next(10_000, 10_000, ms(400)), 10_000);
+        assert_eq!(next(10_000, 0, ms(9000)), 10_000);
         // A policy whose move_batch_rows is under the floor keeps it.
         let tiny = BatchSizing {
             max_rows: 10,
-            target: Duration::from_millis(1),
+            target: ms(1),
         };
-        assert_eq!(tiny.next(10, 10, Duration::from_secs(1)), 10);
+        assert_eq!(
+            tiny.next(
+                &mut Sized::default(),
+                Batch {
+                    size: 10,
+                    rows: 10,
+                    took: ms(1000)
+                }
+            ),
+            10
+        );
+    }
+
+    /// A batch whose time is a scan's, not its rows': shrinking once shows it, the size comes
+    /// back and stays.
+    #[test]
+    fn batches_stop_shrinking_when_smaller_is_not_faster() {
+        let s = BatchSizing {
+            max_rows: 50_000,
+            target: Duration::from_millis(250),
+        };
+        let ms = Duration::from_millis;
+        let mut state = Sized::default();
+        let a = s.next(
+            &mut state,
+            Batch {
+                size: 50_000,
+                rows: 50_000,
+                took: ms(1500),
+            },
+        );
+        assert!(a < 50_000);
+        let b = s.next(
+            &mut state,
+            Batch {
+                size: a,
+                rows: a,
+                took: ms(1400),
+            },
+        );
+        assert_eq!(b, 50_000, "back to the larger size");
+        let c = s.next(
+            &mut state,
+            Batch {
+                size: b,
+                rows: b,
+                took: ms(1500),
+            },
+        );
+        assert_eq!(c, 50_000, "and it stays: {state:?}");
+        // Proportional costs still shrink.
+        let mut state = Sized::default();
+        let a = s.next(
+            &mut state,
+            Batch {
+                size: 50_000,
+                rows: 50_000,
+                took: ms(1000),
+            },
+        );
+        let b = s.next(
+            &mut state,
+            Batch {
+                size: a,
+                rows: a,
+                took: ms(200),
+            },
+        );
+        assert!(b <= a * 2 && a < 50_000, "{a} {b}");
     }
 
     #[test]
