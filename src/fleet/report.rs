@@ -259,21 +259,16 @@ pub fn plan_markdown(targets: &[TargetDoc<PlanDoc>]) -> String {
         }
         let k = g.names.len();
         let steps = g.doc.steps.len();
-        out.push_str(
-            &format!(
-                "\n#### Plan {}: {} {} step{} on {}\n\n",
-                i + 1,
-                if k > 1 { "the same" } else { "" },
-                steps,
-                plural(steps),
-                if k > 1 {
-                    format!("{k} targets")
-                } else {
-                    format!("`{}`", md_line(g.names[0]))
-                }
-            )
-            .replace(":  ", ": "),
-        );
+        let (same, on) = if k > 1 {
+            ("the same ", format!("{k} targets"))
+        } else {
+            ("", format!("`{}`", md_line(g.names[0])))
+        };
+        out.push_str(&format!(
+            "\n#### Plan {}: {same}{steps} step{} on {on}\n\n",
+            i + 1,
+            plural(steps),
+        ));
         if k > 4 {
             out.push_str(&format!(
                 "<details><summary>the {k} targets</summary>\n\n{}\n</details>\n\n",
