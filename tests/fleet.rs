@@ -623,3 +623,68 @@ fn passwords_from_password_env_are_used_and_never_printed() {
         }
     }
 }
+
+#[test]
+fn a_bad_targets_file_or_selection_is_an_error_naming_it() {
+    let p = policy("badfile", POLICY);
+    let t = temp_dir("badfile").join("targets.toml");
+    std::fs::write(
+        &t,
+        "[[target]]\nname = \"a\"\nurl = \"postgres://h/d\"\nhost = \"x\"\n\n[[target]]\nname = \"b\"\nurl = \"postgres://h/e\"\n",
+    )
+    .unwrap();
+    for cmd in ["plan", "apply", "show"] {
+        let r = fleet(&p, &t, &[cmd], &[]);
+        expect_code(&r, 1, cmd);
+        assert!(
+            r.stderr.contains("targets.toml:4:1: unknown field `host`"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+    // check says UNKNOWN, never 1.
+    let r = fleet(&p, &t, &["check"], &[]);
+    expect_code(&r, 3, "check");
+    assert!(r.stdout.starts_with("UNKNOWN - "), "{}", r.stdout);
+    std::fs::write(
+        &t,
+        "[[target]]\nname = \"a\"\nurl = \"postgres://h/d\"\n\n[[target]]\nname = \"a\"\nurl = \"postgres://h/e\"\n",
+    )
+    .unwrap();
+    let r = fleet(&p, &t, &["plan"], &[]);
+    expect_code(&r, 1, "duplicate");
+    assert!(
+        r.stderr
+            .contains("targets.toml:6:8: target `a` is already defined at "),
+        "{}",
+        r.stderr
+    );
+    let r = fleet(&p, &t, &["--jobs", "0", "plan"], &[]);
+    expect_code(&r, 1, "--jobs 0");
+    // Two URLs alone are two targets named host:port/database, in the order given.
+    let r = common::run(
+        &[
+            "--policies",
+            p.to_str().unwrap(),
+            "-d",
+            "postgres://u:Secr3t@127.0.0.1:1/a?connect_timeout=1",
+            "-d",
+            "mysql://127.0.0.1:1/b?connect_timeout=1",
+            "-f",
+            "json",
+            "plan",
+        ],
+        &[],
+    );
+    expect_code(&r, 1, "two unreachable URLs");
+    let v = json(&r);
+    assert_eq!(v["targets"][0]["name"], "127.0.0.1:1/a");
+    assert_eq!(v["targets"][1]["name"], "127.0.0.1:1/b");
+    assert!(!r.stdout.contains("Secr3t") && !r.stderr.contains("Secr3t"));
+    assert!(
+        r.stderr
+            .ends_with("error: 2 of 2 targets failed: 127.0.0.1:1/a, 127.0.0.1:1/b\n"),
+        "{}",
+        r.stderr
+    );
+}

@@ -67,8 +67,8 @@ pub fn text_heading(name: &str) -> String {
     format!("=== {name} ===\n")
 }
 
-/// A text block per target: its heading, then what the command printed for it, or its error
-/// when it printed nothing. Blocks are separated by a blank line.
+/// A text block per target: its heading, what the command printed for it, then the error
+/// that stopped it, if one did. Blocks are separated by a blank line.
 pub fn text_blocks(blocks: &[(String, Option<String>, String)]) -> String {
     let mut out = String::new();
     for (i, (name, error, body)) in blocks.iter().enumerate() {
@@ -77,12 +77,11 @@ pub fn text_blocks(blocks: &[(String, Option<String>, String)]) -> String {
         }
         out.push_str(&text_heading(name));
         out.push_str(body);
-        if body.is_empty() {
-            if let Some(e) = error {
-                out.push_str(&format!("failed: {}\n", one_line(e)));
-            }
-        } else if !body.ends_with('\n') {
+        if !body.is_empty() && !body.ends_with('\n') {
             out.push('\n');
+        }
+        if let Some(e) = error {
+            out.push_str(&format!("failed: {}\n", one_line(e)));
         }
     }
     out
