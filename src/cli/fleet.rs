@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use partctl::catalog::Catalog;
 use partctl::check::{self, Report, Status};
-use partctl::fleet::report::{self as fleet_report, FleetDoc, TargetDoc};
+use partctl::fleet::report::{self as fleet_report, Block, FleetDoc, TargetDoc};
 use partctl::fleet::{self, Target};
 use partctl::output::{self, plural, Format};
 use partctl::policy::Policy;
@@ -168,7 +168,7 @@ fn run_all(
                 Done {
                     name: item.name.clone(),
                     code: 1,
-                    fatal: Some(e),
+                    fatal: Some(e.to_string()),
                     errors: vec![],
                     out: vec![],
                     plan: None,
@@ -277,14 +277,12 @@ fn finish(cli: &Cli, done: Vec<Done>) -> Result<u8> {
                 .collect(),
         )
     };
-    let blocks = || -> Vec<(String, Option<String>, String)> {
+    let blocks = || -> Vec<Block> {
         done.iter()
-            .map(|d| {
-                (
-                    d.name.clone(),
-                    d.fatal.clone(),
-                    String::from_utf8_lossy(&d.out).into_owned(),
-                )
+            .map(|d| Block {
+                name: d.name.clone(),
+                error: d.fatal.clone(),
+                body: String::from_utf8_lossy(&d.out).into_owned(),
             })
             .collect()
     };
@@ -451,7 +449,7 @@ pub fn check(cli: &Cli, prometheus: Option<&Path>) -> u8 {
                             selected.iter().map(|p| p.table.to_string()).collect();
                         target_report(
                             &t.name,
-                            r.unwrap_or_else(|e| Report::unknown(now, &names, &e)),
+                            r.unwrap_or_else(|e| Report::unknown(now, &names, &e.to_string())),
                         )
                     })
                     .collect()

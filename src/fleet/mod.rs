@@ -177,10 +177,15 @@ pub fn select(
         .collect())
 }
 
+/// A run that panicked (a bug), with the panic's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal error (panic): {0}")]
+pub struct Panicked(pub String);
+
 /// Run `f` on every item, at most `jobs` at once (std threads, no runtime), and return the
 /// results in the items' order. A panic in one run becomes that item's `Err` (with the
 /// panic's message) and never stops the others.
-pub fn run_each<I, T, F>(items: &[I], jobs: usize, f: F) -> Vec<Result<T, String>>
+pub fn run_each<I, T, F>(items: &[I], jobs: usize, f: F) -> Vec<Result<T, Panicked>>
 where
     I: Sync,
     T: Send,
@@ -189,7 +194,7 @@ where
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<T, String>>>> =
+    let results: Mutex<Vec<Option<Result<T, Panicked>>>> =
         Mutex::new((0..items.len()).map(|_| None).collect());
     let workers = jobs.max(1).min(items.len().max(1));
     std::thread::scope(|s| {
@@ -197,16 +202,8 @@ where
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(i) else { break };
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item))).map_err(
-                    |p| {
-                        let m = p
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| p.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown cause".into());
-                        format!("internal error (panic): {m}")
-                    },
-                );
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item)))
+                    .map_err(|p| Panicked(panic_message(p.as_ref())));
                 if let Ok(mut v) = results.lock() {
                     v[i] = Some(r);
                 }
@@ -217,8 +214,16 @@ where
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("internal error: no result".into())))
+        .map(|r| r.unwrap_or_else(|| Err(Panicked("no result".into()))))
         .collect()
+}
+
+/// What a panic said.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into())
 }
 
 /// The exit status of a command over the targets (every command but `check`, whose status is

@@ -62,6 +62,14 @@ pub fn parse_documents(printed: &[u8]) -> Option<serde_json::Value> {
     }
 }
 
+/// What a command printed for one target of a fleet, and the error that stopped it.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub name: String,
+    pub error: Option<String>,
+    pub body: String,
+}
+
 /// The header of a target's text block.
 pub fn text_heading(name: &str) -> String {
     format!("=== {name} ===\n")
@@ -69,9 +77,9 @@ pub fn text_heading(name: &str) -> String {
 
 /// A text block per target: its heading, what the command printed for it, then the error
 /// that stopped it, if one did. Blocks are separated by a blank line.
-pub fn text_blocks(blocks: &[(String, Option<String>, String)]) -> String {
+pub fn text_blocks(blocks: &[Block]) -> String {
     let mut out = String::new();
-    for (i, (name, error, body)) in blocks.iter().enumerate() {
+    for (i, Block { name, error, body }) in blocks.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
@@ -88,8 +96,8 @@ pub fn text_blocks(blocks: &[(String, Option<String>, String)]) -> String {
 }
 
 /// Markdown for commands without a fleet summary of their own: a section per target.
-pub fn markdown_sections(command: &str, blocks: &[(String, Option<String>, String)]) -> String {
-    let failed = blocks.iter().filter(|b| b.1.is_some()).count();
+pub fn markdown_sections(command: &str, blocks: &[Block]) -> String {
+    let failed = blocks.iter().filter(|b| b.error.is_some()).count();
     let mut out = format!(
         "## partctl {command}: {} target{}{}\n",
         blocks.len(),
@@ -100,7 +108,7 @@ pub fn markdown_sections(command: &str, blocks: &[(String, Option<String>, Strin
             String::new()
         }
     );
-    for (name, error, body) in blocks {
+    for Block { name, error, body } in blocks {
         out.push_str(&format!("\n#### Target `{}`\n\n", md_line(name)));
         if let Some(e) = error {
             out.push_str(&format!("**failed**: {}\n\n", md_line(e)));

@@ -177,7 +177,10 @@ fn the_runner_keeps_order_bounds_parallelism_and_isolates_panics() {
     assert_eq!(most.load(Ordering::SeqCst), 3);
     for (i, r) in out.iter().enumerate() {
         if i == 5 {
-            assert!(r.as_ref().unwrap_err().contains("boom"));
+            assert_eq!(
+                r.as_ref().unwrap_err().to_string(),
+                "internal error (panic): boom"
+            );
         } else {
             assert_eq!(*r.as_ref().unwrap(), i as u64 * 10);
         }
@@ -273,9 +276,14 @@ fn markdown_groups_identical_plans_and_stays_short_for_256_targets() {
 
 #[test]
 fn text_blocks_are_headed_by_the_target_name() {
+    let block = |name: &str, error: Option<&str>, body: &str| report::Block {
+        name: name.into(),
+        error: error.map(Into::into),
+        body: body.into(),
+    };
     let t = report::text_blocks(&[
-        ("a".into(), None, "No changes.\n".into()),
-        ("b".into(), Some("cannot connect".into()), String::new()),
+        block("a", None, "No changes.\n"),
+        block("b", Some("cannot connect"), ""),
     ]);
     assert_eq!(
         t,
