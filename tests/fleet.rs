@@ -255,6 +255,20 @@ fn one_unreachable_target_fails_alone_and_is_named() {
         r.stdout
     );
     assert!(lines[1].starts_with("gone: UNKNOWN - "), "{}", r.stdout);
+    let r = fleet(&p, &targets, &["-f", "markdown", "check"], &[]);
+    expect_code(&r, 3, "check markdown");
+    assert!(
+        r.stdout.starts_with("### partctl check: UNKNOWN\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("\n| `gone` | **UNKNOWN** | cannot connect to "),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("\n| `").count(), 1, "{}", r.stdout);
 }
 
 #[test]

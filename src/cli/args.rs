@@ -10,7 +10,7 @@ use std::path::PathBuf;
     name = "partctl",
     version,
     about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
-    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."
+    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Several targets: the worst over them (1 before 2)."
 )]
 pub struct Cli {
     /// Policy file or directory (every *.toml in it, by name). Repeatable.
