@@ -627,6 +627,16 @@ fn passwords_from_password_env_are_used_and_never_printed() {
             std::fs::read_to_string(file(f)).unwrap_or_default(),
         ));
     }
+    for db in &maria {
+        let h = db.query_strings("SELECT table_name, status, message FROM partctl.run_history");
+        assert!(!h.is_empty(), "run recorded its history on {}", db.url);
+        outputs.push((format!("history on {}", db.url), format!("{h:?}")));
+    }
+    for db in &pg {
+        let h = db.query_strings("SELECT table_name, status, message FROM partctl.run_history");
+        assert!(!h.is_empty(), "run recorded its history on {}", db.url);
+        outputs.push((format!("history on {}", db.url), format!("{h:?}")));
+    }
     // The password was used: the MariaDB targets were applied.
     for db in &maria {
         assert_eq!(maria_partitions(db), 4, "{}", db.url);
