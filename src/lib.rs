@@ -5,7 +5,8 @@
 //! [`policy`] (parse + validate, pure) -> [`catalog`] (the engine-neutral model of what the
 //! database has) -> [`plan`] (pure, deterministic for a given `now`) -> [`render`] (SQL through
 //! each engine's templates and quoting) -> [`backend`] (one per engine: the only code that talks
-//! to a server) -> [`apply`] (the engine-neutral executor) -> [`verify`], [`check`] and [`run`].
+//! to a server) -> [`apply`] (the engine-neutral executor) -> [`verify`], [`check`] and [`run`]
+//! -> [`fleet`] (targets, the same command on many databases in parallel, the fleet's reports).
 //! Leaf utilities used by all: [`names`], [`key`], [`sql`], [`explain`], and the helpers of
 //! [`output`] (the one output `Format`, Markdown escaping, times, sizes, atomic writes), which
 //! also holds the printers of `plan`, `apply` and `show`.
@@ -15,6 +16,7 @@ pub mod backend;
 pub mod catalog;
 pub mod check;
 pub mod explain;
+pub mod fleet;
 pub mod key;
 pub mod name_template;
 pub mod names;

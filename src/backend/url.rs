@@ -118,12 +118,17 @@ impl DbUrl {
         &self.driver
     }
 
-    /// `host:port/database`, the name a target given by URL only goes by.
+    /// `host:port/database`, the name a target given by URL only goes by (the engine's
+    /// default port when the URL names none; never the user or the password).
     pub fn target_name(&self) -> String {
         match url::Url::parse(&self.driver) {
             Ok(u) => {
-                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-                format!("{}{port}{}", u.host_str().unwrap_or("localhost"), u.path())
+                let port = u.port().unwrap_or(match self.engine {
+                    Engine::Postgres => 5432,
+                    Engine::Mysql | Engine::Mariadb => 3306,
+                });
+                let name = format!("{}:{port}{}", u.host_str().unwrap_or("localhost"), u.path());
+                redact_text(&name, &self.secrets)
             }
             Err(_) => self.shown.clone(),
         }
@@ -268,6 +273,10 @@ mod tests {
         assert_eq!(u.connect_timeout, Duration::from_secs(5));
         assert_eq!(u.expose(), "mysql://h:3307/d");
         assert_eq!(u.target_name(), "h:3307/d");
+        let u = DbUrl::parse("postgres://app:pw@db.internal/app?sslmode=require").unwrap();
+        assert_eq!(u.target_name(), "db.internal:5432/app");
+        let u = DbUrl::parse("mariadb://root@10.0.0.7/shop").unwrap();
+        assert_eq!(u.target_name(), "10.0.0.7:3306/shop");
         assert_eq!(
             DbUrl::parse("mysql://h/d").unwrap().connect_timeout,
             DEFAULT_CONNECT_TIMEOUT

@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use judge::assess;
-pub use prometheus::{escape_label, prometheus};
+pub use prometheus::{escape_label, prometheus, prometheus_fleet};
 pub use report::render;
 
 /// A Nagios status. The numeric value is the plugin's exit status.

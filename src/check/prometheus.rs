@@ -19,6 +19,34 @@ pub fn escape_label(v: &str) -> String {
 
 /// The report as Prometheus text-format metrics (for node_exporter's textfile collector).
 pub fn prometheus(r: &Report) -> String {
+    metrics(&[(None, r)])
+}
+
+/// A fleet's reports as one metrics file: every series carries a `target` label (the target's
+/// name), the overall status and timestamp included (one per target).
+pub fn prometheus_fleet(reports: &[(&str, &Report)]) -> String {
+    let labelled: Vec<(Option<&str>, &Report)> =
+        reports.iter().map(|(t, r)| (Some(*t), *r)).collect();
+    metrics(&labelled)
+}
+
+/// `{target="...",table="..."}`, `{table="..."}`, `{target="..."}` or nothing.
+fn labels(target: Option<&str>, table: Option<&str>) -> String {
+    let mut l = Vec::new();
+    if let Some(t) = target {
+        l.push(format!("target=\"{}\"", escape_label(t)));
+    }
+    if let Some(t) = table {
+        l.push(format!("table=\"{}\"", escape_label(t)));
+    }
+    if l.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", l.join(","))
+    }
+}
+
+fn metrics(reports: &[(Option<&str>, &Report)]) -> String {
     type Get = fn(&TableCheck) -> Option<u64>;
     let families: [(&str, &str, Get); 8] = [
         (
@@ -64,28 +92,32 @@ pub fn prometheus(r: &Report) -> String {
     ];
     let mut out = String::new();
     for (name, help, get) in families {
-        let samples: Vec<(String, u64)> = r
-            .tables
+        let samples: Vec<(String, u64)> = reports
             .iter()
-            .filter_map(|t| get(t).map(|v| (escape_label(&t.table), v)))
+            .flat_map(|(target, r)| {
+                r.tables
+                    .iter()
+                    .filter_map(move |t| get(t).map(|v| (labels(*target, Some(&t.table)), v)))
+            })
             .collect();
         if samples.is_empty() {
             continue;
         }
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        for (table, v) in samples {
-            out.push_str(&format!("{name}{{table=\"{table}\"}} {v}\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{labels} {v}\n"));
         }
     }
-    let beyond: Vec<(String, u64)> = r
-        .tables
+    let beyond: Vec<(String, u64)> = reports
         .iter()
-        .filter_map(|t| {
-            t.catch_all.as_ref().map(|c| {
-                (
-                    escape_label(&t.table),
-                    u64::from(c.as_ref().is_some_and(|c| c.beyond_horizon)),
-                )
+        .flat_map(|(target, r)| {
+            r.tables.iter().filter_map(move |t| {
+                t.catch_all.as_ref().map(|c| {
+                    (
+                        labels(*target, Some(&t.table)),
+                        u64::from(c.as_ref().is_some_and(|c| c.beyond_horizon)),
+                    )
+                })
             })
         })
         .collect();
@@ -94,17 +126,25 @@ pub fn prometheus(r: &Report) -> String {
         out.push_str(&format!(
             "# HELP {name} 1 when rows in the catch-all lie beyond the premake horizon (they stay there).\n# TYPE {name} gauge\n"
         ));
-        for (table, v) in beyond {
-            out.push_str(&format!("{name}{{table=\"{table}\"}} {v}\n"));
+        for (labels, v) in beyond {
+            out.push_str(&format!("{name}{labels} {v}\n"));
         }
     }
-    out.push_str(&format!(
-        "# HELP partctl_check_overall_status The worst status of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n# TYPE partctl_check_overall_status gauge\npartctl_check_overall_status {}\n",
-        r.status.code()
-    ));
-    out.push_str(&format!(
-        "# HELP partctl_check_timestamp_seconds When the check ran (Unix time; the --now clock when given).\n# TYPE partctl_check_timestamp_seconds gauge\npartctl_check_timestamp_seconds {}\n",
-        r.now.timestamp()
-    ));
+    out.push_str("# HELP partctl_check_overall_status The worst status of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n# TYPE partctl_check_overall_status gauge\n");
+    for (target, r) in reports {
+        out.push_str(&format!(
+            "partctl_check_overall_status{} {}\n",
+            labels(*target, None),
+            r.status.code()
+        ));
+    }
+    out.push_str("# HELP partctl_check_timestamp_seconds When the check ran (Unix time; the --now clock when given).\n# TYPE partctl_check_timestamp_seconds gauge\n");
+    for (target, r) in reports {
+        out.push_str(&format!(
+            "partctl_check_timestamp_seconds{} {}\n",
+            labels(*target, None),
+            r.now.timestamp()
+        ));
+    }
     out
 }

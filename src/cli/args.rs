@@ -10,7 +10,7 @@ use std::path::PathBuf;
     name = "partctl",
     version,
     about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
-    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."
+    after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Several targets: the worst over them (1 before 2)."
 )]
 pub struct Cli {
     /// Policy file or directory (every *.toml in it, by name). Repeatable.
@@ -21,15 +21,29 @@ pub struct Cli {
         default_value = "policies"
     )]
     pub policies: Vec<PathBuf>,
-    /// postgres://, postgresql://, mysql:// or mariadb:// URL.
+    /// postgres://, postgresql://, mysql:// or mariadb:// URL; repeatable, one target per URL
+    /// (named host:port/database). Without it and without --targets: $DATABASE_URL.
+    #[arg(short = 'd', long = "database-url", global = true, value_name = "URL")]
+    pub database_url: Vec<String>,
+    /// TOML file of targets ([[target]] name, url, password_env, tags).
+    #[arg(long = "targets", global = true, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Act on this target only (repeatable).
+    #[arg(long = "target", global = true, value_name = "NAME")]
+    pub target: Vec<String>,
+    /// Act on the targets with this tag (repeatable).
+    #[arg(long = "tag", global = true, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Targets worked on in parallel (one connection each).
     #[arg(
-        short = 'd',
-        long = "database-url",
-        env = "DATABASE_URL",
+        short = 'j',
+        long = "jobs",
         global = true,
-        hide_env_values = true
+        value_name = "N",
+        default_value_t = partctl::fleet::DEFAULT_JOBS,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
     )]
-    pub database_url: Option<String>,
+    pub jobs: u16,
     /// Plan as if the clock read TIME (RFC 3339, or YYYY-MM-DD = midnight UTC).
     #[arg(long, global = true, value_name = "TIME")]
     pub now: Option<String>,

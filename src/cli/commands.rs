@@ -1,12 +1,14 @@
 //! One function per command: read what it needs, call the library, print through
-//! [`partctl::output`], and return the exit status.
+//! [`partctl::output`], and return the exit status. Each works on one target and writes
+//! through an [`Io`]: stdout and stderr for a single database, buffers for a fleet (see
+//! `fleet.rs`, which prints them per target once all are done).
 
 use super::args::Cli;
-use super::{connect, db_url, load_policies, parse_now, select};
+use super::{connect, load_policies, parse_now, select};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use partctl::apply;
-use partctl::backend::{self, Backend};
+use partctl::backend::{self, Backend, DbUrl};
 use partctl::catalog::Catalog;
 use partctl::check::{self, Report, Status};
 use partctl::output::{self, plan::print_plan, show};
@@ -15,6 +17,53 @@ use partctl::render::{self, PlanDoc};
 use partctl::verify;
 use std::io::Write;
 use std::path::Path;
+
+/// Where one target's command writes.
+pub struct Io<'a> {
+    /// Results: stdout, or a fleet's buffer for the target.
+    pub out: &'a mut dyn Write,
+    /// In a fleet: the target's name, said before every line on stderr.
+    pub target: Option<String>,
+    /// The messages said as `error: ...` (a fleet's JSON `error`).
+    pub errors: Vec<String>,
+    /// In a fleet: the plan, for the fleet's own reports and `--out` file.
+    pub plan: Option<PlanDoc>,
+}
+
+impl<'a> Io<'a> {
+    pub fn new(out: &'a mut dyn Write, target: Option<String>) -> Io<'a> {
+        Io {
+            out,
+            target,
+            errors: vec![],
+            plan: None,
+        }
+    }
+
+    /// Part of a fleet: files (`--out`, `--prometheus`) are the fleet's to write.
+    pub fn in_fleet(&self) -> bool {
+        self.target.is_some()
+    }
+
+    /// A line on stderr.
+    pub fn say(&self, line: &str) {
+        say(self.target.as_deref(), line);
+    }
+
+    /// `error: ...` on stderr, remembered.
+    pub fn error(&mut self, message: String) {
+        self.say(&format!("error: {message}"));
+        self.errors.push(message);
+    }
+}
+
+/// A line on stderr, after the target's name in a fleet.
+pub fn say(target: Option<&str>, line: &str) {
+    match target {
+        Some(t) => eprintln!("{t}: {line}"),
+        None => eprintln!("{line}"),
+    }
+}
 
 /// `validate`: the lint warnings on stderr, the count on stdout.
 pub fn validate(policies: &[Policy], now: DateTime<Utc>) -> u8 {
@@ -40,24 +89,27 @@ pub fn validate(policies: &[Policy], now: DateTime<Utc>) -> u8 {
 }
 
 /// `plan`: 0 nothing to do, 2 changes pending (even when the reader left early), 1 when a
-/// table could not be planned (the others' plans are still shown).
+/// table could not be planned (the others' plans are still shown). `catalog`: plan offline
+/// against it.
 pub fn plan(
     cli: &Cli,
+    io: &mut Io,
+    url: Option<&DbUrl>,
     selected: &[&Policy],
     now: DateTime<Utc>,
     out: Option<&Path>,
-    catalog: Option<&Path>,
+    catalog: Option<Catalog>,
 ) -> Result<u8> {
     let (catalog, unread) = match catalog {
-        Some(path) => (read_snapshot(path)?, vec![]),
-        None => backend::read_each(connect(cli)?.as_mut(), selected, false),
+        Some(c) => (c, vec![]),
+        None => backend::read_each(connect(url)?.as_mut(), selected, false),
     };
     let doc = plan_doc(selected, &catalog, unread, now);
     if let Some(path) = out {
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    report_errors(&doc.errors);
+    report_errors(io, &doc.errors);
     let code = if !doc.errors.is_empty() {
         1
     } else if doc.steps.is_empty() {
@@ -65,7 +117,11 @@ pub fn plan(
     } else {
         2
     };
-    match print_plan(&mut std::io::stdout().lock(), cli.format, &doc) {
+    let printed = print_plan(io.out, cli.format, &doc);
+    if io.in_fleet() {
+        io.plan = Some(doc);
+    }
+    match printed {
         // `partctl plan | head`: the reader left, but the answer is still the exit status.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
         r => r.map(|_| code).map_err(Into::into),
@@ -99,72 +155,71 @@ fn plan_doc(
 }
 
 /// Each table that could not be planned, on stderr.
-fn report_errors(errors: &[render::TableError]) {
+fn report_errors(io: &mut Io, errors: &[render::TableError]) {
     for e in errors {
         if e.error.starts_with(&e.table) {
-            eprintln!("error: {}", e.error);
+            io.error(e.error.clone());
         } else {
-            eprintln!("error: {}: {}", e.table, e.error);
+            io.error(format!("{}: {}", e.table, e.error));
         }
     }
 }
 
 /// `apply` (a saved plan when given, only if the database still matches it; `--dry-run` prints
 /// the plan instead), then `verify` when asked.
+#[allow(clippy::too_many_arguments)]
 pub fn apply(
     cli: &Cli,
+    io: &mut Io,
+    url: Option<&DbUrl>,
     selected: &[&Policy],
     now: DateTime<Utc>,
-    plan: Option<&Path>,
+    expected: Option<PlanDoc>,
     dry_run: bool,
     verify: bool,
 ) -> Result<u8> {
-    let expected = match plan {
-        Some(path) => Some(read_plan(path)?),
-        None => None,
-    };
     let real_now = Utc::now();
     let now = match &expected {
         Some(doc) => saved_plan_clock(doc, cli.now.is_some().then_some(now), real_now)?,
         None => now,
     };
-    let mut conn = connect(cli)?;
+    let mut conn = connect(url)?;
     if dry_run {
         let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
         let doc = plan_doc(selected, &catalog, unread, now);
-        report_errors(&doc.errors);
+        report_errors(io, &doc.errors);
         if let Some(e) = &expected {
             apply::compare(e, &doc, None).map_err(|d| anyhow!("{d}"))?;
         }
-        print_plan(&mut std::io::stdout().lock(), cli.format, &doc)?;
+        print_plan(io.out, cli.format, &doc)?;
         if verify {
-            eprintln!("--verify: nothing was applied (--dry-run), so nothing is verified");
+            io.say("--verify: nothing was applied (--dry-run), so nothing is verified");
         }
         return Ok(0);
     }
-    let mut progress = MoveBar::new(cli.quiet);
+    let mut progress = MoveBar::new(cli.quiet, io.target.clone());
     let mut log = |e: &apply::Event| progress.event(e);
     let opts = apply::Options {
         expected: expected.as_ref(),
         real_now: expected.as_ref().map(|_| real_now),
     };
     let outcomes = apply::apply(conn.as_mut(), selected, now, &opts, &mut log)?;
-    output::apply::print_outcomes(&mut std::io::stdout().lock(), cli.format, &outcomes)?;
+    output::apply::print_outcomes(io.out, cli.format, &outcomes)?;
     let mut failed = false;
     for (t, o) in &outcomes {
         if let apply::TableOutcome::Failed { error, .. } = o {
-            eprintln!("error: {t}: {error}");
+            io.error(format!("{t}: {error}"));
             failed = true;
         }
     }
     if let Some(sig) = apply::interrupt::signal() {
-        eprintln!(
-            "interrupted: the step in flight finished and was checked; no other step was started"
+        io.say(
+            "interrupted: the step in flight finished and was checked; no other step was started",
         );
         return Ok(apply::interrupt::exit_status(sig));
     }
     if verify {
-        let code = self::verify(cli, conn.as_mut(), selected, now, true)?;
+        let code = self::verify(cli, io, conn.as_mut(), selected, now, true)?;
         return Ok(if failed { 1 } else { code });
     }
     Ok(u8::from(failed))
@@ -224,77 +279,98 @@ fn describe_offset(d: chrono::Duration) -> String {
 /// `verify`: print the report; 0 all hold, 2 some fail, 1 some could not run.
 pub fn verify(
     cli: &Cli,
+    io: &mut Io,
     backend: &mut dyn Backend,
     policies: &[&Policy],
     now: DateTime<Utc>,
     probes: bool,
 ) -> Result<u8> {
     let report = verify::run(backend, policies, now, verify::Options { probes });
-    std::io::stdout()
-        .lock()
+    io.out
         .write_all(verify::render(&report, cli.format).as_bytes())?;
     for c in report.checks.iter().filter(|c| c.error.is_some()) {
-        eprintln!(
-            "error: verify {}: {}",
+        io.error(format!(
+            "verify {}: {}",
             c.table,
             c.error.as_deref().unwrap_or_default()
-        );
+        ));
     }
     Ok(report.exit_code())
 }
 
 /// `show`: the managed tables and their partitions.
-pub fn show(cli: &Cli, selected: &[&Policy], now: DateTime<Utc>) -> Result<u8> {
-    let catalog = connect(cli)?.read_catalog(selected, true)?;
+pub fn show(
+    cli: &Cli,
+    io: &mut Io,
+    url: Option<&DbUrl>,
+    selected: &[&Policy],
+    now: DateTime<Utc>,
+) -> Result<u8> {
+    let catalog = connect(url)?.read_catalog(selected, true)?;
     let tables = show::tables(selected, &catalog, now);
-    show::print_show(&mut std::io::stdout().lock(), cli.format, &tables)?;
+    show::print_show(io.out, cli.format, &tables)?;
     Ok(0)
 }
 
 /// `snapshot`: the catalog as JSON, to a file or stdout.
-pub fn snapshot(cli: &Cli, selected: &[&Policy], out: Option<&Path>) -> Result<u8> {
-    let catalog = connect(cli)?.read_catalog(selected, true)?;
+pub fn snapshot(
+    io: &mut Io,
+    url: Option<&DbUrl>,
+    selected: &[&Policy],
+    out: Option<&Path>,
+) -> Result<u8> {
+    let catalog = connect(url)?.read_catalog(selected, true)?;
     let text = serde_json::to_string_pretty(&catalog)? + "\n";
     match out {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None => io.out.write_all(text.as_bytes())?,
     }
     Ok(0)
 }
 
 /// `run` (or `run --history-only`): the report on stdout, each failure on stderr.
-pub fn run(cli: &Cli, selected: &[&Policy], now: DateTime<Utc>, history_only: bool) -> Result<u8> {
-    let url = db_url(cli)?;
-    let mut conn = backend::connect(&url)?;
-    let mut out = std::io::stdout().lock();
+pub fn run(
+    cli: &Cli,
+    io: &mut Io,
+    url: Option<&DbUrl>,
+    selected: &[&Policy],
+    now: DateTime<Utc>,
+    history_only: bool,
+) -> Result<u8> {
+    let url = url.ok_or_else(|| anyhow!(super::NO_DATABASE))?;
+    let mut conn = backend::connect(url)?;
     if history_only {
         let h = partctl::run::history_only(conn.as_mut(), selected, now, 10)?;
-        out.write_all(partctl::run::render_history(&h, now, cli.format).as_bytes())?;
+        io.out
+            .write_all(partctl::run::render_history(&h, now, cli.format).as_bytes())?;
         return Ok(0);
     }
     // `run` logs the apply events and its warnings; --quiet keeps only the warnings.
+    let target = io.target.clone();
     let mut log = |m: &str| {
         if !cli.quiet || m.starts_with("warning:") {
-            eprintln!("{m}")
+            say(target.as_deref(), m)
         }
     };
-    let report = partctl::run::run(conn.as_mut(), Some(&url), selected, now, &mut log)?;
-    out.write_all(partctl::run::render(&report, cli.format).as_bytes())?;
+    let report = partctl::run::run(conn.as_mut(), Some(url), selected, now, &mut log)?;
+    io.out
+        .write_all(partctl::run::render(&report, cli.format).as_bytes())?;
     for t in &report.tables {
         if t.status == partctl::run::RunStatus::Failed {
-            eprintln!("error: {}: {}", t.table, t.message);
+            io.error(format!("{}: {}", t.table, t.message));
         }
         if let Some(e) = &t.history_error {
-            eprintln!("error: {}: {e}", t.table);
+            io.error(format!("{}: {e}", t.table));
         }
     }
     Ok(report.exit_code)
 }
 
-/// `check`: never an error exit; whatever stops the check is UNKNOWN (3), said on stdout.
-pub fn check(cli: &Cli, prometheus: Option<&Path>) -> u8 {
+/// `check` on one database: never an error exit; whatever stops the check is UNKNOWN (3),
+/// said on stdout.
+pub fn check(cli: &Cli, url: Result<Option<DbUrl>>, prometheus: Option<&Path>) -> u8 {
     let now = parse_now(cli);
     let mut names = Vec::new();
     let report = (|| -> Result<Report> {
@@ -302,7 +378,11 @@ pub fn check(cli: &Cli, prometheus: Option<&Path>) -> u8 {
         let policies = load_policies(cli)?;
         let selected = select(cli, &policies)?;
         names = selected.iter().map(|p| p.table.to_string()).collect();
-        Ok(check::check(connect(cli)?.as_mut(), &selected, *now))
+        Ok(check::check(
+            connect(url?.as_ref())?.as_mut(),
+            &selected,
+            *now,
+        ))
     })()
     .unwrap_or_else(|e| {
         Report::unknown(
@@ -327,14 +407,23 @@ pub fn check(cli: &Cli, prometheus: Option<&Path>) -> u8 {
     status.code()
 }
 
-fn read_snapshot(path: &Path) -> Result<Catalog> {
+/// `check` on one target of a fleet: the report (UNKNOWN when the target cannot be reached).
+pub fn check_target(url: Result<DbUrl>, selected: &[&Policy], now: DateTime<Utc>) -> Report {
+    let names: Vec<String> = selected.iter().map(|p| p.table.to_string()).collect();
+    match url.and_then(|u| Ok(backend::connect(&u)?)) {
+        Ok(mut conn) => check::check(conn.as_mut(), selected, now),
+        Err(e) => Report::unknown(now, &names, &format!("{e:#}")),
+    }
+}
+
+pub fn read_snapshot(path: &Path) -> Result<Catalog> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{}: not a partctl catalog snapshot", path.display()))
 }
 
-fn read_plan(path: &Path) -> Result<PlanDoc> {
+pub fn read_plan(path: &Path) -> Result<PlanDoc> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let doc: PlanDoc = serde_json::from_str(&text)
@@ -355,15 +444,18 @@ struct MoveBar {
     quiet: bool,
     terminal: bool,
     bar: Option<(String, indicatif::ProgressBar)>,
+    /// In a fleet: the target's name, before each line (and no bar: targets run at once).
+    target: Option<String>,
 }
 
 impl MoveBar {
-    fn new(quiet: bool) -> MoveBar {
+    fn new(quiet: bool, target: Option<String>) -> MoveBar {
         use std::io::IsTerminal;
         MoveBar {
             quiet,
-            terminal: std::io::stderr().is_terminal(),
+            terminal: target.is_none() && std::io::stderr().is_terminal(),
             bar: None,
+            target,
         }
     }
 
@@ -373,12 +465,12 @@ impl MoveBar {
         }
         let apply::Event::Moving { step, progress } = e else {
             self.finish();
-            eprintln!("{e}");
+            say(self.target.as_deref(), &e.to_string());
             return;
         };
         if !self.terminal {
             if progress.line {
-                eprintln!("{e}");
+                say(self.target.as_deref(), &e.to_string());
             }
             return;
         }

@@ -8,13 +8,18 @@
 
 mod args;
 mod commands;
+mod fleet;
 
 use anyhow::{anyhow, bail, Result};
 use args::{Cli, Command};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use partctl::backend::{self, Backend, DbUrl};
+use partctl::fleet::Target;
 use partctl::policy::{self, Policy};
+
+/// The error when a command needs a database and none was given.
+const NO_DATABASE: &str = "no database: give --database-url or set DATABASE_URL";
 
 /// Parse arguments, run, and return the exit status. Errors print to stderr as `error: ...`.
 pub fn main() -> u8 {
@@ -54,6 +59,11 @@ fn subcommand(args: impl Iterator<Item = String>) -> Option<String> {
         "--policies",
         "-d",
         "--database-url",
+        "--targets",
+        "--target",
+        "--tag",
+        "-j",
+        "--jobs",
         "--now",
         "-f",
         "--format",
@@ -70,32 +80,78 @@ fn subcommand(args: impl Iterator<Item = String>) -> Option<String> {
     None
 }
 
-/// Run the command and return its exit status.
+/// Run the command and return its exit status: on one database as always, or on each target
+/// of a fleet (more than one target) through [`fleet`].
 fn run(cli: &Cli) -> Result<u8> {
     if let Command::Check { prometheus } = &cli.command {
-        return Ok(commands::check(cli, prometheus.as_deref()));
+        return Ok(fleet::check(cli, prometheus.as_deref()));
     }
     let policies = load_policies(cli)?;
     let now = parse_now(cli)?;
     let selected = select(cli, &policies)?;
+    if let Command::Validate = &cli.command {
+        return Ok(commands::validate(&policies, now));
+    }
+    if let Command::Plan {
+        catalog: Some(path),
+        out,
+    } = &cli.command
+    {
+        return fleet::plan_offline(cli, &selected, now, path, out.as_deref());
+    }
+    let targets = targets(cli)?;
+    if targets.len() > 1 {
+        return fleet::run(cli, &targets, &selected, now);
+    }
+    let url = targets.first().map(target_url).transpose()?;
+    let url = url.as_ref();
+    let mut stdout = std::io::stdout().lock();
+    let io = &mut commands::Io::new(&mut stdout, None);
     match &cli.command {
-        Command::Validate => Ok(commands::validate(&policies, now)),
+        Command::Validate | Command::Check { .. } => unreachable!("handled above"),
         Command::Plan { out, catalog } => {
-            commands::plan(cli, &selected, now, out.as_deref(), catalog.as_deref())
+            let catalog = catalog
+                .as_deref()
+                .map(commands::read_snapshot)
+                .transpose()?;
+            commands::plan(cli, io, url, &selected, now, out.as_deref(), catalog)
         }
         Command::Apply {
             plan,
             dry_run,
             verify,
-        } => commands::apply(cli, &selected, now, plan.as_deref(), *dry_run, *verify),
-        Command::Verify { no_probes } => {
-            commands::verify(cli, connect(cli)?.as_mut(), &selected, now, !no_probes)
+        } => {
+            let expected = match plan {
+                Some(path) => Some(fleet::saved_plan_for(path, targets.first())?),
+                None => None,
+            };
+            commands::apply(cli, io, url, &selected, now, expected, *dry_run, *verify)
         }
-        Command::Show => commands::show(cli, &selected, now),
-        Command::Check { .. } => unreachable!("handled above"),
-        Command::Run { history_only } => commands::run(cli, &selected, now, *history_only),
-        Command::Snapshot { out } => commands::snapshot(cli, &selected, out.as_deref()),
+        Command::Verify { no_probes } => {
+            commands::verify(cli, io, connect(url)?.as_mut(), &selected, now, !no_probes)
+        }
+        Command::Show => commands::show(cli, io, url, &selected, now),
+        Command::Run { history_only } => commands::run(cli, io, url, &selected, now, *history_only),
+        Command::Snapshot { out } => commands::snapshot(io, url, &selected, out.as_deref()),
     }
+}
+
+/// The targets: the `--targets` file's, then one per `--database-url` (or `DATABASE_URL`
+/// when neither is given), selected by `--target` and `--tag`.
+fn targets(cli: &Cli) -> Result<Vec<Target>> {
+    let mut urls = cli.database_url.clone();
+    if urls.is_empty() && cli.targets.is_none() {
+        if let Some(u) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            urls.push(u);
+        }
+    }
+    let all = partctl::fleet::targets(&urls, cli.targets.as_deref())?;
+    Ok(partctl::fleet::select(all, &cli.target, &cli.tag)?)
+}
+
+/// The URL a target connects with (its `password_env` read now).
+fn target_url(t: &Target) -> Result<DbUrl> {
+    Ok(t.connect_url(|v| std::env::var(v).ok())?)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -138,14 +194,7 @@ fn select<'p>(cli: &Cli, policies: &'p [Policy]) -> Result<Vec<&'p Policy>> {
     Ok(out)
 }
 
-fn db_url(cli: &Cli) -> Result<DbUrl> {
-    let raw = cli
-        .database_url
-        .as_deref()
-        .ok_or_else(|| anyhow!("no database: give --database-url or set DATABASE_URL"))?;
-    Ok(DbUrl::parse(raw)?)
-}
-
-fn connect(cli: &Cli) -> Result<Box<dyn Backend>> {
-    Ok(backend::connect(&db_url(cli)?)?)
+fn connect(url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
+    let url = url.ok_or_else(|| anyhow!(NO_DATABASE))?;
+    Ok(backend::connect(url)?)
 }

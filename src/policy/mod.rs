@@ -38,6 +38,23 @@ pub struct Origin {
     pub col: usize,
 }
 
+impl Origin {
+    /// The position of byte `offset` of `text`, read from `file` (for files other than
+    /// policies that report errors the same way, such as a targets file).
+    pub fn at(file: &std::path::Path, text: &str, offset: usize) -> Origin {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        Origin {
+            file: file.to_path_buf(),
+            line: text[..offset].matches('\n').count() + 1,
+            col: text[line_start..offset].chars().count() + 1,
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)

@@ -996,3 +996,86 @@ pub fn expect_code(r: &Run, code: i32, what: &str) {
         r.code, r.stdout, r.stderr
     );
 }
+
+// ---------------------------------------------------------------------------
+// Fleets: several servers of each engine, each on its own port
+// ---------------------------------------------------------------------------
+
+/// Start `more` servers with `start` at once (in threads), after the `have` already running.
+fn start_more<S: Send + 'static>(servers: &mut Vec<S>, want: usize, start: fn() -> S) {
+    let more = want.saturating_sub(servers.len());
+    let started: Vec<S> = (0..more)
+        .map(|_| std::thread::spawn(start))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| panic!("a server failed to start"))
+        })
+        .collect();
+    servers.extend(started);
+}
+
+/// A fresh database on each of `n` different PostgreSQL servers (the shared one first, then
+/// extra servers started on first need, each on its own port), for fleet tests.
+pub fn pg_fleet(n: usize) -> Vec<PgDb> {
+    static EXTRA: OnceLock<std::sync::Mutex<Vec<PgServer>>> = OnceLock::new();
+    let first = pg();
+    let mut out = vec![first];
+    if n <= 1 {
+        return out;
+    }
+    let mut extra = EXTRA
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    start_more(&mut extra, n - 1, start_pg);
+    for server in extra.iter().take(n - 1) {
+        let dbname = format!("t_{}_{}", std::process::id(), next_id());
+        let admin_url = pg_url(server.port, "postgres");
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect {admin_url}: {}", pg_error(&e)));
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{dbname}\""))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {dbname}: {}", pg_error(&e)));
+        out.push(PgDb {
+            url: pg_url(server.port, &dbname),
+            dbname,
+        });
+    }
+    out
+}
+
+/// A fresh database on each of `n` different MariaDB servers (the shared one first, then extra
+/// servers started on first need, each on its own port), for fleet tests.
+pub fn maria_fleet(n: usize) -> Vec<MariaDb> {
+    static EXTRA: OnceLock<std::sync::Mutex<Vec<MariaServer>>> = OnceLock::new();
+    let mut out = vec![maria()];
+    if n <= 1 {
+        return out;
+    }
+    let mut extra = EXTRA
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    start_more(&mut extra, n - 1, start_maria);
+    for server in extra.iter().take(n - 1) {
+        let dbname = format!("t_{}_{}", std::process::id(), next_id());
+        let mut admin = maria_connect(&maria_url(server.port, ""));
+        maria_run(&mut admin, &format!("CREATE DATABASE `{dbname}`"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {dbname}: {e}"));
+        out.push(MariaDb {
+            url: maria_url(server.port, &dbname),
+            dbname,
+        });
+    }
+    out
+}
+
+/// The port of a test server's URL (`...@127.0.0.1:<port>/...`).
+pub fn url_port(url: &str) -> u16 {
+    url.rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url}"))
+}
