@@ -17,6 +17,8 @@
 #
 # Usage: bash bench/maria_drain_load.sh        (ROWS=1000000 SECS=120 CLIENTS=4)
 #        NO_APPLY=1 SECS=40 bash bench/maria_drain_load.sh   (the load alone: a control)
+#        MODE=locked bash bench/maria_drain_load.sh          (one REORGANIZE per day: the before)
+#        BATCH=250000 bash bench/maria_drain_load.sh         (fewer, larger staging batches)
 #        PARTCTL=target/debug/partctl LOADGEN=target/debug/examples/maria_load ROWS=200000 bash bench/maria_drain_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,8 @@ ROWS=${ROWS:-1000000}
 SECS=${SECS:-120}
 CLIENTS=${CLIENTS:-4}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-1s}
+BATCH=${BATCH:-50000}      # move_batch_rows
+MODE=${MODE:-batched}     # move_mode: batched (staged) | locked (one REORGANIZE per day)
 NO_APPLY=${NO_APPLY:-0}   # 1: the load alone (a control run), no apply and no probe
 
 if [ -z "${PARTCTL:-}" ]; then
@@ -83,6 +87,8 @@ premake = 1
 default_partition = true
 lock_timeout = "$LOCK_TIMEOUT"
 statement_timeout = "30min"
+move_batch_rows = $BATCH
+move_mode = "$MODE"
 TOML
 SUM="SELECT CONCAT(COUNT(*), ' ', SUM(CRC32(CONCAT_WS(',', id, ts, payload)))) FROM bench.ev WHERE payload <> 'bench'"
 BEFORE=$("${SQL[@]}" -e "$SUM")
@@ -93,7 +99,7 @@ echo "== load: $CLIENTS clients, $SECS s, reads WHERE id = ? (no pruning) + inse
     --max-id "$ROWS" > "$WORK/load.json" 2> "$WORK/load.err" &
 LOAD=$!
 sleep 3
-echo "== partctl apply (REORGANIZE PARTITION pmax INTO (day, pmax), one per day)"
+echo "== partctl apply (move_mode = $MODE, move_batch_rows = $BATCH)"
 T0=$(date +%s.%N)
 APPLY=0
 if [ "$NO_APPLY" = 1 ]; then echo "(control run: no apply)"; : > "$WORK/apply.out"; : > "$WORK/apply.err"

@@ -120,40 +120,43 @@ impl BatchSizing {
         }
     }
 
-    /// The size of the batch after `this` one (its size, rows moved, time taken), given the
-    /// one before. When a smaller batch took about as long as the larger one before it, its
-    /// time is not the rows' (a scan of a catch-all without an index on the key costs the same
-    /// for any batch): shrinking cannot help, so the larger size comes back and becomes the
-    /// floor ([`Sized::floor`]).
+    /// The size of the batch after `this` one (its size, rows moved, time taken). A batch's
+    /// time is a fixed part (a scan of a catch-all without an index on the key costs the same
+    /// for any batch) plus a part per row; two batches of different sizes tell them apart.
+    /// A slow batch: the size whose time fits the target (a first slow batch halves, to learn
+    /// the rows' share); when the fixed part alone is over the target, shrinking cannot help,
+    /// so batches go back to `max_rows` (fewer scans) and stay there. A fast batch doubles.
     pub fn next(&self, state: &mut Sized, this: Batch) -> u64 {
-        let current = this.size.clamp(1, self.max_rows.max(1));
+        let max = self.max_rows.max(1);
+        let floor = MIN_BATCH_ROWS.min(max);
+        let current = this.size.clamp(1, max);
         let before = state.last.replace(this);
-        let next = if this.took > self.target && this.rows > 0 {
-            match before {
-                Some(b)
-                    if b.size > current
-                        && this.took.as_secs_f64() >= 0.7 * b.took.as_secs_f64() =>
-                {
-                    state.floor = b.size;
-                    b.size
-                }
-                _ => {
-                    let scaled =
-                        current as f64 * self.target.as_secs_f64() / this.took.as_secs_f64() * 0.8;
-                    (scaled as u64).clamp(
-                        MIN_BATCH_ROWS
-                            .min(self.max_rows)
-                            .max(state.floor.min(current)),
-                        current,
-                    )
-                }
+        let target = self.target.as_secs_f64();
+        let took = this.took.as_secs_f64();
+        if state.fixed_cost_over_target {
+            return max;
+        }
+        if this.rows == 0 || took <= target {
+            return if took < target / 2.0 {
+                current.saturating_mul(2).min(max)
+            } else {
+                current
+            };
+        }
+        let fit = before
+            .filter(|b| b.rows > 0 && b.rows != this.rows)
+            .map(|b| {
+                let per_row = (took - b.took.as_secs_f64()) / (this.rows as f64 - b.rows as f64);
+                (per_row, took - per_row * this.rows as f64)
+            });
+        match fit {
+            Some((per_row, fixed)) if per_row <= 0.0 || fixed >= 0.8 * target => {
+                state.fixed_cost_over_target = true;
+                max
             }
-        } else if this.took < self.target / 2 {
-            current.saturating_mul(2).min(self.max_rows)
-        } else {
-            current
-        };
-        next.clamp(1, self.max_rows.max(1))
+            Some((per_row, fixed)) => (((target * 0.8 - fixed) / per_row) as u64).clamp(floor, max),
+            None => (current / 2).clamp(floor, max),
+        }
     }
 }
 
@@ -169,8 +172,8 @@ pub struct Batch {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sized {
     pub last: Option<Batch>,
-    /// The time rule never shrinks below this (learned: smaller batches were not faster).
-    pub floor: u64,
+    /// A batch's fixed time alone is over the target: batches stay at `max_rows`.
+    pub fixed_cost_over_target: bool,
 }
 
 impl Progress {
@@ -562,98 +565,56 @@ fn run_statements(
 mod tests {
     use super::*;
 
+    fn batch(size: u64, ms: u64) -> Batch {
+        Batch {
+            size,
+            rows: size,
+            took: Duration::from_millis(ms),
+        }
+    }
+
     #[test]
     fn batches_shrink_when_slow_and_grow_back_when_fast() {
         let s = BatchSizing {
             max_rows: 50_000,
             target: Duration::from_millis(500),
         };
-        let ms = Duration::from_millis;
-        let next = |size, rows, took| s.next(&mut Sized::default(), Batch { size, rows, took });
-        // 50,000 rows in 2 s against a 500 ms target: a quarter, less a margin.
-        assert_eq!(next(50_000, 50_000, ms(2000)), 10_000);
-        // Never below the floor, never above the current size when slow.
-        assert_eq!(next(200, 200, ms(60_000)), MIN_BATCH_ROWS);
-        // Fast: doubles, capped by move_batch_rows.
-        assert_eq!(next(10_000, 10_000, ms(100)), 20_000);
-        assert_eq!(next(40_000, 40_000, ms(100)), 50_000);
-        // Within the target: unchanged; an empty batch never shrinks it.
-        assert_eq!(next(10_000, 10_000, ms(400)), 10_000);
-        assert_eq!(next(10_000, 0, ms(9000)), 10_000);
-        // A policy whose move_batch_rows is under the floor keeps it.
-        let tiny = BatchSizing {
-            max_rows: 10,
-            target: ms(1),
+        let mut st = Sized::default();
+        // Slow with nothing to compare: halve, to learn the rows' share.
+        assert_eq!(s.next(&mut st, batch(50_000, 2000)), 25_000);
+        // Proportional (40 us a row, no fixed part): the size that takes 80% of the target.
+        assert_eq!(s.next(&mut st, batch(25_000, 1000)), 10_000);
+        // Fast: doubles, capped by move_batch_rows; within the target: unchanged.
+        let mut st = Sized::default();
+        assert_eq!(s.next(&mut st, batch(10_000, 100)), 20_000);
+        assert_eq!(s.next(&mut st, batch(40_000, 100)), 50_000);
+        assert_eq!(s.next(&mut st, batch(10_000, 400)), 10_000);
+        // An empty batch never shrinks it; never below the floor.
+        let empty = Batch {
+            size: 10_000,
+            rows: 0,
+            took: Duration::from_secs(9),
         };
+        assert_eq!(s.next(&mut Sized::default(), empty), 10_000);
         assert_eq!(
-            tiny.next(
-                &mut Sized::default(),
-                Batch {
-                    size: 10,
-                    rows: 10,
-                    took: ms(1000)
-                }
-            ),
-            10
+            s.next(&mut Sized::default(), batch(150, 60_000)),
+            MIN_BATCH_ROWS
         );
     }
 
-    /// A batch whose time is a scan's, not its rows': shrinking once shows it, the size comes
-    /// back and stays.
+    /// A batch whose time is a scan's, not its rows': once two sizes show it, batches go back
+    /// to move_batch_rows and stay.
     #[test]
     fn batches_stop_shrinking_when_smaller_is_not_faster() {
         let s = BatchSizing {
             max_rows: 50_000,
             target: Duration::from_millis(250),
         };
-        let ms = Duration::from_millis;
-        let mut state = Sized::default();
-        let a = s.next(
-            &mut state,
-            Batch {
-                size: 50_000,
-                rows: 50_000,
-                took: ms(1500),
-            },
-        );
-        assert!(a < 50_000);
-        let b = s.next(
-            &mut state,
-            Batch {
-                size: a,
-                rows: a,
-                took: ms(1400),
-            },
-        );
-        assert_eq!(b, 50_000, "back to the larger size");
-        let c = s.next(
-            &mut state,
-            Batch {
-                size: b,
-                rows: b,
-                took: ms(1500),
-            },
-        );
-        assert_eq!(c, 50_000, "and it stays: {state:?}");
-        // Proportional costs still shrink.
-        let mut state = Sized::default();
-        let a = s.next(
-            &mut state,
-            Batch {
-                size: 50_000,
-                rows: 50_000,
-                took: ms(1000),
-            },
-        );
-        let b = s.next(
-            &mut state,
-            Batch {
-                size: a,
-                rows: a,
-                took: ms(200),
-            },
-        );
-        assert!(b <= a * 2 && a < 50_000, "{a} {b}");
+        let mut st = Sized::default();
+        assert_eq!(s.next(&mut st, batch(50_000, 1500)), 25_000);
+        assert_eq!(s.next(&mut st, batch(25_000, 1400)), 50_000);
+        assert_eq!(s.next(&mut st, batch(50_000, 1500)), 50_000);
+        assert_eq!(s.next(&mut st, batch(50_000, 100)), 50_000, "it stays");
     }
 
     #[test]
