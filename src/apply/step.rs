@@ -84,6 +84,8 @@ struct Progress {
     batch_rows: u64,
     sizing: BatchSizing,
     sized: Sized,
+    /// Rows the last finished group of copy-and-delete batches moved.
+    last_group: Option<u64>,
 }
 
 /// How batched moves size their batches: by rows (at most `max_rows`, the policy's
@@ -185,6 +187,7 @@ impl Progress {
             batch_rows: self.batch_rows,
             sizing: self.sizing,
             sized: self.sized,
+            last_group: self.last_group,
             ..Progress::default()
         }
     }
@@ -199,7 +202,11 @@ impl Progress {
     }
 
     fn rows_moved(&self) -> u64 {
-        if self.committed > 0 {
+        if let Some(n) = self.last_group {
+            // Copy-and-delete batches: the last group is the one that moved rows into the
+            // table (a staged move's earlier group only parked them in its holding table).
+            n
+        } else if self.committed > 0 {
             self.committed
         } else {
             self.moved
@@ -464,6 +471,7 @@ fn run_statements(
                         }))
                     }
                 };
+                let mut group = 0u64;
                 loop {
                     let size = progress.size();
                     backend.set_batch_rows(size).map_err(fail)?;
@@ -483,6 +491,7 @@ fn run_statements(
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
                     progress.in_tx = false;
                     progress.committed += copied;
+                    group += copied;
                     let this = Batch {
                         size,
                         rows: copied,
@@ -500,6 +509,7 @@ fn run_statements(
                         }));
                     }
                 }
+                progress.last_group = Some(group);
                 progress.next += 2;
             }
             Role::MoveBatch => loop {
