@@ -489,24 +489,9 @@ fn run_statements(
                         return Err(mismatch(backend, detail, false));
                     }
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
-                    progress.in_tx = false;
-                    progress.committed += copied;
                     group += copied;
-                    let this = Batch {
-                        size,
-                        rows: copied,
-                        took: started.elapsed(),
-                    };
-                    progress.batch_rows = progress.sizing.next(&mut progress.sized, this);
-                    if copied == 0 {
+                    if !batch_committed(step, progress, reporter, size, copied, started)? {
                         break;
-                    }
-                    progress.batches += 1;
-                    reporter.batch(progress, false);
-                    if super::interrupt::requested() {
-                        return Err(Failure::Fatal(ApplyError::Interrupted {
-                            step: step.id.clone(),
-                        }));
                     }
                 }
                 progress.last_group = Some(group);
@@ -541,24 +526,9 @@ fn run_statements(
                 progress.expected = Some(progress.expected.unwrap_or(0) + deleted);
                 if own_tx {
                     backend.commit().map_err(|e| classify(step, "COMMIT", e))?;
-                    progress.in_tx = false;
-                    progress.committed += deleted.max(0) as u64;
-                    let this = Batch {
-                        size,
-                        rows: deleted.max(0) as u64,
-                        took: started.elapsed(),
-                    };
-                    progress.batch_rows = progress.sizing.next(&mut progress.sized, this);
-                    if deleted == 0 {
+                    let rows = deleted.max(0) as u64;
+                    if !batch_committed(step, progress, reporter, size, rows, started)? {
                         break;
-                    }
-                    progress.batches += 1;
-                    reporter.batch(progress, false);
-                    if super::interrupt::requested() {
-                        // Committed batches stay in the labelled table; the next run resumes.
-                        return Err(Failure::Fatal(ApplyError::Interrupted {
-                            step: step.id.clone(),
-                        }));
                     }
                 } else {
                     progress.uncommitted += deleted.max(0) as u64;
@@ -569,6 +539,38 @@ fn run_statements(
         progress.next += 1;
     }
     Ok(())
+}
+
+/// After a batch of `rows` (of at most `size`) committed: count it, size the next one, report
+/// progress. `Ok(false)` when it moved nothing (the move is done); an interrupt stops here,
+/// between batches (committed batches stay where they went; the next run resumes).
+fn batch_committed(
+    step: &Step,
+    progress: &mut Progress,
+    reporter: &mut Reporter,
+    size: u64,
+    rows: u64,
+    started: std::time::Instant,
+) -> Result<bool, Failure> {
+    progress.in_tx = false;
+    progress.committed += rows;
+    let this = Batch {
+        size,
+        rows,
+        took: started.elapsed(),
+    };
+    progress.batch_rows = progress.sizing.next(&mut progress.sized, this);
+    if rows == 0 {
+        return Ok(false);
+    }
+    progress.batches += 1;
+    reporter.batch(progress, false);
+    if super::interrupt::requested() {
+        return Err(Failure::Fatal(ApplyError::Interrupted {
+            step: step.id.clone(),
+        }));
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
