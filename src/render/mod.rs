@@ -183,6 +183,22 @@ impl Templates {
         Templates::from_list(dialect, dialect.templates())
     }
 
+    /// The dialect's templates, compiled once per process and shared: compiling them all costs
+    /// about a millisecond, which planning each of many tables on its own would pay per table.
+    pub fn shared(dialect: &'static dyn Dialect) -> &'static Templates {
+        type Cache = Vec<(usize, &'static Templates)>;
+        static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+        // A dialect is a static value: its address names it.
+        let key = dialect as *const dyn Dialect as *const () as usize;
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, t)) = cache.iter().find(|(k, _)| *k == key) {
+            return t;
+        }
+        let t: &'static Templates = Box::leak(Box::new(Templates::new(dialect)));
+        cache.push((key, t));
+        t
+    }
+
     /// The dialect's `verify` templates, with the same quoting filters.
     pub fn verify(dialect: &'static dyn Dialect) -> Templates {
         Templates::from_list(dialect, dialect.verify_templates())
@@ -391,14 +407,14 @@ pub fn render_all<'a>(
     actions: &[Action],
     lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
 ) -> Result<Vec<Step>, RenderError> {
-    let t = Templates::new(dialect);
+    let t = Templates::shared(dialect);
     let mut steps = Vec::new();
     for a in actions {
         let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
             what: a.table.to_string(),
             message: "no policy for this table".into(),
         })?;
-        let rendered = dialect.render(&t, a, table, policy)?;
+        let rendered = dialect.render(t, a, table, policy)?;
         let estimates = estimate::for_steps(a, table, rendered.len());
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;

@@ -42,7 +42,7 @@ pub fn read(
     server: &Server,
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<Catalog, CatalogError> {
-    let templates = Templates::new(&MARIADB);
+    let templates = Templates::shared(&MARIADB);
     let mut ctx = tera::Context::new();
     ctx.insert("count", &wanted.len());
     let mut params: Vec<mysql::Value> = Vec::new();
@@ -161,7 +161,7 @@ pub fn read(
         };
         if let Some(kind) = kind {
             if strategy == Strategy::Range {
-                table.stats = read_stats(conn, &templates, &table, kind, expr, *needed)?;
+                table.stats = read_stats(conn, templates, &table, kind, expr, *needed)?;
             }
         }
         tables.push(table);
@@ -269,7 +269,7 @@ fn list_default_partitions(
     conn: &mut mysql::Conn,
     table: &QualifiedName,
 ) -> Result<Vec<String>, CatalogError> {
-    let templates = Templates::new(&MARIADB);
+    let templates = Templates::shared(&MARIADB);
     let mut ctx = tera::Context::new();
     ctx.insert("table", &NameCtx::from(table));
     let sql = templates
