@@ -1,6 +1,9 @@
 -- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names,
 -- $3 whether to read partition sizes (`show`, `snapshot`): pg_total_relation_size locks every
--- partition until the end of the transaction, which plan and apply do not need. Bounds are
+-- partition until the end of the transaction, which plan and apply do not need. $4, per table:
+-- whether the plan needs the catch-all's key range; then the DEFAULT partition's row says
+-- whether it is certainly empty (a plain table with no page on disk: every row, committed or
+-- not, lives on a page), so that key_stats.sql.tera need not ask. Bounds are
 -- deparsed with relid 0: they hold no column references, and a real relid would lock each
 -- partition too. Bounds print in UTC (see session.sql).
 --
@@ -13,10 +16,13 @@
 -- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
 -- query costs about what reading every bound costs.
 WITH wanted AS (
-    SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name
-    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema_name, table_name, ord)
+    SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name,
+           w.catch_all
+    FROM unnest($1::text[], $2::text[], $4::bool[])
+         WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
 ), tabs AS (
-    SELECT w.ord, w.schema_name, w.table_name, n.oid AS nsp, c.oid AS relid, c.relkind
+    SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
+           c.relkind
     FROM wanted w
     LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
     LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name
@@ -43,7 +49,8 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
        (pt.partexprs IS NOT NULL) AS key_is_expression,
        ka.attname::text AS key_column,
        format_type(ka.atttypid, ka.atttypmod) AS key_type,
-       coalesce(cl.columns, '{}') AS columns
+       coalesce(cl.columns, '{}') AS columns,
+       NULL::bool AS empty
 FROM tabs t
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
@@ -54,8 +61,11 @@ SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text, pg_get_expr(ch.relp
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
        i.inhdetachpending, ch.relkind::text, ch.oid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       CASE WHEN t.catch_all AND ch.relkind = 'r' AND ch.oid = pt.partdefid
+            THEN pg_relation_size(ch.oid) = 0 END
 FROM tabs t
+JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
 JOIN pg_namespace cn ON cn.oid = ch.relnamespace
@@ -64,22 +74,24 @@ UNION ALL
 SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),
        gc.reltuples::int8,
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
-       NULL, gc.relkind::text, ch.oid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM tabs t
-JOIN pg_inherits i ON i.inhparent = t.relid
-JOIN pg_class ch ON ch.oid = i.inhrelid AND ch.relkind = 'p'
-JOIN pg_inherits gi ON gi.inhparent = ch.oid
+       NULL, gc.relkind::text, ch.partrelid,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+-- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
+-- partition again.
+FROM pg_partitioned_table ch
+JOIN pg_inherits i ON i.inhrelid = ch.partrelid
+JOIN tabs t ON t.relid = i.inhparent
+JOIN pg_inherits gi ON gi.inhparent = ch.partrelid
 JOIN pg_class gc ON gc.oid = gi.inhrelid
 JOIN pg_namespace gn ON gn.oid = gc.relnamespace
 UNION ALL
 SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.description = 'partctl: detaching from ' || t.schema_name || '.' || t.table_name
 UNION ALL
 SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.relnamespace = t.nsp
  AND l.description = 'partctl: moving rows for ' || t.schema_name || '.' || t.table_name

@@ -11,7 +11,8 @@ use crate::key::{Bound, KeyKind};
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
-use postgres::types::Type;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
 
 /// One row of the catalog query (see templates/postgres/catalog.sql): a table ('t'), one of
 /// its partitions ('p'), a sub-partition ('s'), an unfinished detach ('o') or a table a
@@ -28,26 +29,68 @@ struct Row {
     pending: bool,
     /// Partitions: their oid; sub-partitions: their partition's.
     part: Option<u32>,
+    /// The DEFAULT partition, when the plan needs its key range: certainly empty.
+    empty: bool,
+    /// A partition's bound, parsed as it arrived when its table's key type was known by then.
+    parsed: Option<Option<PartBound>>,
     row: Option<postgres::Row>,
+}
+
+/// The key kind partctl lays out for a PostgreSQL column type (`format_type`), if any.
+fn key_kind(sql_type: &str) -> Option<KeyKind> {
+    match sql_type {
+        "smallint" => Some(KeyKind::SmallInt),
+        "integer" => Some(KeyKind::Int),
+        "bigint" => Some(KeyKind::BigInt),
+        "date" => Some(KeyKind::Date),
+        "timestamp without time zone" => Some(KeyKind::Timestamp),
+        "timestamp with time zone" => Some(KeyKind::Timestamptz),
+        t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
+            Some(KeyKind::Timestamp)
+        }
+        t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
+        _ => None,
+    }
 }
 
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
 
-fn rows_of(rows: Vec<postgres::Row>) -> Result<Vec<Row>, CatalogError> {
+/// The catalog query's rows, decoded as they arrive (while the server still produces the
+/// rest), then sorted.
+fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
     let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
+    let mut out = Vec::new();
+    // The key kind of each table whose row has arrived (tables come first, in practice).
+    let mut kinds: Vec<Option<Option<KeyKind>>> = Vec::new();
+    while let Some(r) = rows
+        .next()
+        .map_err(|e| CatalogError::Query(error_text(&e)))?
+    {
         let kind: &str = r.try_get(1).map_err(shape)?;
         let rank =
             KINDS.iter().position(|k| *k == kind).ok_or_else(|| {
                 CatalogError::Query(format!("unexpected catalog row kind `{kind}`"))
             })? as u8;
+        let ord: i32 = r.try_get(0).map_err(shape)?;
+        let slot = usize::try_from(ord).unwrap_or(0);
+        if rank == 0 {
+            if kinds.len() <= slot {
+                kinds.resize(slot + 1, None);
+            }
+            let key_type: Option<&str> = r.try_get(15).map_err(shape)?;
+            kinds[slot] = Some(key_type.and_then(key_kind));
+        }
+        let bound: Option<String> = r.try_get(4).map_err(shape)?;
+        let parsed = match (rank, kinds.get(slot)) {
+            (1, Some(Some(kind))) => Some(parse_bound(bound.as_deref().unwrap_or_default(), *kind)),
+            _ => None,
+        };
         out.push(Row {
-            ord: r.try_get(0).map_err(shape)?,
+            ord,
             rank,
             schema: r.try_get(2).map_err(shape)?,
             name: r.try_get(3).map_err(shape)?,
-            bound: r.try_get(4).map_err(shape)?,
+            bound,
             rows: r.try_get::<_, Option<i64>>(5).map_err(shape)?.unwrap_or(0),
             bytes: r.try_get::<_, Option<i64>>(6).map_err(shape)?.unwrap_or(0),
             pending: r
@@ -55,6 +98,11 @@ fn rows_of(rows: Vec<postgres::Row>) -> Result<Vec<Row>, CatalogError> {
                 .map_err(shape)?
                 .unwrap_or(false),
             part: r.try_get(9).map_err(shape)?,
+            empty: r
+                .try_get::<_, Option<bool>>(17)
+                .map_err(shape)?
+                .unwrap_or(false),
+            parsed,
             row: (rank == 0).then_some(r),
         });
     }
@@ -83,19 +131,22 @@ pub fn read(
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
+    let catch_all: Vec<bool> = wanted.iter().map(|(_, n)| n.catch_all_range).collect();
     let q = |e: postgres::Error| CatalogError::Query(error_text(&e));
     let rows = client
-        .query_typed(
+        .query_typed_raw(
             include_str!("../../../templates/postgres/catalog.sql"),
-            &[
-                (&schemas, Type::TEXT_ARRAY),
+            [
+                (&schemas as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
                 (&names, Type::TEXT_ARRAY),
                 (&sizes, Type::BOOL),
+                (&catch_all, Type::BOOL_ARRAY),
             ],
         )
         .map_err(q)?;
     let rows = rows_of(rows)?;
     let mut tables = Vec::with_capacity(wanted.len());
+    let mut empty = Vec::with_capacity(wanted.len());
     let mut rest = rows.into_iter().peekable();
     for (i, (tref, _)) in wanted.iter().enumerate() {
         let ord = i as i32 + 1;
@@ -109,9 +160,10 @@ pub fn read(
         while let Some(r) = rest.next_if(|r| r.ord == ord) {
             mine.push(r);
         }
+        empty.push(mine.iter().any(|r| r.empty));
         tables.push(table_of(tref, head, mine)?);
     }
-    let stats = read_all_stats(client, &tables, wanted)?;
+    let stats = read_all_stats(client, &tables, &empty, wanted)?;
     for (table, s) in tables.iter_mut().zip(stats) {
         let in_transit = std::mem::take(&mut table.stats.in_transit);
         table.stats = s;
@@ -153,19 +205,7 @@ fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, Catalog
     }
     let key_name: String = row.get("key_column");
     let sql_type: String = row.get("key_type");
-    let kind = match sql_type.as_str() {
-        "smallint" => Some(KeyKind::SmallInt),
-        "integer" => Some(KeyKind::Int),
-        "bigint" => Some(KeyKind::BigInt),
-        "date" => Some(KeyKind::Date),
-        "timestamp without time zone" => Some(KeyKind::Timestamp),
-        "timestamp with time zone" => Some(KeyKind::Timestamptz),
-        t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
-            Some(KeyKind::Timestamp)
-        }
-        t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
-        _ => None,
-    };
+    let kind = key_kind(&sql_type);
     let mut partitions: Vec<Partition> = Vec::new();
     let mut oids: Vec<Option<u32>> = Vec::new();
     let mut orphans = Vec::new();
@@ -175,7 +215,11 @@ fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, Catalog
             1 => {
                 let pname = QualifiedName::new(r.schema.unwrap_or_default(), r.name);
                 let text = r.bound.unwrap_or_default();
-                let bound = parse_bound(&text, kind).ok_or_else(|| {
+                let parsed = match r.parsed {
+                    Some(parsed) => parsed,
+                    None => parse_bound(&text, kind),
+                };
+                let bound = parsed.ok_or_else(|| {
                     fail(format!(
                         "cannot read the bound of partition {pname}: `{text}`"
                     ))
@@ -235,12 +279,17 @@ fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, Catalog
     })
 }
 
-/// What one table's statistics query asks: (max_key, default partition) or nothing.
-fn stats_ask(table: &Table, needed: StatsNeeded) -> Option<(bool, Option<&QualifiedName>)> {
+/// What one table's statistics query asks: (max_key, default partition) or nothing. A
+/// catch-all known to be empty has no key range to ask for.
+fn stats_ask(
+    table: &Table,
+    empty: bool,
+    needed: StatsNeeded,
+) -> Option<(bool, Option<&QualifiedName>)> {
     let kind = table.key.kind?;
     let default = table.default_partition().map(|p| &p.name);
     let max_key = needed.max_key && !kind.is_time();
-    let catch_all = needed.catch_all_range && default.is_some();
+    let catch_all = needed.catch_all_range && default.is_some() && !empty;
     (max_key || catch_all).then_some((max_key, default.filter(|_| catch_all)))
 }
 
@@ -250,13 +299,15 @@ fn stats_ask(table: &Table, needed: StatsNeeded) -> Option<(bool, Option<&Qualif
 fn read_all_stats(
     client: &mut postgres::Client,
     tables: &[Table],
+    empty: &[bool],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<Vec<KeyStats>, CatalogError> {
     let asks: Vec<(usize, bool, Option<&QualifiedName>)> = tables
         .iter()
+        .zip(empty)
         .zip(wanted)
         .enumerate()
-        .filter_map(|(i, (t, (_, needed)))| stats_ask(t, *needed).map(|(m, d)| (i, m, d)))
+        .filter_map(|(i, ((t, e), (_, needed)))| stats_ask(t, *e, *needed).map(|(m, d)| (i, m, d)))
         .collect();
     let mut out = vec![KeyStats::default(); tables.len()];
     if asks.is_empty() {
