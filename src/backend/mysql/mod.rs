@@ -151,7 +151,12 @@ impl Backend for MyBackend {
                 (secs as u64,),
             )
             .map_err(|e| CatalogError::Query(format!("setting lock_wait_timeout: {e}")))?;
-        catalog::read(&mut self.conn, &self.server, &super::wanted(policies))
+        catalog::read(
+            &mut self.conn,
+            &self.server,
+            self.database.as_deref(),
+            &super::wanted(policies),
+        )
     }
 
     fn default_schema(&self) -> Option<&str> {
