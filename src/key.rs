@@ -119,6 +119,11 @@ fn format_naive(n: NaiveDateTime) -> String {
 }
 
 fn parse_naive(t: &str) -> Option<NaiveDateTime> {
+    // The shape PostgreSQL prints bounds in (`YYYY-MM-DD HH:MM:SS`, ISO DateStyle), read
+    // without chrono's format interpreter: a catalog holds one or two per partition.
+    if let Some(n) = parse_plain(t) {
+        return Some(n);
+    }
     NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
         .ok()
@@ -127,6 +132,36 @@ fn parse_naive(t: &str) -> Option<NaiveDateTime> {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })
+}
+
+/// `YYYY-MM-DD HH:MM:SS` exactly (ASCII digits, a second below 60), else `None` (and the
+/// general parser decides).
+fn parse_plain(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let sec = num(17, 19)?;
+    if sec >= 60 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        sec,
+    )
 }
 
 /// Microseconds of a naive value since 1970-01-01 00:00.
@@ -543,6 +578,40 @@ pub fn instant_of_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_timestamp_reader_agrees_with_chrono() {
+        for t in [
+            "2026-03-10 00:00:00",
+            "1999-12-31 23:59:59",
+            "2024-02-29 12:30:45",
+            "2023-02-29 12:30:45",
+            "2026-13-01 00:00:00",
+            "2026-03-10 24:00:00",
+            "2026-03-10 00:00:60",
+            "2026-03-10T00:00:00",
+            "2026-03-10 00:00:0x",
+            "+026-03-10 00:00:00",
+        ] {
+            assert!(
+                parse_plain(t).is_some()
+                    == (t.len() == 19
+                        && t.as_bytes()[10] == b' '
+                        && !t.starts_with('+')
+                        && !t.ends_with('x')
+                        && !t.ends_with(":60")
+                        && !t.contains("-13-")
+                        && !t.contains("24:00")
+                        && !t.contains("2023-02-29")),
+                "{t}"
+            );
+            let chrono = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok();
+            // Where it answers, it answers as chrono does; elsewhere chrono decides.
+            if let Some(n) = parse_plain(t) {
+                assert_eq!(Some(n), chrono, "{t}");
+            }
+        }
+    }
 
     fn utc(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()

@@ -90,17 +90,28 @@ pub(crate) fn flatten(e: &tera::Error) -> String {
     msg
 }
 
-fn engine(template: &str) -> Result<Tera, NameError> {
+/// The compiled template, compiled once per process for each template text (every table that
+/// keeps the default template shares one: compiling costs far more than rendering).
+fn engine(template: &str) -> Result<std::sync::Arc<Tera>, NameError> {
+    type Cache = std::collections::HashMap<String, std::sync::Arc<Tera>>;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(Cache::new);
+    if let Some(t) = cache.get(template) {
+        return Ok(t.clone());
+    }
     let mut t = Tera::default();
     t.register_filter("date", date_filter);
     t.add_raw_template("name", template)
         .map_err(NameError::Compile)?;
+    let t = std::sync::Arc::new(t);
+    cache.insert(template.to_string(), t.clone());
     Ok(t)
 }
 
-/// Render partition names for one table; compile the template once.
+/// Render partition names for one table; the template compiled once.
 pub struct Namer {
-    tera: Tera,
+    tera: std::sync::Arc<Tera>,
     table: String,
 }
 

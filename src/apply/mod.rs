@@ -140,10 +140,11 @@ pub struct Options<'a> {
     pub real_now: Option<DateTime<Utc>>,
 }
 
-/// Apply: read the tables, take each one's advisory lock, re-read the locked tables, then plan
-/// and run each table on its own, so that one table that cannot be read, planned or applied
-/// never stops the others. With `expected`, a table's fresh plan must equal the saved one's
-/// steps for it, or nothing runs on that table. `Err`: the connection failed.
+/// Apply: take the advisory locks of every table in one go, read the catalog once under them
+/// (so a run that finished a moment ago is seen), then plan and run each table on its own, so
+/// that one table that cannot be read, planned or applied never stops the others. A table
+/// another run holds is skipped. With `expected`, a table's fresh plan must equal the saved
+/// one's steps for it, or nothing runs on that table. `Err`: the connection failed.
 pub fn apply(
     backend: &mut dyn Backend,
     policies: &[&Policy],
@@ -151,40 +152,29 @@ pub fn apply(
     opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Result<Vec<(String, TableOutcome)>, ApplyRunError> {
-    // Resolve names (a policy may leave the schema to the connection's default).
-    let (_, first) = backend::read_tables(backend, policies);
-    let mut outcomes: Vec<Option<(String, TableOutcome)>> = Vec::new();
-    let mut locked: Vec<(usize, String)> = Vec::new();
-    for (i, (p, read)) in policies.iter().zip(first).enumerate() {
-        let name = match read {
-            TableRead::Found(t) => t.name.to_string(),
-            TableRead::Refused(m) | TableRead::Unreadable(m) => {
-                outcomes.push(Some((p.table.to_string(), failed(p, m))));
-                continue;
-            }
-        };
-        if interrupt::requested() {
-            outcomes.push(Some((name, interrupted(vec![], 0))));
-        } else if backend.try_lock(&name)? {
-            locked.push((i, name));
-            outcomes.push(None);
-        } else {
-            // Said once, by the outcome.
-            outcomes.push(Some((name, TableOutcome::Skipped)));
-        }
+    // The lock names, as the catalog will name the tables (a policy may leave the schema to
+    // the connection's default).
+    let names: Vec<String> = policies
+        .iter()
+        .map(|p| backend::qualified_name(backend, &p.table))
+        .collect();
+    let stop = interrupt::requested();
+    let held = if stop || names.is_empty() {
+        vec![false; names.len()]
+    } else {
+        backend.try_lock_all(&names)?
+    };
+    let locked: Vec<String> = names
+        .iter()
+        .zip(&held)
+        .filter(|(_, h)| **h)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let result = apply_locked(backend, policies, &held, stop, now, opts, log);
+    if !locked.is_empty() {
+        let _ = backend.unlock_all(&locked);
     }
-    let result = apply_locked(backend, policies, &locked, now, opts, log);
-    for (_, name) in &locked {
-        let _ = backend.unlock(name);
-    }
-    let mut fresh = result.into_iter();
-    Ok(outcomes
-        .into_iter()
-        .map(|o| {
-            o.or_else(|| fresh.next())
-                .expect("one outcome per locked table")
-        })
-        .collect())
+    Ok(result)
 }
 
 /// A failure of one table, naming its policy.
@@ -203,28 +193,40 @@ fn interrupted(done: Vec<Applied>, not_started: usize) -> TableOutcome {
     TableOutcome::Interrupted { done, not_started }
 }
 
-/// Plan and run every locked table, one at a time, on a catalog read under the locks (so a
-/// run that finished a moment ago is seen).
+/// Read every table once (under the locks held), then plan and run each locked table, one at
+/// a time. A table that cannot be read fails whether it is locked or not; one another run
+/// holds is skipped; with `stop`, nothing runs.
 fn apply_locked(
     backend: &mut dyn Backend,
     policies: &[&Policy],
-    locked: &[(usize, String)],
+    held: &[bool],
+    stop: bool,
     now: DateTime<Utc>,
     opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Vec<(String, TableOutcome)> {
-    let mine: Vec<&Policy> = locked.iter().map(|(i, _)| policies[*i]).collect();
-    let (meta, reads) = backend::read_tables(backend, &mine);
+    let (meta, reads) = backend::read_tables(backend, policies);
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     let mut outcomes = Vec::new();
-    for ((_, name), (policy, read)) in locked.iter().zip(mine.iter().zip(reads)) {
+    for ((policy, read), held) in policies.iter().zip(reads).zip(held) {
         let table = match read {
             TableRead::Found(t) => t,
             TableRead::Refused(m) | TableRead::Unreadable(m) => {
-                outcomes.push((name.clone(), failed(policy, m)));
+                outcomes.push((policy.table.to_string(), failed(policy, m)));
                 continue;
             }
         };
+        let name = table.name.to_string();
+        if stop {
+            outcomes.push((name, interrupted(vec![], 0)));
+            continue;
+        }
+        if !held {
+            // Said once, by the outcome.
+            outcomes.push((name, TableOutcome::Skipped));
+            continue;
+        }
+        let name = &name;
         let expiring_now = opts
             .real_now
             .filter(|real| *real != now)

@@ -106,10 +106,23 @@ pub trait Backend {
     /// for table locks at most as long as the policies' lock timeouts and retries allow.
     fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
 
+    /// The schema (PostgreSQL) or database (MySQL) a policy's unqualified table name means on
+    /// this connection, when it has one.
+    fn default_schema(&self) -> Option<&str>;
+
     /// Take the table's session-level advisory lock without waiting. `false`: another run
     /// holds it.
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError>;
     fn unlock(&mut self, table: &str) -> Result<(), DbError>;
+    /// Take the advisory locks of several tables without waiting, in order: for each, whether
+    /// it is now held. An engine that can takes them all in one round trip.
+    fn try_lock_all(&mut self, tables: &[String]) -> Result<Vec<bool>, DbError> {
+        tables.iter().map(|t| self.try_lock(t)).collect()
+    }
+    /// Release locks [`Backend::try_lock_all`] took.
+    fn unlock_all(&mut self, tables: &[String]) -> Result<(), DbError> {
+        tables.iter().try_for_each(|t| self.unlock(t))
+    }
 
     /// Open a transaction (engines with transactional DDL).
     fn begin(&mut self) -> Result<(), StmtError>;
@@ -291,6 +304,18 @@ pub fn read_each(
         }
     }
     (catalog, failures)
+}
+
+/// The qualified name a policy's table goes by on this connection (the connection's default
+/// schema or database for an unqualified name), as the catalog names it; without reading it.
+pub fn qualified_name(backend: &dyn Backend, table: &TableRef) -> String {
+    match (&table.schema, backend.default_schema()) {
+        (Some(schema), _) => QualifiedName::new(schema.clone(), table.name.clone()).to_string(),
+        (None, Some(schema)) => {
+            QualifiedName::new(schema.to_string(), table.name.clone()).to_string()
+        }
+        (None, None) => table.to_string(),
+    }
 }
 
 /// The qualified name a policy's table goes by: the catalog's when it could be read, else the

@@ -201,6 +201,26 @@ impl Templates {
         Templates::from_list(dialect, dialect.templates())
     }
 
+    /// The dialect's templates, compiled once per process and shared: compiling them all costs
+    /// about a millisecond, which planning each of many tables on its own would pay per table.
+    pub fn shared(dialect: &'static dyn Dialect) -> &'static Templates {
+        type Cache = Vec<((usize, usize), &'static Templates)>;
+        static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+        // A dialect is a static value: its address names it, together with its template list
+        // (a zero-sized dialect's address may be another static's).
+        let key = (
+            dialect as *const dyn Dialect as *const () as usize,
+            dialect.templates().as_ptr() as usize,
+        );
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, t)) = cache.iter().find(|(k, _)| *k == key) {
+            return t;
+        }
+        let t: &'static Templates = Box::leak(Box::new(Templates::new(dialect)));
+        cache.push((key, t));
+        t
+    }
+
     /// The dialect's `verify` templates, with the same quoting filters.
     pub fn verify(dialect: &'static dyn Dialect) -> Templates {
         Templates::from_list(dialect, dialect.verify_templates())
@@ -410,14 +430,14 @@ pub fn render_all<'a>(
     now: DateTime<Utc>,
     lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
 ) -> Result<Vec<Step>, RenderError> {
-    let t = Templates::new(dialect);
+    let t = Templates::shared(dialect);
     let mut steps = Vec::new();
     for a in actions {
         let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
             what: a.table.to_string(),
             message: "no policy for this table".into(),
         })?;
-        let rendered = dialect.render(&t, a, table, policy, now, actions)?;
+        let rendered = dialect.render(t, a, table, policy, now, actions)?;
         let estimates = estimate::for_steps(a, table, rendered.len());
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;
@@ -443,6 +463,23 @@ pub(crate) fn test_now() -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_templates_are_one_per_dialect() {
+        use std::ptr::eq;
+        let pg = Templates::shared(&postgres::POSTGRES);
+        let maria = Templates::shared(&mysql::MARIADB);
+        let my = Templates::shared(&mysql::MYSQL);
+        assert!(eq(pg, Templates::shared(&postgres::POSTGRES)));
+        assert!(eq(maria, Templates::shared(&mysql::MARIADB)));
+        assert!(!eq(pg, maria) && !eq(pg, my) && !eq(maria, my));
+        // Both hold their own dialect's templates and render them.
+        let mut ctx = Context::new();
+        ctx.insert("table", &serde_json::json!({"schema": "s", "name": "t"}));
+        ctx.insert("tables", &Vec::<serde_json::Value>::new());
+        assert_eq!(pg.text("key_stats.sql.tera", &ctx).unwrap().trim(), "");
+        assert_eq!(maria.text("key_stats.sql.tera", &ctx).unwrap().trim(), "");
+    }
 
     #[test]
     fn splits_on_role_markers() {

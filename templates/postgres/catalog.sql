@@ -1,74 +1,97 @@
 -- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names,
 -- $3 whether to read partition sizes (`show`, `snapshot`): pg_total_relation_size locks every
--- partition until the end of the transaction, which plan and apply do not need. Bounds are
+-- partition until the end of the transaction, which plan and apply do not need. $4, per table:
+-- whether the plan needs the catch-all's key range; then the DEFAULT partition's row says
+-- whether it is certainly empty (a plain table with no page on disk: every row, committed or
+-- not, lives on a page), so that key_stats.sql.tera need not ask. Bounds are
 -- deparsed with relid 0: they hold no column references, and a real relid would lock each
--- partition too.
--- One row per requested table; partitions as a JSON array. Bounds print in UTC (see session.sql).
+-- partition too. Bounds print in UTC (see session.sql).
+--
+-- One row per requested table (kind 't'), then its partitions ('p', by schema and name), the
+-- sub-partitions of composite tables ('s', by name, `part` naming their partition's oid),
+-- tables partctl detached and did not finish with ('o', see expire.sql.tera) and tables a
+-- batched move was filling when it stopped ('i', see create_batched.sql.tera). Unordered: the
+-- reader sorts by (ord, kind, schema, name), names byte-wise as the `name` type's C collation
+-- does. Plain rows, no correlated subqueries and no JSON: each catalog is read once for every
+-- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
+-- query costs about what reading every bound costs.
 WITH wanted AS (
-    SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name
-    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema_name, table_name, ord)
+    SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name,
+           w.catch_all
+    FROM unnest($1::text[], $2::text[], $4::bool[])
+         WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
+), tabs AS (
+    SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
+           c.relkind
+    FROM wanted w
+    LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
+    LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name
+), cols AS (
+    SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+    FROM tabs t
+    JOIN pg_attribute a ON a.attrelid = t.relid
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+    GROUP BY a.attrelid
+), labels AS (
+    SELECT d.description, on_.nspname, oc.relname, oc.relnamespace
+    FROM pg_description d
+    JOIN pg_class oc ON oc.oid = d.objoid
+    JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
+    WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
+      AND d.description LIKE 'partctl: %'
 )
-SELECT
-    w.ord::int4 AS ord,
-    w.schema_name,
-    w.table_name,
-    c.oid IS NOT NULL AS found,
-    c.relkind::text AS relkind,
-    pt.partstrat::text AS strategy,
-    pt.partnatts::int4 AS key_count,
-    (pt.partexprs IS NOT NULL) AS key_is_expression,
-    ka.attname::text AS key_column,
-    format_type(ka.atttypid, ka.atttypmod) AS key_type,
-    (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}')
-       FROM pg_attribute a
-      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-    ) AS columns,
-    (SELECT coalesce(json_agg(json_build_object(
-                'schema', cn.nspname,
-                'name', ch.relname,
-                'bound', pg_get_expr(ch.relpartbound, 0),
-                'rows', ch.reltuples::int8,
-                -- NULL when a concurrent run dropped the partition after this snapshot.
-                'bytes', CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
-                'pending', i.inhdetachpending,
-                'relkind', ch.relkind,
-                -- Composite tables: the sub-partitions of a partition that is itself partitioned.
-                'subpartitions', (SELECT coalesce(json_agg(json_build_object(
-                        'schema', gn.nspname,
-                        'name', gc.relname,
-                        'bound', pg_get_expr(gc.relpartbound, 0),
-                        'rows', gc.reltuples::int8,
-                        'bytes', CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END
-                    ) ORDER BY gc.relname), '[]'::json)
-                   FROM pg_inherits gi
-                   JOIN pg_class gc ON gc.oid = gi.inhrelid
-                   JOIN pg_namespace gn ON gn.oid = gc.relnamespace
-                  WHERE gi.inhparent = ch.oid)
-            ) ORDER BY cn.nspname, ch.relname), '[]'::json)
-       FROM pg_inherits i
-       JOIN pg_class ch ON ch.oid = i.inhrelid
-       JOIN pg_namespace cn ON cn.oid = ch.relnamespace
-      WHERE i.inhparent = c.oid
-    ) AS partitions,
-    -- Tables partctl detached for dropping or archiving and did not finish with (see expire.sql.tera).
-    (SELECT coalesce(json_agg(json_build_object('schema', on_.nspname, 'name', oc.relname)), '[]'::json)
-       FROM pg_description d
-       JOIN pg_class oc ON oc.oid = d.objoid
-       JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
-      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
-        AND d.description = 'partctl: detaching from ' || w.schema_name || '.' || w.table_name
-    ) AS orphans,
-    -- Tables a batched move was filling when it stopped (see create_batched.sql.tera).
-    (SELECT coalesce(json_agg(oc.relname::text ORDER BY oc.relname), '[]'::json)
-       FROM pg_description d
-       JOIN pg_class oc ON oc.oid = d.objoid
-      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
-        AND oc.relnamespace = n.oid
-        AND d.description = 'partctl: moving rows for ' || w.schema_name || '.' || w.table_name
-    ) AS in_transit
-FROM wanted w
-LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
-LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name
-LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
-LEFT JOIN pg_attribute ka ON ka.attrelid = c.oid AND ka.attnum = pt.partattrs[0]
-ORDER BY w.ord
+SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS name,
+       NULL::text AS bound, NULL::int8 AS rows, NULL::int8 AS bytes, NULL::bool AS pending,
+       t.relkind::text AS relkind, NULL::oid AS part,
+       t.relid IS NOT NULL AS found,
+       pt.partstrat::text AS strategy,
+       pt.partnatts::int4 AS key_count,
+       (pt.partexprs IS NOT NULL) AS key_is_expression,
+       ka.attname::text AS key_column,
+       format_type(ka.atttypid, ka.atttypmod) AS key_type,
+       coalesce(cl.columns, '{}') AS columns,
+       NULL::bool AS empty
+FROM tabs t
+LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
+LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
+LEFT JOIN cols cl ON cl.attrelid = t.relid
+UNION ALL
+SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text, pg_get_expr(ch.relpartbound, 0),
+       ch.reltuples::int8,
+       -- NULL when a concurrent run dropped the partition after this snapshot.
+       CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
+       i.inhdetachpending, ch.relkind::text, ch.oid,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       CASE WHEN t.catch_all AND ch.relkind = 'r' AND ch.oid = pt.partdefid
+            THEN pg_relation_size(ch.oid) = 0 END
+FROM tabs t
+JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
+JOIN pg_inherits i ON i.inhparent = t.relid
+JOIN pg_class ch ON ch.oid = i.inhrelid
+JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+UNION ALL
+-- Composite tables: the sub-partitions of a partition that is itself partitioned.
+SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),
+       gc.reltuples::int8,
+       CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
+       NULL, gc.relkind::text, ch.partrelid,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+-- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
+-- partition again.
+FROM pg_partitioned_table ch
+JOIN pg_inherits i ON i.inhrelid = ch.partrelid
+JOIN tabs t ON t.relid = i.inhparent
+JOIN pg_inherits gi ON gi.inhparent = ch.partrelid
+JOIN pg_class gc ON gc.oid = gi.inhrelid
+JOIN pg_namespace gn ON gn.oid = gc.relnamespace
+UNION ALL
+SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM tabs t
+JOIN labels l ON l.description = 'partctl: detaching from ' || t.schema_name || '.' || t.table_name
+UNION ALL
+SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM tabs t
+JOIN labels l ON l.relnamespace = t.nsp
+ AND l.description = 'partctl: moving rows for ' || t.schema_name || '.' || t.table_name

@@ -31,25 +31,44 @@ type PartRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
+
+/// A column of a managed table: schema, table, name, data type, column type, position.
+type ColRow = (String, String, String, String, String, Option<i64>);
 
 fn q(e: mysql::Error) -> CatalogError {
     CatalogError::Query(super::error_text(&e))
 }
 
-/// Read the given tables.
+/// Read the given tables: their partitions in one query, their columns in another, then the
+/// row facts the plans need in one more. `database`: the connection's database, for
+/// unqualified names.
 pub fn read(
     conn: &mut mysql::Conn,
     server: &Server,
+    database: Option<&str>,
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<Catalog, CatalogError> {
-    let templates = Templates::new(&MARIADB);
-    let mut ctx = tera::Context::new();
-    ctx.insert("count", &wanted.len());
-    let mut params: Vec<mysql::Value> = Vec::new();
+    let templates = Templates::shared(&MARIADB);
+    // Tables grouped by schema (in order of first appearance): a group per `TABLE_SCHEMA = ?`.
+    let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for (t, _) in wanted {
-        params.push(t.schema.clone().into());
-        params.push(t.name.clone().into());
+        match groups.iter_mut().find(|g| g.0 == t.schema) {
+            Some(g) => g.1.push(t.name.clone()),
+            None => groups.push((t.schema.clone(), vec![t.name.clone()])),
+        }
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "groups",
+        &groups.iter().map(|g| g.1.len()).collect::<Vec<_>>(),
+    );
+    let mut params: Vec<mysql::Value> = Vec::new();
+    for (schema, names) in &groups {
+        params.push(schema.clone().into());
+        params.extend(names.iter().map(|n| n.clone().into()));
     }
     let render = |name: &str| {
         templates
@@ -62,15 +81,16 @@ pub fn read(
         conn.exec(render("catalog.sql.tera")?, params.clone())
             .map_err(q)?
     };
-    let cols: Vec<(String, String, String, String, String)> = if wanted.is_empty() {
+    let cols: Vec<ColRow> = if wanted.is_empty() {
         vec![]
     } else {
         conn.exec(render("columns.sql.tera")?, params).map_err(q)?
     };
-    let current_db: Option<String> = conn.query_first("SELECT DATABASE()").map_err(q)?.flatten();
-    let holdings = read_holdings(conn, &templates, wanted, current_db.as_deref())?;
+    let current_db: Option<String> = database.map(str::to_string);
+    let holdings = read_holdings(conn, templates, wanted, current_db.as_deref())?;
 
     let mut tables = Vec::new();
+    let mut asks = Vec::new();
     for (tref, needed) in wanted {
         let schema = tref
             .schema
@@ -112,7 +132,7 @@ pub fn read(
         } else {
             expr
         };
-        let table_cols: Vec<&(String, String, String, String, String)> = cols
+        let table_cols: Vec<&ColRow> = cols
             .iter()
             .filter(|c| c.0 == name.schema && c.1 == name.name)
             .collect();
@@ -147,7 +167,7 @@ pub fn read(
         };
         let partitions =
             read_partitions(&name, &mine, strategy, kind, expr, &list_defaults).map_err(fail)?;
-        let mut table = Table {
+        let table = Table {
             name: name.clone(),
             strategy,
             key: KeyColumn {
@@ -161,20 +181,21 @@ pub fn read(
             partitions,
             stats: KeyStats::default(),
         };
-        if let Some(kind) = kind {
-            if strategy == Strategy::Range {
-                let holding = holding_table(&table.name);
-                let labelled = holdings.contains(&(
-                    holding.schema.clone(),
-                    holding.name.clone(),
-                    moving_marker(&table.name),
-                ));
-                let holding = labelled.then_some(&holding);
-                table.stats = read_stats(conn, &templates, &table, kind, expr, *needed, holding)?;
-            }
-        }
+        let holding = holding_table(&table.name);
+        let labelled = holdings.contains(&(
+            holding.schema.clone(),
+            holding.name.clone(),
+            moving_marker(&table.name),
+        ));
+        asks.push(
+            kind.filter(|_| strategy == Strategy::Range)
+                .and_then(|kind| {
+                    stats_ask(&table, kind, expr, *needed, labelled.then_some(holding))
+                }),
+        );
         tables.push(table);
     }
+    read_all_stats(conn, templates, &mut tables, &asks)?;
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: server.engine,
@@ -311,7 +332,7 @@ fn list_default_partitions(
     conn: &mut mysql::Conn,
     table: &QualifiedName,
 ) -> Result<Vec<String>, CatalogError> {
-    let templates = Templates::new(&MARIADB);
+    let templates = Templates::shared(&MARIADB);
     let mut ctx = tera::Context::new();
     ctx.insert("table", &NameCtx::from(table));
     let sql = templates
@@ -422,75 +443,124 @@ fn strip_quotes(s: &str) -> &str {
         .unwrap_or(s)
 }
 
-fn read_stats(
-    conn: &mut mysql::Conn,
-    templates: &Templates,
+/// What a table's statistics row asks: (key kind, key expression, max_key, catch-all
+/// partition, the holding table a stopped staged move left), or nothing.
+type Ask = (
+    KeyKind,
+    KeyExpr,
+    bool,
+    Option<String>,
+    Option<QualifiedName>,
+);
+
+fn stats_ask(
     table: &Table,
     kind: KeyKind,
     expr: KeyExpr,
     needed: StatsNeeded,
-    holding: Option<&QualifiedName>,
-) -> Result<KeyStats, CatalogError> {
-    let default = table.default_partition().map(|p| &p.name.name);
+    holding: Option<QualifiedName>,
+) -> Option<Ask> {
+    let default = table.default_partition().map(|p| p.name.name.clone());
     let max_key = needed.max_key && !kind.is_time();
     let catch_all = needed.catch_all_range && default.is_some();
-    if !max_key && !catch_all {
-        return Ok(KeyStats::default());
-    }
-    let mut ctx = tera::Context::new();
-    ctx.insert("table", &NameCtx::from(&table.name));
-    ctx.insert("key", &table.key.name);
-    ctx.insert("expr", expr.sql_name());
-    ctx.insert("max_key", &max_key);
-    if catch_all {
-        ctx.insert("default", &default);
-    } else {
-        ctx.insert("default", &Option::<String>::None);
-    }
     // Rows a stopped staged move left in its holding table still belong to the catch-all.
     let holding = holding.filter(|_| catch_all);
-    ctx.insert("holding", &holding.map(NameCtx::from));
-    let sql = templates
-        .text("key_stats.sql.tera", &ctx)
-        .map_err(|e| CatalogError::Query(e.to_string()))?;
-    let fail = |message: String| CatalogError::DoesNotFit {
-        table: table.name.to_string(),
-        message,
+    (max_key || catch_all).then(|| (kind, expr, max_key, default.filter(|_| catch_all), holding))
+}
+
+/// The row facts of every table that asks, in one statement (a row per table); when it fails,
+/// each table is asked on its own, so that the error names its table.
+fn read_all_stats(
+    conn: &mut mysql::Conn,
+    templates: &Templates,
+    tables: &mut [Table],
+    asks: &[Option<Ask>],
+) -> Result<(), CatalogError> {
+    let asked: Vec<usize> = (0..asks.len()).filter(|i| asks[*i].is_some()).collect();
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let render = |which: &[usize]| {
+        let entries: Vec<_> = which
+            .iter()
+            .map(|i| {
+                let (_, expr, max_key, default, holding) = asks[*i].as_ref().expect("asked");
+                serde_json::json!({
+                    "ord": i,
+                    "table": NameCtx::from(&tables[*i].name),
+                    "key": tables[*i].key.name,
+                    "expr": expr.sql_name(),
+                    "max_key": max_key,
+                    "default": default,
+                    "holding": holding.as_ref().map(NameCtx::from),
+                })
+            })
+            .collect();
+        let mut ctx = tera::Context::new();
+        ctx.insert("tables", &entries);
+        templates
+            .text("key_stats.sql.tera", &ctx)
+            .map_err(|e| CatalogError::Query(e.to_string()))
     };
-    type Row = (
+    type StatsRow = (
+        i64,
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
     );
-    let row: Option<Row> = conn
-        .query_first(sql)
-        .map_err(|e| CatalogError::Unreadable {
-            table: table.name.to_string(),
-            message: format!("reading key statistics: {}", super::error_text(&e)),
-        })?;
-    let (mx, lo, hi, held_lo, held_hi) = row.unwrap_or_default();
-    let decode = |v: Option<String>, e: KeyExpr| -> Result<Option<i64>, CatalogError> {
-        match v {
-            None => Ok(None),
-            Some(t) => e
-                .decode(kind, &t)
-                .map(Some)
-                .ok_or_else(|| fail(format!("cannot read key value `{t}`"))),
+    let unreadable = |i: usize, e: &mysql::Error| CatalogError::Unreadable {
+        table: tables[i].name.to_string(),
+        message: format!("reading key statistics: {}", super::error_text(e)),
+    };
+    let rows: Vec<StatsRow> = match conn.query(render(&asked)?) {
+        Ok(rows) => rows,
+        Err(_) if asked.len() > 1 => {
+            let mut rows = Vec::new();
+            for i in &asked {
+                let one: Vec<StatsRow> = conn
+                    .query(render(std::slice::from_ref(i))?)
+                    .map_err(|e| unreadable(*i, &e))?;
+                rows.extend(one);
+            }
+            rows
         }
+        Err(e) => return Err(unreadable(asked[0], &e)),
     };
     let merge = |a: Option<i64>, b: Option<i64>, pick: fn(i64, i64) -> i64| match (a, b) {
         (Some(x), Some(y)) => Some(pick(x, y)),
         (x, y) => x.or(y),
     };
-    Ok(KeyStats {
-        max_key: decode(mx, KeyExpr::Column)?,
-        catch_all_min: merge(decode(lo, expr)?, decode(held_lo, expr)?, i64::min),
-        catch_all_max: merge(decode(hi, expr)?, decode(held_hi, expr)?, i64::max),
-        in_transit: vec![],
-        holding: holding.map(|h| h.name.clone()),
-    })
+    for (ord, mx, lo, hi, held_lo, held_hi) in rows {
+        let i = usize::try_from(ord)
+            .ok()
+            .filter(|i| *i < tables.len() && asks[*i].is_some())
+            .ok_or_else(|| CatalogError::Query("unexpected key statistics row".into()))?;
+        let (kind, expr, _, _, holding) = asks[i].as_ref().expect("asked");
+        let table = &tables[i];
+        let decode = |v: Option<String>, e: KeyExpr| -> Result<Option<i64>, CatalogError> {
+            match v {
+                None => Ok(None),
+                Some(t) => e
+                    .decode(*kind, &t)
+                    .map(Some)
+                    .ok_or_else(|| CatalogError::DoesNotFit {
+                        table: table.name.to_string(),
+                        message: format!("cannot read key value `{t}`"),
+                    }),
+            }
+        };
+        let stats = KeyStats {
+            max_key: decode(mx, KeyExpr::Column)?,
+            catch_all_min: merge(decode(lo, *expr)?, decode(held_lo, *expr)?, i64::min),
+            catch_all_max: merge(decode(hi, *expr)?, decode(held_hi, *expr)?, i64::max),
+            in_transit: vec![],
+            holding: holding.as_ref().map(|h| h.name.clone()),
+        };
+        tables[i].stats = stats;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

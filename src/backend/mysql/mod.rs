@@ -31,6 +31,8 @@ const HISTORY_RECENT: &str = include_str!("../../../templates/mysql/history_rece
 pub struct MyBackend {
     conn: mysql::Conn,
     server: Server,
+    /// `DATABASE()` when the session started: where a policy's unqualified table lives.
+    database: Option<String>,
 }
 
 impl MyBackend {
@@ -57,13 +59,14 @@ impl MyBackend {
         for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {
             conn.query_drop(stmt).map_err(|e| fail(error_text(&e)))?;
         }
-        let version: String = conn
-            .query_first("SELECT VERSION()")
+        let (version, database): (String, Option<String>) = conn
+            .query_first("SELECT VERSION(), DATABASE()")
             .map_err(|e| fail(error_text(&e)))?
             .unwrap_or_default();
         Ok(MyBackend {
             conn,
             server: Server::from_version(&version),
+            database,
         })
     }
 
@@ -148,7 +151,16 @@ impl Backend for MyBackend {
                 (secs as u64,),
             )
             .map_err(|e| CatalogError::Query(format!("setting lock_wait_timeout: {e}")))?;
-        catalog::read(&mut self.conn, &self.server, &super::wanted(policies))
+        catalog::read(
+            &mut self.conn,
+            &self.server,
+            self.database.as_deref(),
+            &super::wanted(policies),
+        )
+    }
+
+    fn default_schema(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError> {

@@ -1,5 +1,6 @@
 //! The PostgreSQL catalog reader: one query for every managed table, then the row facts the
-//! plan needs (largest key, what sits in the catch-all), one query per table that needs them.
+//! plan needs (largest key, what sits in the catch-all) for every table that needs them, in
+//! one more statement.
 
 use super::error_text;
 use crate::catalog::{
@@ -10,39 +11,118 @@ use crate::key::{Bound, KeyKind};
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
-use serde::Deserialize;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
 
-#[derive(Deserialize)]
-struct RawPartition {
-    schema: String,
+/// One row of the catalog query (see templates/postgres/catalog.sql): a table ('t'), one of
+/// its partitions ('p'), a sub-partition ('s'), an unfinished detach ('o') or a table a
+/// batched move was filling ('i').
+struct Row {
+    ord: i32,
+    /// The order of the kinds within a table: t, p, s, o, i.
+    rank: u8,
+    schema: Option<String>,
     name: String,
     bound: Option<String>,
     rows: i64,
     bytes: i64,
     pending: bool,
-    #[allow(dead_code)]
-    relkind: String,
-    #[serde(default)]
-    subpartitions: Vec<RawSub>,
+    /// Partitions: their oid; sub-partitions: their partition's.
+    part: Option<u32>,
+    /// The DEFAULT partition, when the plan needs its key range: certainly empty.
+    empty: bool,
+    /// A partition's bound, parsed as it arrived when its table's key type was known by then.
+    parsed: Option<Option<PartBound>>,
+    row: Option<postgres::Row>,
 }
 
-#[derive(Deserialize)]
-struct RawSub {
-    schema: String,
-    name: String,
-    bound: Option<String>,
-    rows: i64,
-    bytes: i64,
+/// The key kind partctl lays out for a PostgreSQL column type (`format_type`), if any.
+fn key_kind(sql_type: &str) -> Option<KeyKind> {
+    match sql_type {
+        "smallint" => Some(KeyKind::SmallInt),
+        "integer" => Some(KeyKind::Int),
+        "bigint" => Some(KeyKind::BigInt),
+        "date" => Some(KeyKind::Date),
+        "timestamp without time zone" => Some(KeyKind::Timestamp),
+        "timestamp with time zone" => Some(KeyKind::Timestamptz),
+        t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
+            Some(KeyKind::Timestamp)
+        }
+        t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
+        _ => None,
+    }
 }
 
-#[derive(Deserialize)]
-struct RawName {
-    schema: String,
-    name: String,
+const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
+
+/// The catalog query's rows, decoded as they arrive (while the server still produces the
+/// rest), then sorted.
+fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
+    let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
+    let mut out = Vec::new();
+    // The key kind of each table whose row has arrived (tables come first, in practice).
+    let mut kinds: Vec<Option<Option<KeyKind>>> = Vec::new();
+    while let Some(r) = rows
+        .next()
+        .map_err(|e| CatalogError::Query(error_text(&e)))?
+    {
+        let kind: &str = r.try_get(1).map_err(shape)?;
+        let rank =
+            KINDS.iter().position(|k| *k == kind).ok_or_else(|| {
+                CatalogError::Query(format!("unexpected catalog row kind `{kind}`"))
+            })? as u8;
+        let ord: i32 = r.try_get(0).map_err(shape)?;
+        let slot = usize::try_from(ord).unwrap_or(0);
+        if rank == 0 {
+            if kinds.len() <= slot {
+                kinds.resize(slot + 1, None);
+            }
+            let key_type: Option<&str> = r.try_get(15).map_err(shape)?;
+            kinds[slot] = Some(key_type.and_then(key_kind));
+        }
+        let bound: Option<String> = r.try_get(4).map_err(shape)?;
+        let parsed = match (rank, kinds.get(slot)) {
+            (1, Some(Some(kind))) => Some(parse_bound(bound.as_deref().unwrap_or_default(), *kind)),
+            _ => None,
+        };
+        out.push(Row {
+            ord,
+            rank,
+            schema: r.try_get(2).map_err(shape)?,
+            name: r.try_get(3).map_err(shape)?,
+            bound,
+            rows: r.try_get::<_, Option<i64>>(5).map_err(shape)?.unwrap_or(0),
+            bytes: r.try_get::<_, Option<i64>>(6).map_err(shape)?.unwrap_or(0),
+            pending: r
+                .try_get::<_, Option<bool>>(7)
+                .map_err(shape)?
+                .unwrap_or(false),
+            part: r.try_get(9).map_err(shape)?,
+            empty: r
+                .try_get::<_, Option<bool>>(17)
+                .map_err(shape)?
+                .unwrap_or(false),
+            parsed,
+            row: (rank == 0).then_some(r),
+        });
+    }
+    // Names sort byte-wise, as the `name` type's C collation orders them; sub-partitions by
+    // name alone.
+    out.sort_unstable_by(|a, b| {
+        (a.ord, a.rank)
+            .cmp(&(b.ord, b.rank))
+            .then_with(|| match a.rank {
+                2 | 4 => std::cmp::Ordering::Equal,
+                _ => a.schema.cmp(&b.schema),
+            })
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(out)
 }
 
 /// Read the given tables. A table that does not exist, or is not partitioned, is an error
-/// naming it.
+/// naming it. Two round trips: the catalog query, then the key statistics of every table
+/// that needs them in one statement.
 pub fn read(
     client: &mut postgres::Client,
     version: &str,
@@ -51,126 +131,43 @@ pub fn read(
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
+    let catch_all: Vec<bool> = wanted.iter().map(|(_, n)| n.catch_all_range).collect();
     let q = |e: postgres::Error| CatalogError::Query(error_text(&e));
     let rows = client
-        .query(
+        .query_typed_raw(
             include_str!("../../../templates/postgres/catalog.sql"),
-            &[&schemas, &names, &sizes],
+            [
+                (&schemas as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
+                (&names, Type::TEXT_ARRAY),
+                (&sizes, Type::BOOL),
+                (&catch_all, Type::BOOL_ARRAY),
+            ],
         )
         .map_err(q)?;
-    let templates = Templates::new(&POSTGRES);
-    let mut tables = Vec::new();
-    for (row, (tref, needed)) in rows.iter().zip(wanted) {
-        let name = QualifiedName::new(
-            row.get::<_, String>("schema_name"),
-            row.get::<_, String>("table_name"),
-        );
-        let fail = |message: String| CatalogError::DoesNotFit {
-            table: name.to_string(),
-            message,
-        };
-        if !row.get::<_, bool>("found") {
-            return Err(fail(format!("no such table (policy names `{tref}`)")));
-        }
-        let strategy = match row.get::<_, Option<String>>("strategy").as_deref() {
-            Some("r") => Strategy::Range,
-            Some("l") => Strategy::List,
-            Some("h") => Strategy::Hash,
-            _ => {
-                return Err(fail(
-                    "the table is not partitioned (create it with PARTITION BY)".into(),
-                ))
-            }
-        };
-        if row.get::<_, bool>("key_is_expression") || row.get::<_, i32>("key_count") != 1 {
-            return Err(fail(
-                "the partition key is an expression or has several columns; partctl manages single-column keys".into(),
-            ));
-        }
-        let key_name: String = row.get("key_column");
-        let sql_type: String = row.get("key_type");
-        let kind = match sql_type.as_str() {
-            "smallint" => Some(KeyKind::SmallInt),
-            "integer" => Some(KeyKind::Int),
-            "bigint" => Some(KeyKind::BigInt),
-            "date" => Some(KeyKind::Date),
-            "timestamp without time zone" => Some(KeyKind::Timestamp),
-            "timestamp with time zone" => Some(KeyKind::Timestamptz),
-            t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
-                Some(KeyKind::Timestamp)
-            }
-            t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
-            _ => None,
-        };
-        let raw: Vec<RawPartition> =
-            serde_json::from_value(row.get::<_, serde_json::Value>("partitions"))
-                .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
-        let mut partitions = Vec::new();
-        for p in raw {
-            let pname = QualifiedName::new(p.schema, p.name);
-            let text = p.bound.unwrap_or_default();
-            let bound = parse_bound(&text, kind).ok_or_else(|| {
-                fail(format!(
-                    "cannot read the bound of partition {pname}: `{text}`"
-                ))
+    let rows = rows_of(rows)?;
+    let mut tables = Vec::with_capacity(wanted.len());
+    let mut empty = Vec::with_capacity(wanted.len());
+    let mut rest = rows.into_iter().peekable();
+    for (i, (tref, _)) in wanted.iter().enumerate() {
+        let ord = i as i32 + 1;
+        let head = rest
+            .next()
+            .filter(|r| r.ord == ord && r.rank == 0)
+            .ok_or_else(|| {
+                CatalogError::Query("unexpected catalog shape: a table row is missing".into())
             })?;
-            partitions.push(Partition {
-                name: pname,
-                bound,
-                est_rows: p.rows,
-                bytes: p.bytes,
-                detach_pending: p.pending,
-                subpartitions: p
-                    .subpartitions
-                    .into_iter()
-                    .map(|sp| {
-                        let text = sp.bound.unwrap_or_default();
-                        Partition {
-                            name: QualifiedName::new(sp.schema, sp.name),
-                            bound: parse_bound(&text, None).unwrap_or(PartBound::Other { text }),
-                            est_rows: sp.rows,
-                            bytes: sp.bytes,
-                            detach_pending: false,
-                            subpartitions: vec![],
-                        }
-                    })
-                    .collect(),
-            });
+        let mut mine = Vec::new();
+        while let Some(r) = rest.next_if(|r| r.ord == ord) {
+            mine.push(r);
         }
-        let orphans: Vec<RawName> =
-            serde_json::from_value(row.get::<_, serde_json::Value>("orphans"))
-                .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
-        for o in orphans {
-            partitions.push(Partition {
-                name: QualifiedName::new(o.schema, o.name),
-                bound: PartBound::Orphan,
-                est_rows: -1,
-                bytes: 0,
-                detach_pending: false,
-                subpartitions: vec![],
-            });
-        }
-        let mut table = Table {
-            name,
-            strategy,
-            key: KeyColumn {
-                name: key_name,
-                kind,
-                sql_type,
-                expr: None,
-                granularity: None,
-            },
-            columns: row.get("columns"),
-            partitions,
-            stats: KeyStats::default(),
-        };
-        if let Some(kind) = kind {
-            table.stats = read_stats(client, &templates, &table, kind, *needed)?;
-        }
-        table.stats.in_transit =
-            serde_json::from_value(row.get::<_, serde_json::Value>("in_transit"))
-                .map_err(|e| CatalogError::Query(format!("unexpected catalog shape: {e}")))?;
-        tables.push(table);
+        empty.push(mine.iter().any(|r| r.empty));
+        tables.push(table_of(tref, head, mine)?);
+    }
+    let stats = read_all_stats(client, &tables, &empty, wanted)?;
+    for (table, s) in tables.iter_mut().zip(stats) {
+        let in_transit = std::mem::take(&mut table.stats.in_transit);
+        table.stats = s;
+        table.stats.in_transit = in_transit;
     }
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
@@ -180,51 +177,221 @@ pub fn read(
     })
 }
 
-fn read_stats(
-    client: &mut postgres::Client,
-    templates: &Templates,
-    table: &Table,
-    kind: KeyKind,
-    needed: StatsNeeded,
-) -> Result<KeyStats, CatalogError> {
-    let default = table.default_partition().map(|p| &p.name);
-    let max_key = needed.max_key && !kind.is_time();
-    let catch_all = needed.catch_all_range && default.is_some();
-    if !max_key && !catch_all {
-        return Ok(KeyStats::default());
+/// One table from its row and the rows of its partitions, sub-partitions and labels.
+fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, CatalogError> {
+    let row = head.row.expect("a table row keeps its columns");
+    let name = QualifiedName::new(head.schema.unwrap_or_default(), head.name);
+    let fail = |message: String| CatalogError::DoesNotFit {
+        table: name.to_string(),
+        message,
+    };
+    if !row.get::<_, bool>("found") {
+        return Err(fail(format!("no such table (policy names `{tref}`)")));
     }
-    let mut ctx = tera::Context::new();
-    ctx.insert("table", &NameCtx::from(&table.name));
-    ctx.insert("key", &table.key.name);
-    ctx.insert("max_key", &max_key);
-    ctx.insert("default", &default.filter(|_| catch_all).map(NameCtx::from));
-    let sql = templates
-        .text("key_stats.sql.tera", &ctx)
-        .map_err(|e| CatalogError::Query(e.to_string()))?;
-    let row = client
-        .query_one(&sql, &[])
-        .map_err(|e| CatalogError::Unreadable {
-            table: table.name.to_string(),
-            message: format!("reading key statistics: {}", error_text(&e)),
-        })?;
-    let get = |col: &str| -> Result<Option<i64>, CatalogError> {
-        match row.get::<_, Option<String>>(col) {
-            None => Ok(None),
-            Some(text) => kind
-                .parse(&text)
-                .map(Some)
-                .ok_or_else(|| CatalogError::DoesNotFit {
-                    table: table.name.to_string(),
-                    message: format!("cannot read key value `{text}`"),
-                }),
+    let strategy = match row.get::<_, Option<String>>("strategy").as_deref() {
+        Some("r") => Strategy::Range,
+        Some("l") => Strategy::List,
+        Some("h") => Strategy::Hash,
+        _ => {
+            return Err(fail(
+                "the table is not partitioned (create it with PARTITION BY)".into(),
+            ))
         }
     };
-    Ok(KeyStats {
-        max_key: get("max_key")?,
-        catch_all_min: get("catch_all_min")?,
-        catch_all_max: get("catch_all_max")?,
-        ..Default::default()
+    if row.get::<_, bool>("key_is_expression") || row.get::<_, i32>("key_count") != 1 {
+        return Err(fail(
+            "the partition key is an expression or has several columns; partctl manages single-column keys".into(),
+        ));
+    }
+    let key_name: String = row.get("key_column");
+    let sql_type: String = row.get("key_type");
+    let kind = key_kind(&sql_type);
+    let mut partitions: Vec<Partition> = Vec::new();
+    let mut oids: Vec<Option<u32>> = Vec::new();
+    let mut orphans = Vec::new();
+    let mut in_transit = Vec::new();
+    for r in mine {
+        match r.rank {
+            1 => {
+                let pname = QualifiedName::new(r.schema.unwrap_or_default(), r.name);
+                let text = r.bound.unwrap_or_default();
+                let parsed = match r.parsed {
+                    Some(parsed) => parsed,
+                    None => parse_bound(&text, kind),
+                };
+                let bound = parsed.ok_or_else(|| {
+                    fail(format!(
+                        "cannot read the bound of partition {pname}: `{text}`"
+                    ))
+                })?;
+                partitions.push(Partition {
+                    name: pname,
+                    bound,
+                    est_rows: r.rows,
+                    bytes: r.bytes,
+                    detach_pending: r.pending,
+                    subpartitions: vec![],
+                });
+                oids.push(r.part);
+            }
+            2 => {
+                let text = r.bound.unwrap_or_default();
+                let sub = Partition {
+                    name: QualifiedName::new(r.schema.unwrap_or_default(), r.name),
+                    bound: parse_bound(&text, None).unwrap_or(PartBound::Other { text }),
+                    est_rows: r.rows,
+                    bytes: r.bytes,
+                    detach_pending: false,
+                    subpartitions: vec![],
+                };
+                if let Some(k) = oids.iter().position(|o| r.part.is_some() && *o == r.part) {
+                    partitions[k].subpartitions.push(sub);
+                }
+            }
+            3 => orphans.push(Partition {
+                name: QualifiedName::new(r.schema.unwrap_or_default(), r.name),
+                bound: PartBound::Orphan,
+                est_rows: -1,
+                bytes: 0,
+                detach_pending: false,
+                subpartitions: vec![],
+            }),
+            _ => in_transit.push(r.name),
+        }
+    }
+    partitions.extend(orphans);
+    Ok(Table {
+        name,
+        strategy,
+        key: KeyColumn {
+            name: key_name,
+            kind,
+            sql_type,
+            expr: None,
+            granularity: None,
+        },
+        columns: row.get("columns"),
+        partitions,
+        stats: KeyStats {
+            in_transit,
+            ..KeyStats::default()
+        },
     })
+}
+
+/// What one table's statistics query asks: (max_key, default partition) or nothing. A
+/// catch-all known to be empty has no key range to ask for.
+fn stats_ask(
+    table: &Table,
+    empty: bool,
+    needed: StatsNeeded,
+) -> Option<(bool, Option<&QualifiedName>)> {
+    let kind = table.key.kind?;
+    let default = table.default_partition().map(|p| &p.name);
+    let max_key = needed.max_key && !kind.is_time();
+    let catch_all = needed.catch_all_range && default.is_some() && !empty;
+    (max_key || catch_all).then_some((max_key, default.filter(|_| catch_all)))
+}
+
+/// The key statistics of every table that needs them, in one statement (`SELECT`s under
+/// `UNION ALL`). When it fails, each table is asked on its own, so that the error
+/// names the table it belongs to.
+fn read_all_stats(
+    client: &mut postgres::Client,
+    tables: &[Table],
+    empty: &[bool],
+    wanted: &[(TableRef, StatsNeeded)],
+) -> Result<Vec<KeyStats>, CatalogError> {
+    let asks: Vec<(usize, bool, Option<&QualifiedName>)> = tables
+        .iter()
+        .zip(empty)
+        .zip(wanted)
+        .enumerate()
+        .filter_map(|(i, ((t, e), (_, needed)))| stats_ask(t, *e, *needed).map(|(m, d)| (i, m, d)))
+        .collect();
+    let mut out = vec![KeyStats::default(); tables.len()];
+    if asks.is_empty() {
+        return Ok(out);
+    }
+    let templates = Templates::shared(&POSTGRES);
+    let render = |asks: &[(usize, bool, Option<&QualifiedName>)]| {
+        let entries: Vec<_> = asks
+            .iter()
+            .map(|(i, max_key, default)| {
+                serde_json::json!({
+                    "ord": i,
+                    "table": NameCtx::from(&tables[*i].name),
+                    "key": tables[*i].key.name,
+                    "max_key": max_key,
+                    "default": default.map(NameCtx::from),
+                })
+            })
+            .collect();
+        let mut ctx = tera::Context::new();
+        ctx.insert("tables", &entries);
+        templates
+            .text("key_stats.sql.tera", &ctx)
+            .map_err(|e| CatalogError::Query(e.to_string()))
+    };
+    let sql = render(&asks)?;
+    let rows = match client.query_typed(&sql, &[]) {
+        Ok(rows) => rows,
+        Err(_) if asks.len() > 1 => {
+            let mut rows = Vec::new();
+            for ask in &asks {
+                rows.extend(stats_rows(
+                    client,
+                    &render(std::slice::from_ref(ask))?,
+                    &tables[ask.0],
+                )?);
+            }
+            rows
+        }
+        Err(e) => return Err(stats_error(&tables[asks[0].0], &e)),
+    };
+    for row in rows {
+        let i = usize::try_from(row.get::<_, i32>(0))
+            .ok()
+            .filter(|i| *i < tables.len())
+            .ok_or_else(|| CatalogError::Query("unexpected key statistics row".into()))?;
+        let table = &tables[i];
+        let kind = table.key.kind.expect("asked only with a key kind");
+        let get = |col: usize| -> Result<Option<i64>, CatalogError> {
+            match row.get::<_, Option<String>>(col) {
+                None => Ok(None),
+                Some(text) => kind
+                    .parse(&text)
+                    .map(Some)
+                    .ok_or_else(|| CatalogError::DoesNotFit {
+                        table: table.name.to_string(),
+                        message: format!("cannot read key value `{text}`"),
+                    }),
+            }
+        };
+        // A table's facts may come in two rows (the whole table's, the catch-all's).
+        let stats = &mut out[i];
+        stats.max_key = stats.max_key.or(get(1)?);
+        stats.catch_all_min = stats.catch_all_min.or(get(2)?);
+        stats.catch_all_max = stats.catch_all_max.or(get(3)?);
+    }
+    Ok(out)
+}
+
+fn stats_rows(
+    client: &mut postgres::Client,
+    sql: &str,
+    table: &Table,
+) -> Result<Vec<postgres::Row>, CatalogError> {
+    client
+        .query_typed(sql, &[])
+        .map_err(|e| stats_error(table, &e))
+}
+
+fn stats_error(table: &Table, e: &postgres::Error) -> CatalogError {
+    CatalogError::Unreadable {
+        table: table.name.to_string(),
+        message: format!("reading key statistics: {}", error_text(e)),
+    }
 }
 
 /// Parse `pg_get_expr(relpartbound)`: `FOR VALUES FROM (a) TO (b)`, `DEFAULT`, `FOR VALUES IN

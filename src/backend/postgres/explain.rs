@@ -2,11 +2,12 @@
 //! the extended protocol (a second statement smuggled after a `;` is refused by the server),
 //! inside a READ ONLY transaction that is rolled back; generic plans for `params`.
 
-use super::error_text;
+use super::{error_text, run};
 use crate::backend::script_statements;
 use crate::explain::{part, text_of, ExplainError, Query, Relation, Touched};
 use crate::names::QualifiedName;
 use crate::render::Templates;
+use postgres::types::Type;
 use std::collections::BTreeSet;
 
 const RELATIONS: &str = include_str!("../../../templates/postgres/verify_relations.sql");
@@ -35,9 +36,7 @@ pub fn explain(
     let mut prepared = false;
     let result = (|| -> Result<String, ExplainError> {
         for stmt in script_statements(&begin) {
-            client
-                .execute(stmt.as_str(), &[])
-                .map_err(|e| error_text(&e))?;
+            run(client, stmt.as_str()).map_err(|e| error_text(&e))?;
         }
         let mut explain = part("explain");
         if generic {
@@ -45,9 +44,7 @@ pub fn explain(
             prep.insert("name", STATEMENT_NAME);
             prep.insert("sql", text);
             // One statement, extended protocol: the server refuses a second one.
-            client
-                .execute(&text_of(t, "verify.sql.tera", &prep)?, &[])
-                .map_err(|e| error_text(&e))?;
+            run(client, &text_of(t, "verify.sql.tera", &prep)?).map_err(|e| error_text(&e))?;
             prepared = true;
             explain.insert("name", STATEMENT_NAME);
             explain.insert("params", q.params);
@@ -55,7 +52,7 @@ pub fn explain(
             explain.insert("sql", text);
         }
         let rows = client
-            .query(&text_of(t, "verify.sql.tera", &explain)?, &[])
+            .query_typed(&text_of(t, "verify.sql.tera", &explain)?, &[])
             .map_err(|e| error_text(&e))?;
         let row = rows
             .first()
@@ -70,8 +67,7 @@ pub fn explain(
     }
     let end = text_of(t, "verify.sql.tera", &end)?;
     let cleanup = script_statements(&end).iter().try_for_each(|stmt| {
-        client
-            .execute(stmt.as_str(), &[])
+        run(client, stmt.as_str())
             .map(|_| ())
             .map_err(|e| error_text(&e))
     });
@@ -98,7 +94,10 @@ fn pg_count(
     let mut roots: BTreeSet<(String, String)> = BTreeSet::new();
     if !rels.is_empty() {
         for row in client
-            .query(RELATIONS, &[&schemas, &names])
+            .query_typed(
+                RELATIONS,
+                &[(&schemas, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
+            )
             .map_err(|e| error_text(&e))?
         {
             let leaf: String = row.get("rel_name");
@@ -119,7 +118,7 @@ fn pg_count(
     }
     let (rs, rn): (Vec<String>, Vec<String>) = roots.into_iter().unzip();
     for row in client
-        .query(TOTALS, &[&rs, &rn])
+        .query_typed(TOTALS, &[(&rs, Type::TEXT_ARRAY), (&rn, Type::TEXT_ARRAY)])
         .map_err(|e| error_text(&e))?
     {
         touched.total += row.get::<_, i64>("leaves") as u32;

@@ -20,6 +20,8 @@ use crate::names::QualifiedName;
 use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::Type;
 
 const HISTORY_EXISTS: &str = include_str!("../../../templates/postgres/history_exists.sql");
 const HISTORY_INIT: &str = include_str!("../../../templates/postgres/history_init.sql");
@@ -31,6 +33,37 @@ const HISTORY_RECENT: &str = include_str!("../../../templates/postgres/history_r
 pub struct PgBackend {
     client: postgres::Client,
     version: String,
+    /// `current_schema()` when the session started: the schema of a policy's unqualified table.
+    schema: Option<String>,
+}
+
+/// No parameters, for [`run`].
+const NO_PARAMS: [(&(dyn postgres::types::ToSql + Sync), Type); 0] = [];
+
+/// Run one statement in one round trip (Parse, Bind, Execute and Sync sent together, an
+/// unnamed statement: still one statement per call, the server refuses a second one); the
+/// number of rows it changed. `Client::execute` would prepare it first, a second round trip.
+fn run(client: &mut postgres::Client, sql: &str) -> Result<u64, postgres::Error> {
+    let mut rows = client.query_typed_raw(sql, NO_PARAMS)?;
+    while rows.next()?.is_some() {}
+    Ok(rows.rows_affected().unwrap_or(0))
+}
+
+/// Exactly one row, as `Client::query_one`.
+fn query_one(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[(&(dyn postgres::types::ToSql + Sync), Type)],
+) -> Result<postgres::Row, StmtError> {
+    let mut rows = client
+        .query_typed(sql, params)
+        .map_err(|e| stmt_error(&e))?;
+    match rows.len() {
+        1 => Ok(rows.remove(0)),
+        n => Err(StmtError::other(format!(
+            "the statement returned {n} rows, not one"
+        ))),
+    }
 }
 
 impl PgBackend {
@@ -63,15 +96,19 @@ impl PgBackend {
         }
         .map_err(|e| fail(error_text(&e)))?;
         for stmt in script_statements(include_str!("../../../templates/postgres/session.sql")) {
-            client
-                .execute(stmt.as_str(), &[])
-                .map_err(|e| fail(error_text(&e)))?;
+            run(&mut client, stmt.as_str()).map_err(|e| fail(error_text(&e)))?;
         }
-        let version: String = client
-            .query_one("SHOW server_version", &[])
-            .map_err(|e| fail(error_text(&e)))?
-            .get(0);
-        Ok(PgBackend { client, version })
+        let row = query_one(
+            &mut client,
+            include_str!("../../../templates/postgres/session_facts.sql"),
+            &[],
+        )
+        .map_err(|e| fail(e.message))?;
+        Ok(PgBackend {
+            client,
+            version: row.get(0),
+            schema: row.get(1),
+        })
     }
 
     fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
@@ -148,9 +185,9 @@ impl Backend for PgBackend {
         // table (a LOCK TABLE elsewhere): bound that wait by the policies' lock timeouts.
         let ms = catalog_lock_wait(policies, |d| d.as_millis().max(1));
         self.client
-            .execute(
+            .query_typed(
                 include_str!("../../../templates/postgres/session_lock_timeout.sql"),
-                &[&format!("{ms}ms")],
+                &[(&format!("{ms}ms"), Type::TEXT)],
             )
             .map_err(|e| CatalogError::Query(format!("setting lock_timeout: {e}")))?;
         let catalog = catalog::read(
@@ -159,70 +196,107 @@ impl Backend for PgBackend {
             &super::wanted(policies),
             sizes,
         );
-        let _ = self.client.execute("RESET lock_timeout", &[]);
+        let _ = run(&mut self.client, "RESET lock_timeout");
         catalog
     }
 
+    fn default_schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError> {
-        self.client
-            .query_one(
-                include_str!("../../../templates/postgres/advisory_lock.sql"),
-                &[&advisory_key(table)],
+        query_one(
+            &mut self.client,
+            include_str!("../../../templates/postgres/advisory_lock.sql"),
+            &[(&advisory_key(table), Type::INT8)],
+        )
+        .map(|r| r.get::<_, bool>(0))
+        .map_err(|e| DbError::Query {
+            context: format!("{table}: taking the advisory lock"),
+            message: e.message,
+        })
+    }
+
+    fn try_lock_all(&mut self, tables: &[String]) -> Result<Vec<bool>, DbError> {
+        let keys: Vec<i64> = tables.iter().map(|t| advisory_key(t)).collect();
+        let rows = self
+            .client
+            .query_typed(
+                include_str!("../../../templates/postgres/advisory_lock_all.sql"),
+                &[(&keys, Type::INT8_ARRAY)],
             )
-            .map(|r| r.get::<_, bool>(0))
             .map_err(|e| DbError::Query {
-                context: format!("{table}: taking the advisory lock"),
+                context: "taking the advisory locks".into(),
+                message: error_text(&e),
+            })?;
+        let mut held = vec![false; tables.len()];
+        for r in rows {
+            if let Some(h) = usize::try_from(r.get::<_, i64>(0) - 1)
+                .ok()
+                .and_then(|i| held.get_mut(i))
+            {
+                *h = r.get::<_, bool>(1);
+            }
+        }
+        Ok(held)
+    }
+
+    fn unlock_all(&mut self, tables: &[String]) -> Result<(), DbError> {
+        let keys: Vec<i64> = tables.iter().map(|t| advisory_key(t)).collect();
+        self.client
+            .query_typed(
+                include_str!("../../../templates/postgres/advisory_unlock_all.sql"),
+                &[(&keys, Type::INT8_ARRAY)],
+            )
+            .map(|_| ())
+            .map_err(|e| DbError::Query {
+                context: "releasing the advisory locks".into(),
                 message: error_text(&e),
             })
     }
 
     fn unlock(&mut self, table: &str) -> Result<(), DbError> {
-        self.client
-            .query_one(
-                include_str!("../../../templates/postgres/advisory_unlock.sql"),
-                &[&advisory_key(table)],
-            )
-            .map(|_| ())
-            .map_err(|e| DbError::Query {
-                context: format!("{table}: releasing the advisory lock"),
-                message: error_text(&e),
-            })
+        query_one(
+            &mut self.client,
+            include_str!("../../../templates/postgres/advisory_unlock.sql"),
+            &[(&advisory_key(table), Type::INT8)],
+        )
+        .map(|_| ())
+        .map_err(|e| DbError::Query {
+            context: format!("{table}: releasing the advisory lock"),
+            message: e.message,
+        })
     }
 
     fn begin(&mut self) -> Result<(), StmtError> {
-        self.client
-            .execute("BEGIN", &[])
+        run(&mut self.client, "BEGIN")
             .map(|_| ())
             .map_err(|e| stmt_error(&e))
     }
 
     fn commit(&mut self) -> Result<(), StmtError> {
-        self.client
-            .execute("COMMIT", &[])
+        run(&mut self.client, "COMMIT")
             .map(|_| ())
             .map_err(|e| stmt_error(&e))
     }
 
     fn rollback(&mut self) {
-        let _ = self.client.execute("ROLLBACK", &[]);
+        let _ = run(&mut self.client, "ROLLBACK");
     }
 
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError> {
-        self.client.execute(sql, &[]).map_err(|e| stmt_error(&e))
+        run(&mut self.client, sql).map_err(|e| stmt_error(&e))
     }
 
     fn count(&mut self, sql: &str) -> Result<i64, StmtError> {
-        self.client
-            .query_one(sql, &[])
-            .map(|r| r.get::<_, i64>(0))
-            .map_err(|e| stmt_error(&e))
+        query_one(&mut self.client, sql, &[]).and_then(|r| {
+            r.try_get::<_, i64>(0)
+                .map_err(|e| StmtError::other(error_text(&e)))
+        })
     }
 
     fn count_row(&mut self, sql: &str) -> Result<Vec<i64>, StmtError> {
-        let row = self
-            .client
-            .query_one(sql, &[])
-            .map_err(|e| stmt_error(&e))?;
+        let row = query_one(&mut self.client, sql, &[])?;
         (0..row.len())
             .map(|i| {
                 row.try_get::<_, i64>(i)
@@ -240,8 +314,8 @@ impl Backend for PgBackend {
 
     fn reset_session(&mut self) {
         // Session-level timeouts must not leak into the next step.
-        let _ = self.client.execute("RESET lock_timeout", &[]);
-        let _ = self.client.execute("RESET statement_timeout", &[]);
+        let _ = run(&mut self.client, "RESET lock_timeout");
+        let _ = run(&mut self.client, "RESET statement_timeout");
     }
 
     fn count_mismatch(&self, detail: String, _at_target: bool) -> String {
