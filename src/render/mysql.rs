@@ -588,6 +588,7 @@ mod tests {
             columns: vec!["id".into(), "d".into()],
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         }
     }
 

@@ -160,6 +160,7 @@ pub fn read(
             columns: table_cols.iter().map(|c| c.2.clone()).collect(),
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         };
         if let Some(kind) = kind {
             if strategy == Strategy::Range {

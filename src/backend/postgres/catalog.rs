@@ -42,12 +42,14 @@ struct RawName {
 }
 
 /// Read the given tables. A table that does not exist, or is not partitioned, is an error
-/// naming it.
+/// naming it. With `citus` (the extension is installed), tables Citus distributes are marked
+/// so, and their partitions' estimates (and sizes, with `sizes`) are read from the shards.
 pub fn read(
     client: &mut postgres::Client,
     version: &str,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
+    citus: bool,
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
@@ -163,6 +165,7 @@ pub fn read(
             columns: row.get("columns"),
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         };
         if let Some(kind) = kind {
             table.stats = read_stats(client, &templates, &table, kind, *needed)?;
@@ -172,12 +175,71 @@ pub fn read(
                 .map_err(|e| CatalogError::Query(format!("unexpected catalog shape: {e}")))?;
         tables.push(table);
     }
+    if citus {
+        read_citus(client, &mut tables, sizes)?;
+    }
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: Engine::Postgres,
         server_version: version.to_string(),
         tables,
     })
+}
+
+/// Citus: which tables are distributed, and their partitions' estimates (always for the
+/// catch-all, whose estimate the plan uses) and sizes (with `sizes`) from the shards.
+fn read_citus(
+    client: &mut postgres::Client,
+    tables: &mut [Table],
+    sizes: bool,
+) -> Result<(), CatalogError> {
+    let q = |e: postgres::Error| {
+        CatalogError::Query(format!("reading Citus metadata: {}", error_text(&e)))
+    };
+    let (schemas, names): (Vec<&str>, Vec<&str>) = tables
+        .iter()
+        .map(|t| (t.name.schema.as_str(), t.name.name.as_str()))
+        .unzip();
+    for row in client
+        .query(
+            include_str!("../../../templates/postgres/citus_tables.sql"),
+            &[&schemas, &names],
+        )
+        .map_err(q)?
+    {
+        let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+        if let Some(t) = tables.iter_mut().find(|t| t.name == name) {
+            t.distributed = true;
+        }
+    }
+    let (schemas, names): (Vec<&str>, Vec<&str>) = tables
+        .iter()
+        .filter(|t| t.distributed)
+        .flat_map(|t| t.partitions.iter())
+        .filter(|p| sizes || p.bound == PartBound::Default)
+        .map(|p| (p.name.schema.as_str(), p.name.name.as_str()))
+        .unzip();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            include_str!("../../../templates/postgres/citus_partitions.sql"),
+            &[&schemas, &names, &sizes],
+        )
+        .map_err(q)?;
+    for row in rows {
+        let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+        for p in tables
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .filter(|p| p.name == name)
+        {
+            p.bytes = row.get("bytes");
+            p.est_rows = row.get("rows");
+        }
+    }
+    Ok(())
 }
 
 fn read_stats(

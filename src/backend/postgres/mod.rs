@@ -31,6 +31,9 @@ const HISTORY_RECENT: &str = include_str!("../../../templates/postgres/history_r
 pub struct PgBackend {
     client: postgres::Client,
     version: String,
+    /// The Citus extension is installed: distributed tables are read, rendered and run the
+    /// Citus way (see `catalog.rs`, `render/postgres.rs`).
+    citus: bool,
 }
 
 impl PgBackend {
@@ -71,7 +74,70 @@ impl PgBackend {
             .query_one("SHOW server_version", &[])
             .map_err(|e| fail(error_text(&e)))?
             .get(0);
-        Ok(PgBackend { client, version })
+        let citus: bool = client
+            .query_one(
+                include_str!("../../../templates/postgres/citus_installed.sql"),
+                &[],
+            )
+            .map_err(|e| fail(error_text(&e)))?
+            .get(0);
+        Ok(PgBackend {
+            client,
+            version,
+            citus,
+        })
+    }
+
+    /// Citus: the row facts of a distributed table are read on the workers, where a session
+    /// `lock_timeout` does not reach; so the read runs in a transaction whose `SET LOCAL`
+    /// timeouts Citus propagates (`citus.propagate_set_commands = 'local'`), rolled back after.
+    fn read_catalog_citus(
+        &mut self,
+        policies: &[&Policy],
+        sizes: bool,
+        lock_ms: u128,
+    ) -> Result<Catalog, CatalogError> {
+        let statement = policies
+            .iter()
+            .map(|p| p.statement_timeout)
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(900));
+        let mut ctx = tera::Context::new();
+        ctx.insert("citus", &true);
+        ctx.insert("local", &true);
+        ctx.insert("lock_timeout", &format!("{lock_ms}ms"));
+        ctx.insert(
+            "statement_timeout",
+            &format!("{}ms", statement.as_millis().max(1)),
+        );
+        let (stmts, _) = Templates::new(&POSTGRES)
+            .statements("timeouts.sql.tera", &ctx)
+            .map_err(|e| CatalogError::Query(e.to_string()))?;
+        let q = |what: &str, e: postgres::Error| {
+            CatalogError::Query(format!("{what}: {}", error_text(&e)))
+        };
+        self.client
+            .execute("BEGIN", &[])
+            .map_err(|e| q("BEGIN", e))?;
+        let result = stmts
+            .iter()
+            .try_for_each(|s| {
+                self.client
+                    .execute(s.sql.as_str(), &[])
+                    .map(|_| ())
+                    .map_err(|e| q("setting the timeouts", e))
+            })
+            .and_then(|()| {
+                catalog::read(
+                    &mut self.client,
+                    &self.version,
+                    &super::wanted(policies),
+                    sizes,
+                    true,
+                )
+            });
+        let _ = self.client.execute("ROLLBACK", &[]);
+        result
     }
 
     fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
@@ -147,6 +213,9 @@ impl Backend for PgBackend {
         // The catalog query (pg_total_relation_size) and the row facts wait for locks on the
         // table (a LOCK TABLE elsewhere): bound that wait by the policies' lock timeouts.
         let ms = catalog_lock_wait(policies, |d| d.as_millis().max(1));
+        if self.citus {
+            return self.read_catalog_citus(policies, sizes, ms);
+        }
         self.client
             .execute(
                 include_str!("../../../templates/postgres/session_lock_timeout.sql"),
@@ -158,6 +227,7 @@ impl Backend for PgBackend {
             &self.version,
             &super::wanted(policies),
             sizes,
+            false,
         );
         let _ = self.client.execute("RESET lock_timeout", &[]);
         catalog
