@@ -257,10 +257,15 @@ impl Backend for PgBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            product: "PostgreSQL",
+            product: if self.citus {
+                "PostgreSQL with Citus"
+            } else {
+                "PostgreSQL"
+            },
             transactional_ddl: true,
             move_reports_rows: true,
-            generic_plans: true,
+            // Citus cannot plan a distributed query with unknown parameters (0A000).
+            generic_plans: !self.citus,
         }
     }
 
@@ -413,7 +418,7 @@ impl Backend for PgBackend {
     }
 
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {
-        explain::explain(&mut self.client, templates, query)
+        explain::explain(&mut self.client, templates, query, self.citus)
     }
 
     fn history_exists(&mut self) -> Result<bool, DbError> {
