@@ -60,6 +60,7 @@ fn table(name: &str, n: i64) -> Table {
         columns: vec!["id".into(), "created_at".into()],
         partitions,
         stats: KeyStats::default(),
+        distributed: false,
     }
 }
 

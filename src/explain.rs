@@ -137,6 +137,9 @@ pub struct PgPlan {
     pub subplans_removed: u64,
     /// A `Result` node with `One-Time Filter: false`: the planner proved nothing matches.
     pub nothing: bool,
+    /// Citus: distributed scans (`Distributed Query`) as (tasks, what `Tasks Shown` says);
+    /// the shards a task reads are named only in the remote plans of the tasks shown.
+    pub distributed: Vec<(u64, String)>,
 }
 
 /// Parse `EXPLAIN (FORMAT JSON)` output of PostgreSQL.
@@ -165,6 +168,15 @@ fn walk_pg(v: &Value, out: &mut PgPlan) {
                 if !out.relations.contains(&r) {
                     out.relations.push(r);
                 }
+            }
+            if let Some(job) = o.get("Distributed Query").and_then(|d| d.get("Job")) {
+                out.distributed.push((
+                    job.get("Task Count").and_then(Value::as_u64).unwrap_or(0),
+                    job.get("Tasks Shown")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                ));
             }
             if let Some(n) = o.get("Subplans Removed").and_then(Value::as_u64) {
                 out.subplans_removed += n;
@@ -297,6 +309,27 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// Citus (13.2, `citus.explain_all_tasks = on`): the distributed scan names no relation;
+    /// its tasks' remote plans name the shards (`<partition>_<shardid>`) of the one partition.
+    #[test]
+    fn citus_remote_plans_name_shards() {
+        let p = postgres(&fixture("citus_all_tasks.json")).unwrap();
+        assert_eq!(p.distributed, vec![(4, "All".to_string())]);
+        assert_eq!(
+            names(&p),
+            vec![
+                "ev_p20260313_102028",
+                "ev_p20260313_102029",
+                "ev_p20260313_102030",
+                "ev_p20260313_102031"
+            ]
+        );
+        // Without explain_all_tasks one task is shown: its shards alone would undercount.
+        let p = postgres(&fixture("citus_one_task_shown.json")).unwrap();
+        assert_eq!(p.distributed, vec![(4, "One of 4".to_string())]);
+        assert_eq!(p.relations.len(), 1);
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub enum Event<'a> {
         message: &'a str,
     },
     Applied(&'a Applied),
+    /// The server said something worth showing while the step ran (a NOTICE or WARNING).
+    Notice {
+        step: &'a str,
+        message: &'a str,
+    },
     /// A batched move committed a batch. `progress.line`: time for a log line (a few per
     /// minute at most); the other events are for a progress bar.
     Moving {
@@ -83,6 +88,7 @@ impl std::fmt::Display for Event<'_> {
                 }
             ),
             Event::Applied(a) => write!(f, "applied {}", a.id),
+            Event::Notice { step, message } => write!(f, "{step}: server says: {message}"),
             Event::Moving { step, progress: p } => {
                 write!(
                     f,
@@ -287,6 +293,8 @@ fn run_table(
         if interrupt::requested() {
             return interrupted(done, steps.len() - k);
         }
+        // What the server said before this step (catalog reads) is not the step's.
+        let _ = backend.take_notices();
         let result = {
             let log_cell = std::cell::RefCell::new(&mut *log);
             run_step(
@@ -310,8 +318,16 @@ fn run_table(
                 },
             )
         };
+        let notices = backend.take_notices();
+        for message in &notices {
+            log(&Event::Notice {
+                step: &step.id,
+                message,
+            });
+        }
         match result {
-            Ok(applied) => {
+            Ok(mut applied) => {
+                applied.notices = notices;
                 log(&Event::Applied(&applied));
                 done.push(applied);
             }

@@ -30,6 +30,9 @@ pub struct Applied {
     pub id: String,
     pub rows_moved: u64,
     pub attempts: u32,
+    /// What the server said while the step ran, when it matters (see
+    /// [`Backend::take_notices`]).
+    pub notices: Vec<String>,
 }
 
 /// Backoff before attempt `n` (1-based): 200 ms doubling, capped at 10 s, with jitter.
@@ -294,6 +297,7 @@ pub fn run_step(
                     id: step.id.clone(),
                     rows_moved: progress.rows_moved(),
                     attempts: attempt,
+                    notices: Vec::new(),
                 });
             }
             Err(Failure::Retry(_, message)) if attempt <= retries => {

@@ -138,6 +138,11 @@ pub trait Backend {
     }
     /// After a failed step outside a transaction: put session settings (timeouts) back.
     fn reset_session(&mut self);
+    /// The messages the server sent since the last call (PostgreSQL NOTICEs and WARNINGs),
+    /// those worth showing with the step that caused them, one line each ("WARNING: ...").
+    fn take_notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// The rows the next batch of a batched move may take (the templates read it from the
     /// session: `partctl.batch_rows` on PostgreSQL, `@partctl_batch` on MySQL), at most the
     /// rendered `move_batch_rows`.

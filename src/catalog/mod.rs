@@ -56,6 +56,12 @@ pub struct Table {
     /// Facts about the rows, read only when the plan needs them.
     #[serde(default)]
     pub stats: KeyStats,
+    /// The table is spread over several servers by the engine (a Citus distributed table,
+    /// read from `pg_dist_partition`): its DDL propagates to the nodes holding its shards, its
+    /// rows and sizes live there, and some operations differ (no `DETACH ... CONCURRENTLY`).
+    /// Only the engine's backend and dialect read it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distributed: bool,
 }
 
 impl Table {

@@ -68,6 +68,7 @@ fn table(partitions: Vec<Partition>) -> Table {
         columns: vec!["id".into(), "created_at".into()],
         partitions,
         stats: KeyStats::default(),
+        distributed: false,
     }
 }
 

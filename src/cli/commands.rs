@@ -460,7 +460,8 @@ impl MoveBar {
     }
 
     fn event(&mut self, e: &apply::Event) {
-        if self.quiet {
+        // What the server warned about prints even with --quiet, as warnings do.
+        if self.quiet && !matches!(e, apply::Event::Notice { .. }) {
             return;
         }
         let apply::Event::Moving { step, progress } = e else {

@@ -13,7 +13,13 @@ pub fn print_outcomes(
 ) -> io::Result<()> {
     let steps = |done: &[crate::apply::Applied]| -> Vec<serde_json::Value> {
         done.iter()
-            .map(|s| serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts}))
+            .map(|s| {
+                let mut v = serde_json::json!({"id": s.id, "rows_moved": s.rows_moved, "attempts": s.attempts});
+                if !s.notices.is_empty() {
+                    v["notices"] = serde_json::json!(s.notices);
+                }
+                v
+            })
             .collect()
     };
     match format {

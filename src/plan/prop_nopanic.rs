@@ -260,6 +260,7 @@ fn build(i: &Input) -> (Policy, Table) {
             catch_all_max: i.stats.2,
             ..Default::default()
         },
+        distributed: false,
     };
     (p, table)
 }
@@ -303,6 +304,7 @@ fn retention_overflow_is_an_error_not_an_empty_plan() {
         columns: vec!["k".into()],
         partitions: vec![],
         stats: KeyStats::default(),
+        distributed: false,
     };
     let now = DateTime::from_timestamp(1_772_000_000, 0).unwrap();
     let e = plan_table(&p, &table, now).unwrap_err();
@@ -342,6 +344,7 @@ fn hash_bound_with_modulus_zero_is_an_error() {
             subpartitions: vec![],
         }],
         stats: KeyStats::default(),
+        distributed: false,
     };
     let now = DateTime::from_timestamp(1_772_000_000, 0).unwrap();
     let e = plan_table(&p, &table, now).unwrap_err();

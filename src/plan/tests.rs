@@ -39,6 +39,7 @@ fn table(kind: KeyKind, partitions: Vec<Partition>) -> Table {
         columns: vec!["id".into(), "created_at".into()],
         partitions,
         stats: KeyStats::default(),
+        distributed: false,
     }
 }
 
@@ -1227,6 +1228,7 @@ fn list_creates_move_rows_only_from_a_catch_all_that_exists() {
         columns: vec!["k".into()],
         partitions: vec![],
         stats: KeyStats::default(),
+        distributed: false,
     };
     // The catch-all is created in the same plan: it is empty, nothing moves.
     let plan = plan_table(&p, &t, now("2026-03-10T12:00:00Z")).unwrap();
@@ -1842,6 +1844,7 @@ mod props {
                 catch_all_max: rows.iter().copied().max(),
                 ..Default::default()
             },
+            distributed: false,
         };
 
         // The policy, as TOML.

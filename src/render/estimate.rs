@@ -172,6 +172,7 @@ mod tests {
                 in_transit: vec![],
                 holding: None,
             },
+            distributed: false,
         }
     }
 

@@ -350,7 +350,7 @@ fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
 pub fn dialect_for(engine: Engine, server_version: &str) -> &'static dyn Dialect {
     match engine {
         Engine::Postgres => &postgres::POSTGRES,
-        Engine::Mysql => &mysql::MYSQL,
+        Engine::Mysql => mysql::Server::from_version(server_version).dialect(),
         Engine::Mariadb => mysql::mariadb(server_version),
     }
 }

@@ -39,21 +39,59 @@ pub struct MySql {
     flavor: Flavor,
     /// MariaDB >= 10.7: `CONVERT PARTITION ... TO TABLE`.
     convert_partition: bool,
+    /// Through Vitess's vtgate: the steps Vitess would get wrong are refused (see
+    /// [`vitess_refusal`]).
+    vitess: bool,
 }
 
 pub static MARIADB: MySql = MySql {
     flavor: Flavor::Mariadb,
     convert_partition: true,
+    vitess: false,
 };
 /// MariaDB before 10.7: no CONVERT PARTITION; detach by EXCHANGE as on MySQL.
 pub static MARIADB_OLD: MySql = MySql {
     flavor: Flavor::Mariadb,
     convert_partition: false,
+    vitess: false,
 };
 pub static MYSQL: MySql = MySql {
     flavor: Flavor::Mysql,
     convert_partition: false,
+    vitess: false,
 };
+/// MySQL behind Vitess's vtgate: MySQL's SQL, as direct DDL, less what Vitess gets wrong.
+pub static VITESS: MySql = MySql {
+    flavor: Flavor::Mysql,
+    convert_partition: false,
+    vitess: true,
+};
+
+/// Whether a server is Vitess's vtgate: its version (`8.0.30-Vitess` by default; partctl
+/// appends ` (Vitess)` when the other signs found it) or `@@version_comment` names Vitess, or
+/// `SHOW VITESS_TARGET` (a statement only vtgate knows) succeeded.
+pub fn is_vitess(version: &str, version_comment: Option<&str>, show_vitess_ok: bool) -> bool {
+    let says = |s: &str| s.to_ascii_lowercase().contains("vitess");
+    says(version) || version_comment.is_some_and(says) || show_vitess_ok
+}
+
+/// A step Vitess would get wrong through vtgate, refused with the reason (`None`: the step is
+/// plain MySQL DDL that vtgate sends as is to every shard of the keyspace, partctl having set
+/// `@@ddl_strategy = 'direct'`: range rotation must never go through Online DDL, whose `DROP
+/// PARTITION` keeps the dropped partition's rows in the next one, vitess #15674).
+pub fn vitess_refusal(kind: &ActionKind, template: &str) -> Option<String> {
+    if let ActionKind::Archive { schema, .. } = kind {
+        return Some(format!(
+            "on_expire = \"archive\" moves the partition into the database `{schema}`, which through vtgate is another keyspace: Vitess cannot move a table between keyspaces; use on_expire = \"detach\" or \"drop\" on Vitess"
+        ));
+    }
+    match template {
+        "create_staged.sql.tera" | "return_rows.sql.tera" => Some(
+            "the staged drain of a large MAXVALUE partition (move_mode = \"batched\") creates its holding table with CREATE TABLE ... SELECT and cuts its batches with session variables, which vtgate evaluates itself across shards instead of on each shard's MySQL: Vitess would move the rows wrongly; set move_mode = \"locked\" (one REORGANIZE PARTITION per create, run directly on every shard)".into(),
+        ),
+        _ => None,
+    }
+}
 
 /// MySQL and MariaDB allow at most this many partitions (sub-partitions included) per table.
 pub const PARTITION_LIMIT: usize = 8192;
@@ -68,6 +106,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// Through Vitess's vtgate (the version says so, see [`is_vitess`]).
+    pub fn vitess(&self) -> bool {
+        is_vitess(&self.version, None, false)
+    }
+
     pub fn from_version(v: &str) -> Server {
         let engine = if v.to_ascii_lowercase().contains("mariadb") {
             Engine::Mariadb
@@ -98,6 +141,7 @@ impl Server {
     /// The dialect of this server.
     pub fn dialect(&self) -> &'static MySql {
         match self.flavor() {
+            Flavor::Mysql if self.vitess() => &VITESS,
             Flavor::Mysql => &MYSQL,
             Flavor::Mariadb => mariadb(&self.version),
         }
@@ -521,6 +565,11 @@ impl Dialect for MySql {
                 ))
             }
         };
+        if self.vitess {
+            if let Some(why) = vitess_refusal(&action.kind, template) {
+                return Err(fail(format!("refused on Vitess: {why}")));
+            }
+        }
         Ok(vec![Step::new(
             step_id(action),
             action,
@@ -588,6 +637,7 @@ mod tests {
             columns: vec!["id".into(), "d".into()],
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         }
     }
 
@@ -843,5 +893,84 @@ mod tests {
         assert_eq!((s.engine, s.major, s.minor), (Engine::Mariadb, 10, 11));
         let s = Server::from_version("8.0.36");
         assert_eq!((s.engine, s.major, s.minor), (Engine::Mysql, 8, 0));
+    }
+
+    /// vtgate is recognised by its version, its version comment, or `SHOW VITESS_TARGET`
+    /// answering (it may advertise a plain MySQL version); the dialect follows, offline too.
+    #[test]
+    fn vitess_is_detected_and_picks_its_dialect() {
+        assert!(is_vitess("8.0.30-Vitess", None, false));
+        assert!(is_vitess(
+            "8.0.36",
+            Some("Vitess (Git revision abc)"),
+            false
+        ));
+        assert!(is_vitess(
+            "8.0.36",
+            Some("MySQL Community Server - GPL"),
+            true
+        ));
+        assert!(!is_vitess(
+            "8.0.36",
+            Some("MySQL Community Server - GPL"),
+            false
+        ));
+        assert!(!is_vitess("10.11.6-MariaDB-0+deb12u1", None, false));
+        let d = |v: &str| crate::render::dialect_for(Engine::Mysql, v) as *const dyn Dialect;
+        let is = |a: *const dyn Dialect, b: &'static MySql| std::ptr::addr_eq(a, b as *const MySql);
+        assert!(is(d("8.0.30-Vitess"), &VITESS));
+        assert!(is(d("8.0.36 (Vitess)"), &VITESS));
+        assert!(is(d("8.0.36"), &MYSQL));
+        assert!(Server::from_version("8.0.30-Vitess").vitess());
+    }
+
+    /// Through vtgate: range rotation (ADD/DROP/REORGANIZE PARTITION) renders as MySQL's direct
+    /// DDL; archive (another database, so another keyspace) and the staged drain (CREATE TABLE
+    /// ... SELECT, session-variable cuts) are refused with the reason.
+    #[test]
+    fn vitess_refuses_what_it_would_get_wrong() {
+        let t = table("columns", KeyKind::Date, true);
+        let drop = render(&VITESS, expire("drop"), &t);
+        assert_eq!(drop, render(&MYSQL, expire("drop"), &t));
+        assert!(drop.contains("DROP PARTITION"), "{drop}");
+        assert_eq!(
+            render(&VITESS, create(&t), &t),
+            render(&MYSQL, create(&t), &t)
+        );
+        let refused = |kind: ActionKind, t: &Table| {
+            let action = Action {
+                table: t.name.clone(),
+                kind,
+                reason: "test".into(),
+            };
+            VITESS
+                .render(
+                    &Templates::new(&VITESS),
+                    &action,
+                    t,
+                    &policy(),
+                    test_now(),
+                    std::slice::from_ref(&action),
+                )
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refused(expire("archive"), &t);
+        assert!(
+            e.contains("refused on Vitess") && e.contains("keyspace"),
+            "{e}"
+        );
+        let mut large = t.clone();
+        large.partitions[1].est_rows = 100_000;
+        let staged = ActionKind::Create {
+            partition: QualifiedName::new("app", "t_20260308"),
+            from: Bound::At(KeyKind::Date.parse("2026-03-08").unwrap()),
+            to: Bound::At(KeyKind::Date.parse("2026-03-09").unwrap()),
+            move_rows: true,
+        };
+        assert!(render_plan(&MYSQL, vec![staged.clone()], &large)[0].contains("partctl_moving"));
+        let e = refused(staged, &large);
+        assert!(e.contains("move_mode = \"locked\""), "{e}");
     }
 }

@@ -88,6 +88,10 @@ impl Dialect for Postgres {
         ctx.insert("columns", &table.columns);
         ctx.insert("lock_timeout", &millis(policy.lock_timeout));
         ctx.insert("statement_timeout", &millis(policy.statement_timeout));
+        // A Citus distributed table: timeouts propagated to the workers, the rows a create
+        // moved into the new partition removed from the coordinator once it is distributed.
+        ctx.insert("citus", &table.distributed);
+        ctx.insert("truncate_local", &false);
         let default = table.default_partition().map(|p| &p.name);
         ctx.insert("default", &default.map(NameCtx::from));
         let parent = &table.name;
@@ -194,10 +198,17 @@ impl Dialect for Postgres {
                 expire_ctx(&mut ctx, parent, partition, then.as_ref());
                 ctx.insert("finalize", &false);
                 ctx.insert("orphan", &false);
-                ctx.insert("transactional", has_default);
+                // Citus does not support DETACH ... CONCURRENTLY on distributed tables: the
+                // transactional DETACH, as with a catch-all (so no "detaching" label is set).
+                let transactional = *has_default || table.distributed;
+                ctx.insert("transactional", &transactional);
                 let lock = if *has_default {
                     format!(
                         "ACCESS EXCLUSIVE on {parent} (DETACH; a catch-all forbids CONCURRENTLY)"
+                    )
+                } else if table.distributed {
+                    format!(
+                        "ACCESS EXCLUSIVE on {parent} (DETACH in one transaction; Citus does not support CONCURRENTLY on distributed tables)"
                     )
                 } else {
                     format!("SHARE UPDATE EXCLUSIVE on {parent} (DETACH CONCURRENTLY)")
@@ -262,17 +273,27 @@ fn create_template(
     let resuming = table.stats.in_transit.contains(&partition.name);
     let estimate = default.map_or(-1, |d| d.est_rows);
     let large = estimate > i64::from(settings.batch_rows);
+    // Citus: the batched move is not used on distributed tables (its ctid batches are not
+    // meaningful across shards); the single transaction moves the rows, and once the ATTACH has
+    // distributed the new partition, the copy Citus leaves on the coordinator's disk is removed.
     let batched = match default {
-        Some(_) if settings.mode == MoveMode::Batched && policy.subpartition.is_none() => {
+        Some(_)
+            if settings.mode == MoveMode::Batched
+                && policy.subpartition.is_none()
+                && !table.distributed =>
+        {
             resuming || (move_rows && large)
         }
         _ => false,
     };
     let Some(d) = default.filter(|_| batched) else {
-        return (
-            "create.sql.tera",
-            create_lock(parent, default.map(|d| &d.name)),
-        );
+        let truncate_local = table.distributed && move_rows && default.is_some();
+        ctx.insert("truncate_local", &truncate_local);
+        let mut lock = create_lock(parent, default.map(|d| &d.name));
+        if truncate_local {
+            lock.push_str("; Citus: the moved rows are distributed by the ATTACH, then their local copy on the coordinator is truncated");
+        }
+        return ("create.sql.tera", lock);
     };
     ctx.insert("marker", &moving_marker(parent));
     ctx.insert("batch_rows", &settings.batch_rows);
@@ -469,11 +490,23 @@ mod tests {
             columns: vec!["id".into(), "Created At".into(), "a\"b".into()],
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         }
     }
 
     fn render(kind: ActionKind, with_default: bool) -> String {
-        let t = table(with_default);
+        render_table(kind, table(with_default))
+    }
+
+    /// The table as Citus distributes it (`pg_dist_partition` has it).
+    fn distributed(with_default: bool) -> Table {
+        Table {
+            distributed: true,
+            ..table(with_default)
+        }
+    }
+
+    fn render_table(kind: ActionKind, t: Table) -> String {
         let action = Action {
             table: t.name.clone(),
             kind,
@@ -700,6 +733,68 @@ mod tests {
             },
             false
         ));
+    }
+
+    /// Citus: the create of a distributed table propagates its timeouts to the workers, moves
+    /// the rows in one transaction even from a large catch-all (no ctid batches across shards),
+    /// and removes the local copy the ATTACH leaves on the coordinator.
+    #[test]
+    fn citus_create_moves_rows_then_truncates_the_local_copy() {
+        let mut t = distributed(true);
+        t.partitions[0].est_rows = 1_000_000;
+        insta::assert_snapshot!(render_table(
+            ActionKind::Create {
+                partition: part("p'1"),
+                from: ts("2026-03-10 00:00:00+00"),
+                to: ts("2026-03-11 00:00:00+00"),
+                move_rows: true,
+            },
+            t
+        ));
+    }
+
+    /// Nothing can have moved: nothing to truncate; the timeouts still reach the workers.
+    #[test]
+    fn citus_create_without_catch_all() {
+        let out = render_table(
+            ActionKind::Create {
+                partition: part("p2"),
+                from: ts("2026-03-11 00:00:00+00"),
+                to: ts("2026-03-12 00:00:00+00"),
+                move_rows: false,
+            },
+            distributed(false),
+        );
+        assert!(out.contains("SET LOCAL citus.propagate_set_commands = 'local'"));
+        assert!(!out.contains("truncate_local_data"), "{out}");
+    }
+
+    /// Citus refuses DETACH ... CONCURRENTLY on distributed tables: the transactional detach,
+    /// even without a catch-all, with no "detaching" label to leave behind.
+    #[test]
+    fn citus_drop_without_catch_all_detaches_in_one_transaction() {
+        insta::assert_snapshot!(render_table(
+            ActionKind::Drop {
+                partition: part("old"),
+                has_default: false
+            },
+            distributed(false)
+        ));
+    }
+
+    #[test]
+    fn citus_archive_without_catch_all_is_one_transaction() {
+        let out = render_table(
+            ActionKind::Archive {
+                partition: part("old"),
+                has_default: false,
+                schema: "archive".into(),
+            },
+            distributed(false),
+        );
+        assert!(out.contains("transaction: true"), "{out}");
+        assert!(!out.contains("\" CONCURRENTLY"), "{out}");
+        assert!(!out.contains("partctl: detaching"), "{out}");
     }
 
     #[test]

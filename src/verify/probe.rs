@@ -215,6 +215,7 @@ mod tests {
             columns: vec![],
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         }
     }
 

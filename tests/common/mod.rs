@@ -406,6 +406,12 @@ fn pg_command(bin: &Path, base: &Path) -> Command {
 }
 
 fn start_pg() -> PgServer {
+    start_pg_with(false)
+}
+
+/// A PostgreSQL server; `v1_cert`: with a self-signed X.509 **v1** certificate (no extensions),
+/// as `CREATE EXTENSION citus` installs, instead of one signed by a private CA.
+fn start_pg_with(v1_cert: bool) -> PgServer {
     let bindir = pg_bindir();
     let base = temp_dir("pg");
     let data = base.join("data");
@@ -498,56 +504,86 @@ fn start_pg() -> PgServer {
         );
     };
     let o = OsStr::new;
-    // A private CA, and a server certificate it signs.
-    ssl(&[
-        o("req"),
-        o("-x509"),
-        o("-newkey"),
-        o("rsa:2048"),
-        o("-nodes"),
-        o("-days"),
-        o("2"),
-        o("-subj"),
-        o("/CN=partctl test CA"),
-        o("-keyout"),
-        o("ca.key"),
-        o("-out"),
-        o("ca.crt"),
-    ]);
-    fs::write(
-        base.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .expect("san.ext");
-    ssl(&[
-        o("req"),
-        o("-newkey"),
-        o("rsa:2048"),
-        o("-nodes"),
-        o("-subj"),
-        o("/CN=localhost"),
-        o("-keyout"),
-        data.join("server.key").as_os_str(),
-        o("-out"),
-        o("server.csr"),
-    ]);
-    ssl(&[
-        o("x509"),
-        o("-req"),
-        o("-in"),
-        o("server.csr"),
-        o("-CA"),
-        o("ca.crt"),
-        o("-CAkey"),
-        o("ca.key"),
-        o("-CAcreateserial"),
-        o("-days"),
-        o("2"),
-        o("-extfile"),
-        o("san.ext"),
-        o("-out"),
-        data.join("server.crt").as_os_str(),
-    ]);
+    if v1_cert {
+        // `x509 -req -signkey` without extensions makes a self-signed version 1 certificate.
+        ssl(&[
+            o("req"),
+            o("-new"),
+            o("-newkey"),
+            o("rsa:2048"),
+            o("-nodes"),
+            o("-subj"),
+            o("/CN=localhost"),
+            o("-keyout"),
+            data.join("server.key").as_os_str(),
+            o("-out"),
+            o("server.csr"),
+        ]);
+        ssl(&[
+            o("x509"),
+            o("-req"),
+            o("-in"),
+            o("server.csr"),
+            o("-signkey"),
+            data.join("server.key").as_os_str(),
+            o("-days"),
+            o("2"),
+            o("-out"),
+            data.join("server.crt").as_os_str(),
+        ]);
+        fs::copy(data.join("server.crt"), base.join("ca.crt")).expect("copy server.crt");
+    } else {
+        // A private CA, and a server certificate it signs.
+        ssl(&[
+            o("req"),
+            o("-x509"),
+            o("-newkey"),
+            o("rsa:2048"),
+            o("-nodes"),
+            o("-days"),
+            o("2"),
+            o("-subj"),
+            o("/CN=partctl test CA"),
+            o("-keyout"),
+            o("ca.key"),
+            o("-out"),
+            o("ca.crt"),
+        ]);
+        fs::write(
+            base.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .expect("san.ext");
+        ssl(&[
+            o("req"),
+            o("-newkey"),
+            o("rsa:2048"),
+            o("-nodes"),
+            o("-subj"),
+            o("/CN=localhost"),
+            o("-keyout"),
+            data.join("server.key").as_os_str(),
+            o("-out"),
+            o("server.csr"),
+        ]);
+        ssl(&[
+            o("x509"),
+            o("-req"),
+            o("-in"),
+            o("server.csr"),
+            o("-CA"),
+            o("ca.crt"),
+            o("-CAkey"),
+            o("ca.key"),
+            o("-CAcreateserial"),
+            o("-days"),
+            o("2"),
+            o("-extfile"),
+            o("san.ext"),
+            o("-out"),
+            data.join("server.crt").as_os_str(),
+        ]);
+    }
     fs::set_permissions(data.join("server.key"), fs::Permissions::from_mode(0o600))
         .expect("chmod server.key");
     chown_to_service_user(&data);
@@ -614,7 +650,26 @@ pub fn pg_ca_cert() -> PathBuf {
 }
 
 pub fn pg() -> PgDb {
-    let server = pg_server();
+    pg_on(pg_server())
+}
+
+/// A fresh database on a second throwaway PostgreSQL server whose TLS certificate is a
+/// self-signed X.509 v1 certificate, like the one Citus installs (started on first use).
+pub fn pg_v1_cert() -> PgDb {
+    pg_on(pg_v1_server())
+}
+
+fn pg_v1_server() -> &'static PgServer {
+    static SERVER: OnceLock<PgServer> = OnceLock::new();
+    SERVER.get_or_init(|| start_pg_with(true))
+}
+
+/// The self-signed v1 certificate of [`pg_v1_cert`]'s server.
+pub fn pg_v1_cert_file() -> PathBuf {
+    pg_v1_server().ca.clone()
+}
+
+fn pg_on(server: &PgServer) -> PgDb {
     let dbname = format!("t_{}_{}", std::process::id(), next_id());
     let admin_url = pg_url(server.port, "postgres");
     let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)

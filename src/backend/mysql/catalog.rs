@@ -180,6 +180,7 @@ pub fn read(
             columns: table_cols.iter().map(|c| c.2.clone()).collect(),
             partitions,
             stats: KeyStats::default(),
+            distributed: false,
         };
         let holding = holding_table(&table.name);
         let labelled = holdings.contains(&(

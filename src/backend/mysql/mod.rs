@@ -59,10 +59,17 @@ impl MyBackend {
         for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {
             conn.query_drop(stmt).map_err(|e| fail(error_text(&e)))?;
         }
-        let (version, database): (String, Option<String>) = conn
+        let (mut version, database): (String, Option<String>) = conn
             .query_first("SELECT VERSION(), DATABASE()")
             .map_err(|e| fail(error_text(&e)))?
             .unwrap_or_default();
+        if vitess_probe(&mut conn, &version) {
+            vitess_session(&mut conn).map_err(fail)?;
+            if !crate::render::mysql::is_vitess(&version, None, false) {
+                // So that snapshots and saved plans remember it (dialect_for reads it).
+                version.push_str(" (Vitess)");
+            }
+        }
         Ok(MyBackend {
             conn,
             server: Server::from_version(&version),
@@ -75,6 +82,53 @@ impl MyBackend {
             context: context.into(),
             message: error_text(&e),
         }
+    }
+}
+
+/// Whether the server is Vitess's vtgate: the version or `@@version_comment` says so, or
+/// `SHOW VITESS_TARGET` (a statement only vtgate knows; MySQL refuses it as a syntax error)
+/// succeeds. vtgate may advertise a plain MySQL version (`--mysql_server_version`), hence the
+/// probe; MariaDB is never behind vtgate, so it is not probed.
+fn vitess_probe(conn: &mut mysql::Conn, version: &str) -> bool {
+    if version.to_ascii_lowercase().contains("mariadb") {
+        return false;
+    }
+    let comment: Option<String> = conn.query_first("SELECT @@version_comment").ok().flatten();
+    if crate::render::mysql::is_vitess(version, comment.as_deref(), false) {
+        return true;
+    }
+    let show_ok = conn
+        .query_drop(include_str!("../../../templates/mysql/vitess_probe.sql").trim())
+        .is_ok();
+    crate::render::mysql::is_vitess(version, comment.as_deref(), show_ok)
+}
+
+/// Through vtgate: partition DDL runs directly on the shards (`@@ddl_strategy = 'direct'`), or
+/// partctl refuses to go on.
+fn vitess_session(conn: &mut mysql::Conn) -> Result<(), String> {
+    for stmt in script_statements(include_str!("../../../templates/mysql/vitess_session.sql")) {
+        conn.query_drop(stmt).map_err(|e| {
+            format!(
+                "Vitess: cannot set @@ddl_strategy = 'direct': {}",
+                error_text(&e)
+            )
+        })?;
+    }
+    let strategy: Option<String> = conn
+        .query_first("SELECT @@ddl_strategy")
+        .map_err(|e| format!("Vitess: cannot read @@ddl_strategy: {}", error_text(&e)))?;
+    vitess_strategy_ok(strategy.as_deref())
+}
+
+/// partctl's range rotation must run as direct DDL through vtgate: any other strategy (Online
+/// DDL: `vitess`, `online`, `gh-ost`, `pt-osc`, ...) runs `DROP PARTITION` wrongly.
+pub fn vitess_strategy_ok(strategy: Option<&str>) -> Result<(), String> {
+    match strategy.map(str::trim) {
+        Some(s) if s == "direct" || s.starts_with("direct ") => Ok(()),
+        other => Err(format!(
+            "Vitess: @@ddl_strategy is {}, not 'direct' after partctl set it; partition DDL through Online DDL is wrong (DROP PARTITION keeps the rows, vitess #15674), so partctl refuses to run",
+            other.map_or("unknown".to_string(), |s| format!("'{s}'"))
+        )),
     }
 }
 
@@ -353,4 +407,20 @@ impl Backend for MyBackend {
 /// GET_LOCK name for a table (MySQL limits lock names to 64 characters).
 pub fn lock_name(table: &str) -> String {
     format!("partctl:{:016x}", advisory_key(table) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through vtgate partctl insists on direct DDL; Online DDL strategies are refused.
+    #[test]
+    fn only_the_direct_ddl_strategy_is_accepted_on_vitess() {
+        assert!(vitess_strategy_ok(Some("direct")).is_ok());
+        assert!(vitess_strategy_ok(Some("direct --allow-zero-in-date")).is_ok());
+        for s in [Some("vitess"), Some("online"), Some("gh-ost"), None] {
+            let e = vitess_strategy_ok(s).unwrap_err();
+            assert!(e.contains("#15674") && e.contains("refuses"), "{e}");
+        }
+    }
 }

@@ -123,11 +123,15 @@ fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
 /// Read the given tables. A table that does not exist, or is not partitioned, is an error
 /// naming it. Two round trips: the catalog query, then the key statistics of every table
 /// that needs them in one statement.
+/// With `citus` (the extension is installed), tables Citus distributes are marked so, their
+/// catch-alls' key statistics are always read (their rows live on the workers), and their
+/// partitions' estimates (and sizes, with `sizes`) come from the shards.
 pub fn read(
     client: &mut postgres::Client,
     version: &str,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
+    citus: bool,
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
@@ -163,6 +167,13 @@ pub fn read(
         empty.push(mine.iter().any(|r| r.empty));
         tables.push(table_of(tref, head, mine)?);
     }
+    if citus {
+        read_citus(client, &mut tables, sizes)?;
+        for (t, e) in tables.iter().zip(empty.iter_mut()) {
+            // The coordinator's copy of a distributed catch-all is empty; its rows are not.
+            *e &= !t.distributed;
+        }
+    }
     let stats = read_all_stats(client, &tables, &empty, wanted)?;
     for (table, s) in tables.iter_mut().zip(stats) {
         let in_transit = std::mem::take(&mut table.stats.in_transit);
@@ -175,6 +186,62 @@ pub fn read(
         server_version: version.to_string(),
         tables,
     })
+}
+
+/// Citus: which tables are distributed, and their partitions' estimates (always for the
+/// catch-all, whose estimate the plan uses) and sizes (with `sizes`) from the shards.
+fn read_citus(
+    client: &mut postgres::Client,
+    tables: &mut [Table],
+    sizes: bool,
+) -> Result<(), CatalogError> {
+    let q = |e: postgres::Error| {
+        CatalogError::Query(format!("reading Citus metadata: {}", error_text(&e)))
+    };
+    let (schemas, names): (Vec<&str>, Vec<&str>) = tables
+        .iter()
+        .map(|t| (t.name.schema.as_str(), t.name.name.as_str()))
+        .unzip();
+    for row in client
+        .query(
+            include_str!("../../../templates/postgres/citus_tables.sql"),
+            &[&schemas, &names],
+        )
+        .map_err(q)?
+    {
+        let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+        if let Some(t) = tables.iter_mut().find(|t| t.name == name) {
+            t.distributed = true;
+        }
+    }
+    let (schemas, names): (Vec<&str>, Vec<&str>) = tables
+        .iter()
+        .filter(|t| t.distributed)
+        .flat_map(|t| t.partitions.iter())
+        .filter(|p| sizes || p.bound == PartBound::Default)
+        .map(|p| (p.name.schema.as_str(), p.name.name.as_str()))
+        .unzip();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            include_str!("../../../templates/postgres/citus_partitions.sql"),
+            &[&schemas, &names, &sizes],
+        )
+        .map_err(q)?;
+    for row in rows {
+        let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+        for p in tables
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .filter(|p| p.name == name)
+        {
+            p.bytes = row.get("bytes");
+            p.est_rows = row.get("rows");
+        }
+    }
+    Ok(())
 }
 
 /// One table from its row and the rows of its partitions, sub-partitions and labels.
@@ -276,6 +343,7 @@ fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, Catalog
             in_transit,
             ..KeyStats::default()
         },
+        distributed: false,
     })
 }
 

@@ -35,6 +35,51 @@ pub struct PgBackend {
     version: String,
     /// `current_schema()` when the session started: the schema of a policy's unqualified table.
     schema: Option<String>,
+    /// The Citus extension is installed: distributed tables are read, rendered and run the
+    /// Citus way (see `catalog.rs`, `render/postgres.rs`).
+    citus: bool,
+    /// NOTICEs and WARNINGs the server sent, until [`Backend::take_notices`].
+    notices: std::sync::Arc<std::sync::Mutex<Vec<Notice>>>,
+    /// A step removed the local copy Citus keeps after distributing a table, since the last
+    /// [`Backend::take_notices`]: Citus's notices about that copy no longer apply.
+    truncated_local: bool,
+}
+
+/// A message the server sent (NOTICE, WARNING, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub severity: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// The server's messages worth showing with a step, one line each: WARNINGs always; NOTICEs
+/// unless they only say a statement had nothing to do (`... already exists, skipping`); Citus's
+/// notices about the rows an ATTACH copied into the shards and left on the coordinator's disk,
+/// unless the step removed that copy (`truncated_local`).
+pub fn notices_that_matter(notices: Vec<Notice>, truncated_local: bool) -> Vec<String> {
+    notices
+        .into_iter()
+        .filter(|n| n.severity == "WARNING" || !n.message.ends_with(", skipping"))
+        .filter(|n| {
+            let citus_copy = n.message.starts_with("Copying data from local table")
+                || n.hint
+                    .as_deref()
+                    .is_some_and(|h| h.contains("truncate_local_data_after_distributing_table"));
+            !(truncated_local && citus_copy)
+        })
+        .map(|n| {
+            let mut line = format!("{}: {}", n.severity, n.message);
+            if let Some(d) = n.detail {
+                line.push_str(&format!(" ({d})"));
+            }
+            if let Some(h) = n.hint {
+                line.push_str(&format!(" hint: {h}"));
+            }
+            line
+        })
+        .collect()
 }
 
 /// No parameters, for [`run`].
@@ -83,6 +128,18 @@ impl PgBackend {
         config.keepalives(true);
         config.keepalives_idle(super::KEEPALIVE_IDLE);
         config.tcp_user_timeout(super::TCP_USER_TIMEOUT);
+        let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = notices.clone();
+        config.notice_callback(move |n| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(Notice {
+                    severity: n.severity().to_string(),
+                    message: n.message().to_string(),
+                    detail: n.detail().map(str::to_string),
+                    hint: n.hint().map(str::to_string),
+                });
+            }
+        });
         let mut client = match tls {
             PgTls::Disable => config.connect(postgres::NoTls),
             PgTls::Encrypt => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
@@ -104,11 +161,76 @@ impl PgBackend {
             &[],
         )
         .map_err(|e| fail(e.message))?;
+        let citus: bool = query_one(
+            &mut client,
+            include_str!("../../../templates/postgres/citus_installed.sql"),
+            &[],
+        )
+        .map_err(|e| fail(e.message))?
+        .get(0);
+        if let Ok(mut v) = notices.lock() {
+            v.clear();
+        }
         Ok(PgBackend {
             client,
             version: row.get(0),
             schema: row.get(1),
+            citus,
+            notices,
+            truncated_local: false,
         })
+    }
+
+    /// Citus: the row facts of a distributed table are read on the workers, where a session
+    /// `lock_timeout` does not reach; so the read runs in a transaction whose `SET LOCAL`
+    /// timeouts Citus propagates (`citus.propagate_set_commands = 'local'`), rolled back after.
+    fn read_catalog_citus(
+        &mut self,
+        policies: &[&Policy],
+        sizes: bool,
+        lock_ms: u128,
+    ) -> Result<Catalog, CatalogError> {
+        let statement = policies
+            .iter()
+            .map(|p| p.statement_timeout)
+            .max()
+            .unwrap_or(std::time::Duration::from_secs(900));
+        let mut ctx = tera::Context::new();
+        ctx.insert("citus", &true);
+        ctx.insert("local", &true);
+        ctx.insert("lock_timeout", &format!("{lock_ms}ms"));
+        ctx.insert(
+            "statement_timeout",
+            &format!("{}ms", statement.as_millis().max(1)),
+        );
+        let (stmts, _) = Templates::new(&POSTGRES)
+            .statements("timeouts.sql.tera", &ctx)
+            .map_err(|e| CatalogError::Query(e.to_string()))?;
+        let q = |what: &str, e: postgres::Error| {
+            CatalogError::Query(format!("{what}: {}", error_text(&e)))
+        };
+        self.client
+            .execute("BEGIN", &[])
+            .map_err(|e| q("BEGIN", e))?;
+        let result = stmts
+            .iter()
+            .try_for_each(|s| {
+                self.client
+                    .execute(s.sql.as_str(), &[])
+                    .map(|_| ())
+                    .map_err(|e| q("setting the timeouts", e))
+            })
+            .and_then(|()| {
+                catalog::read(
+                    &mut self.client,
+                    &self.version,
+                    &super::wanted(policies),
+                    sizes,
+                    true,
+                )
+            });
+        let _ = self.client.execute("ROLLBACK", &[]);
+        result
     }
 
     fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
@@ -169,10 +291,15 @@ impl Backend for PgBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            product: "PostgreSQL",
+            product: if self.citus {
+                "PostgreSQL with Citus"
+            } else {
+                "PostgreSQL"
+            },
             transactional_ddl: true,
             move_reports_rows: true,
-            generic_plans: true,
+            // Citus cannot plan a distributed query with unknown parameters (0A000).
+            generic_plans: !self.citus,
         }
     }
 
@@ -184,6 +311,9 @@ impl Backend for PgBackend {
         // The catalog query (pg_total_relation_size) and the row facts wait for locks on the
         // table (a LOCK TABLE elsewhere): bound that wait by the policies' lock timeouts.
         let ms = catalog_lock_wait(policies, |d| d.as_millis().max(1));
+        if self.citus {
+            return self.read_catalog_citus(policies, sizes, ms);
+        }
         self.client
             .query_typed(
                 include_str!("../../../templates/postgres/session_lock_timeout.sql"),
@@ -195,6 +325,7 @@ impl Backend for PgBackend {
             &self.version,
             &super::wanted(policies),
             sizes,
+            false,
         );
         let _ = run(&mut self.client, "RESET lock_timeout");
         catalog
@@ -285,7 +416,20 @@ impl Backend for PgBackend {
     }
 
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError> {
-        run(&mut self.client, sql).map_err(|e| stmt_error(&e))
+        let n = run(&mut self.client, sql).map_err(|e| stmt_error(&e))?;
+        if sql.starts_with("SELECT truncate_local_data_after_distributing_table(") {
+            self.truncated_local = true;
+        }
+        Ok(n)
+    }
+
+    fn take_notices(&mut self) -> Vec<String> {
+        let notices = self
+            .notices
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        notices_that_matter(notices, std::mem::take(&mut self.truncated_local))
     }
 
     fn count(&mut self, sql: &str) -> Result<i64, StmtError> {
@@ -345,7 +489,7 @@ impl Backend for PgBackend {
     }
 
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError> {
-        explain::explain(&mut self.client, templates, query)
+        explain::explain(&mut self.client, templates, query, self.citus)
     }
 
     fn history_exists(&mut self) -> Result<bool, DbError> {
@@ -423,5 +567,57 @@ impl Backend for PgBackend {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(severity: &str, message: &str, hint: Option<&str>) -> Notice {
+        Notice {
+            severity: severity.into(),
+            message: message.into(),
+            detail: None,
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    /// Citus's notices after an ATTACH that distributed local rows, as Citus 13.2 sends them.
+    fn citus_copy() -> Vec<Notice> {
+        vec![
+            notice("NOTICE", "Copying data from local table...", None),
+            Notice {
+                detail: Some(
+                    "The local data in the table is no longer visible, but is still on disk."
+                        .into(),
+                ),
+                ..notice(
+                    "NOTICE",
+                    "copying the data has completed",
+                    Some("To remove the local data, run: SELECT truncate_local_data_after_distributing_table($$public.ev_p20260312$$)"),
+                )
+            },
+        ]
+    }
+
+    #[test]
+    fn notices_that_matter_are_kept() {
+        let mut all = citus_copy();
+        all.push(notice(
+            "NOTICE",
+            "relation \"x\" already exists, skipping",
+            None,
+        ));
+        all.push(notice("WARNING", "something is off", None));
+        let kept = notices_that_matter(all.clone(), false);
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(kept[1].contains("still on disk") && kept[1].contains("hint: To remove"));
+        assert_eq!(kept[2], "WARNING: something is off");
+        // The step truncated the local copy: Citus's advice no longer applies.
+        assert_eq!(
+            notices_that_matter(all, true),
+            vec!["WARNING: something is off".to_string()]
+        );
     }
 }
