@@ -163,7 +163,6 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "catalog.sql.tera",
     "columns.sql.tera",
     "key_stats.sql.tera",
-    "holdings.sql.tera",
     "key_expr.sql.tera",
     "timeouts.sql.tera",
     "less_than.sql.tera",

@@ -81,13 +81,31 @@ pub fn read(
         conn.exec(render("catalog.sql.tera")?, params.clone())
             .map_err(q)?
     };
-    let cols: Vec<ColRow> = if wanted.is_empty() {
-        vec![]
+    let mut col_params: Vec<mysql::Value> = Vec::new();
+    for (schema, names) in &groups {
+        col_params.push(schema.clone().into());
+        col_params.extend(names.iter().map(|n| n.clone().into()));
+        col_params.push(schema.clone().into());
+        col_params.extend(names.iter().map(|n| {
+            holding_table(&QualifiedName::new(String::new(), n.clone()))
+                .name
+                .into()
+        }));
+    }
+    let (cols, holdings): (Vec<ColRow>, Vec<ColRow>) = if wanted.is_empty() {
+        (vec![], vec![])
     } else {
-        conn.exec(render("columns.sql.tera")?, params).map_err(q)?
+        let all: Vec<ColRow> = conn
+            .exec(render("columns.sql.tera")?, col_params)
+            .map_err(q)?;
+        // Holding-table rows have no types (columns.sql.tera).
+        all.into_iter().partition(|c| !c.3.is_empty())
     };
+    let holdings: Vec<(String, String, String)> = holdings
+        .into_iter()
+        .map(|c| (c.0, c.1, c.2))
+        .collect();
     let current_db: Option<String> = database.map(str::to_string);
-    let holdings = read_holdings(conn, templates, wanted, current_db.as_deref())?;
 
     let mut tables = Vec::new();
     let mut asks = Vec::new();
@@ -203,39 +221,6 @@ pub fn read(
         server_version: server.version.clone(),
         tables,
     })
-}
-
-/// The holding tables that staged moves left (`create_staged.sql.tera`): (schema, name,
-/// comment) of every table named like one, for the label to be checked.
-fn read_holdings(
-    conn: &mut mysql::Conn,
-    templates: &Templates,
-    wanted: &[(TableRef, StatsNeeded)],
-    current_db: Option<&str>,
-) -> Result<Vec<(String, String, String)>, CatalogError> {
-    let names: Vec<QualifiedName> = wanted
-        .iter()
-        .map(|(t, _)| {
-            let schema = t.schema.clone().or(current_db.map(str::to_string));
-            holding_table(&QualifiedName::new(
-                schema.unwrap_or_default(),
-                t.name.clone(),
-            ))
-        })
-        .collect();
-    if names.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut ctx = tera::Context::new();
-    ctx.insert("count", &names.len());
-    let sql = templates
-        .text("holdings.sql.tera", &ctx)
-        .map_err(|e| CatalogError::Query(e.to_string()))?;
-    let params: Vec<mysql::Value> = names
-        .iter()
-        .flat_map(|n| [n.schema.clone().into(), n.name.clone().into()])
-        .collect();
-    conn.exec(sql, params).map_err(q)
 }
 
 /// A table's partitions from its `information_schema.PARTITIONS` rows (sub-partitions folded
