@@ -506,3 +506,19 @@ impl MoveBar {
         }
     }
 }
+
+/// `completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut super::args::command(), "partctl", &mut out);
+    std::io::stdout().lock().write_all(&out)?;
+    Ok(0)
+}
+
+/// `man`: the man page (roff) on stdout.
+pub fn man() -> Result<u8> {
+    let mut out = Vec::new();
+    super::man::render(super::args::command(), &mut out)?;
+    std::io::stdout().lock().write_all(&out)?;
+    Ok(0)
+}
