@@ -122,6 +122,8 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Print the JSON Schema of the policy file, for editors to complete and check policies.
+    Schema,
 }
 
 /// The heading of the options every command takes.

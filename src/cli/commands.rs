@@ -522,3 +522,10 @@ pub fn man() -> Result<u8> {
     std::io::stdout().lock().write_all(&out)?;
     Ok(0)
 }
+
+/// `schema`: the JSON Schema of a policy file on stdout.
+pub fn schema() -> Result<u8> {
+    let text = serde_json::to_string_pretty(&partctl::policy::policy_schema())? + "\n";
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(0)
+}

@@ -198,7 +198,8 @@ fn one(
             Command::Validate
             | Command::Check { .. }
             | Command::Completions { .. }
-            | Command::Man => unreachable!("not run per target"),
+            | Command::Man
+            | Command::Schema => unreachable!("not run per target"),
             Command::Plan { .. } => {
                 let catalog = match &item.source {
                     Source::Snapshot(c) => Some(c.clone().map_err(|e| anyhow!(e))?),
@@ -357,6 +358,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Run { .. } => "run",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
+        Command::Schema => "schema",
     }
 }
 

@@ -50,7 +50,7 @@ pub fn render(cmd: clap::Command, w: &mut dyn Write) -> io::Result<()> {
     r.control("TP", []);
     r.text([italic("policies/")]);
     r.text([roman(
-        "The policy files read by default: every *.toml in the directory, by name.",
+        "The policy files read by default: every *.toml in the directory, by name. `partctl schema` prints their JSON Schema, for editors.",
     )]);
     r.control("SH", ["SEE ALSO"]);
     r.text([roman(

@@ -87,6 +87,7 @@ fn run(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Completions { shell } => return commands::completions(*shell),
         Command::Man => return commands::man(),
+        Command::Schema => return commands::schema(),
         _ => {}
     }
     if let Command::Check { prometheus } = &cli.command {
@@ -114,7 +115,11 @@ fn run(cli: &Cli) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     let io = &mut commands::Io::new(&mut stdout, None);
     match &cli.command {
-        Command::Validate | Command::Check { .. } | Command::Completions { .. } | Command::Man => {
+        Command::Validate
+        | Command::Check { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Schema => {
             unreachable!("handled above")
         }
         Command::Plan { out, catalog } => {
