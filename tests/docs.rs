@@ -241,6 +241,7 @@ fn help_separates_global_options_and_describes_every_option() {
         "completions",
         "man",
         "schema",
+        "init",
     ] {
         let h = run(&[c, "--help"], &[]);
         assert_eq!(h.code, 0, "{c} --help");

@@ -114,6 +114,14 @@ pub enum Command {
         #[arg(long)]
         history_only: bool,
     },
+    /// Write a policy for each partitioned table of the database (or the --table ones),
+    /// inferred from its partitions and from pg_partman's part_config when installed.
+    Init {
+        /// Write one file per schema (MySQL/MariaDB: database) into DIR, as DIR/<schema>.toml,
+        /// instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -168,6 +176,7 @@ fn globals_used(command: &str) -> &'static [&'static str] {
             "jobs",
             "tables",
         ],
+        "init" => &["database_url", "targets", "target", "tag", "now", "tables"],
         _ => &[],
     }
 }

@@ -529,3 +529,66 @@ pub fn schema() -> Result<u8> {
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(0)
 }
+
+/// `init`: policies for the database's partitioned tables, on stdout or one file per schema
+/// in `out`. One database only: a fleet's databases may differ.
+pub fn init(cli: &Cli, targets: &[partctl::fleet::Target], out: Option<&Path>) -> Result<u8> {
+    let target = match targets {
+        [t] => t,
+        [] => bail!(super::NO_DATABASE),
+        _ => bail!(
+            "init reads one database, and {} targets are selected; pick one with --target",
+            targets.len()
+        ),
+    };
+    let now = parse_now(cli)?;
+    let mut conn = connect(Some(&super::target_url(target)?))?;
+    let files = partctl::init::generate(conn.as_mut(), &cli.tables, now)?;
+    match out {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            for (i, f) in files.iter().enumerate() {
+                if i > 0 {
+                    stdout.write_all(b"\n")?;
+                }
+                stdout.write_all(f.text.as_bytes())?;
+            }
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path =
+                |f: &partctl::init::SchemaFile| dir.join(format!("{}.toml", file_stem(&f.schema)));
+            if let Some(taken) = files.iter().map(path).find(|p| p.exists()) {
+                bail!(
+                    "{} exists; init does not overwrite policies (move it, or pick another --out)",
+                    taken.display()
+                );
+            }
+            for f in &files {
+                let path = path(f);
+                std::fs::write(&path, &f.text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// A schema's name as a file name: path separators and dots replaced.
+fn file_stem(schema: &str) -> String {
+    let s: String = schema
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c == '\0' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match s.as_str() {
+        "" | "." | ".." => format!("schema_{}", s.len()),
+        _ => s,
+    }
+}

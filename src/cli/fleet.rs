@@ -199,7 +199,8 @@ fn one(
             | Command::Check { .. }
             | Command::Completions { .. }
             | Command::Man
-            | Command::Schema => unreachable!("not run per target"),
+            | Command::Schema
+            | Command::Init { .. } => unreachable!("not run per target"),
             Command::Plan { .. } => {
                 let catalog = match &item.source {
                     Source::Snapshot(c) => Some(c.clone().map_err(|e| anyhow!(e))?),
@@ -359,6 +360,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Completions { .. } => "completions",
         Command::Man => "man",
         Command::Schema => "schema",
+        Command::Init { .. } => "init",
     }
 }
 

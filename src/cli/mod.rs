@@ -88,6 +88,7 @@ fn run(cli: &Cli) -> Result<u8> {
         Command::Completions { shell } => return commands::completions(*shell),
         Command::Man => return commands::man(),
         Command::Schema => return commands::schema(),
+        Command::Init { out } => return commands::init(cli, &targets(cli)?, out.as_deref()),
         _ => {}
     }
     if let Command::Check { prometheus } = &cli.command {
@@ -119,7 +120,8 @@ fn run(cli: &Cli) -> Result<u8> {
         | Command::Check { .. }
         | Command::Completions { .. }
         | Command::Man
-        | Command::Schema => {
+        | Command::Schema
+        | Command::Init { .. } => {
             unreachable!("handled above")
         }
         Command::Plan { out, catalog } => {
