@@ -587,3 +587,367 @@ fn the_schema_refuses_typos_and_keys_of_another_strategy() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// examples/: every file is parsed, and every partctl command in it exists
+// ---------------------------------------------------------------------------
+
+fn examples() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
+}
+
+fn read_example(path: &str) -> String {
+    std::fs::read_to_string(examples().join(path))
+        .unwrap_or_else(|e| panic!("examples/{path}: {e}"))
+}
+
+/// The options a help text lists: `--policies` -> takes a value.
+fn help_options(help: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for line in help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let value = words.iter().any(|w| w.starts_with('<'));
+        for w in words.iter().take_while(|w| w.starts_with('-')) {
+            out.push((w.trim_end_matches(',').to_string(), value));
+        }
+    }
+    out
+}
+
+/// The subcommands `partctl --help` lists.
+fn help_commands() -> Vec<String> {
+    let top = run(&["--help"], &[]);
+    top.stdout
+        .split("Commands:")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Check one partctl command line (the words after `partctl`): the command is one `partctl
+/// --help` lists, and every option is one that `partctl COMMAND --help` lists (its own, and
+/// the global ones it uses).
+fn check_invocation(words: &[String], commands: &[String], what: &str) -> String {
+    let top = help_options(&run(&["--help"], &[]).stdout);
+    let mut i = 0;
+    let mut before = Vec::new();
+    while i < words.len() && words[i].starts_with('-') {
+        let (flag, _) = words[i].split_once('=').unwrap_or((&words[i], ""));
+        let takes = top
+            .iter()
+            .find(|(f, _)| f == flag)
+            .unwrap_or_else(|| panic!("{what}: `{flag}` is not a partctl option: {words:?}"))
+            .1;
+        before.push(flag.to_string());
+        i += if takes && !words[i].contains('=') {
+            2
+        } else {
+            1
+        };
+    }
+    let command = words
+        .get(i)
+        .unwrap_or_else(|| panic!("{what}: no command in {words:?}"));
+    assert!(
+        commands.contains(command),
+        "{what}: `{command}` is not a partctl command: {words:?}"
+    );
+    let own = help_options(&run(&[command, "--help"], &[]).stdout);
+    let known = |flag: &str| own.iter().find(|(f, _)| f == flag).map(|(_, v)| *v);
+    for flag in &before {
+        assert!(
+            known(flag).is_some(),
+            "{what}: `{flag}` is not listed by `partctl {command} --help`: {words:?}"
+        );
+    }
+    let mut j = i + 1;
+    while j < words.len() {
+        let w = &words[j];
+        if w.starts_with('-') {
+            let (flag, _) = w.split_once('=').unwrap_or((w, ""));
+            let takes = known(flag).unwrap_or_else(|| {
+                panic!("{what}: `{flag}` is not listed by `partctl {command} --help`: {words:?}")
+            });
+            j += if takes && !w.contains('=') { 2 } else { 1 };
+        } else {
+            j += 1;
+        }
+    }
+    command.clone()
+}
+
+/// The partctl commands in shell text: `partctl` (or `.../partctl`) as a command's first word,
+/// its words up to a redirection or the next command. Comment lines are skipped.
+fn shell_invocations(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
+        let t = t.strip_prefix("ExecStart=").unwrap_or(t);
+        let words: Vec<String> = t
+            .split_whitespace()
+            .map(|w| w.trim_matches('"').to_string())
+            .collect();
+        let mut start = true;
+        let mut k = 0;
+        // A crontab schedule: five fields before the command.
+        if words.len() > 5
+            && words[0]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '*' || c.is_ascii_digit())
+            && !words[0].contains('=')
+        {
+            k = 5;
+        }
+        while k < words.len() {
+            let w = &words[k];
+            if start && (w == "partctl" || w.ends_with("/partctl")) {
+                let rest: Vec<String> = words[k + 1..]
+                    .iter()
+                    .take_while(|w| {
+                        !w.contains('>') && !["|", "||", "&&", ";"].contains(&w.as_str())
+                    })
+                    .cloned()
+                    .collect();
+                if !rest.is_empty() {
+                    out.push(rest);
+                }
+            }
+            start = ["|", "||", "&&", ";", "-", "then", "do"].contains(&w.as_str());
+            k += 1;
+        }
+    }
+    out
+}
+
+fn yaml(path: &str) -> Vec<yaml_rust2::Yaml> {
+    yaml_rust2::YamlLoader::load_from_str(&read_example(path))
+        .unwrap_or_else(|e| panic!("examples/{path} is not YAML: {e}"))
+}
+
+/// Every string in a YAML document under the given keys (`run`, `script`, ...), recursively.
+fn yaml_strings(y: &yaml_rust2::Yaml, keys: &[&str], out: &mut Vec<String>) {
+    use yaml_rust2::Yaml;
+    match y {
+        Yaml::Hash(h) => {
+            for (k, v) in h {
+                let key = k.as_str().unwrap_or_default();
+                if keys.contains(&key) {
+                    match v {
+                        Yaml::String(s) => out.push(s.clone()),
+                        Yaml::Array(a) => {
+                            out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)))
+                        }
+                        _ => {}
+                    }
+                }
+                yaml_strings(v, keys, out);
+            }
+        }
+        Yaml::Array(a) => a.iter().for_each(|x| yaml_strings(x, keys, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn crontab_and_systemd_examples_use_real_commands() {
+    let commands = help_commands();
+    let cron = shell_invocations(&read_example("crontab"));
+    let used: Vec<String> = cron
+        .iter()
+        .map(|w| check_invocation(w, &commands, "crontab"))
+        .collect();
+    assert_eq!(used, vec!["run", "check"], "{cron:?}");
+
+    let mut units = Vec::new();
+    for path in [
+        "systemd/partctl.service",
+        "systemd/partctl.timer",
+        "prometheus/partctl-check.service",
+        "prometheus/partctl-check.timer",
+    ] {
+        let text = read_example(path);
+        for inv in shell_invocations(&text) {
+            check_invocation(&inv, &commands, path);
+        }
+        units.push((path, text));
+    }
+    let service = &units[0].1;
+    assert!(
+        service.contains("Type=oneshot") && service.contains("ExecStart="),
+        "{service}"
+    );
+    assert!(units[1].1.contains("OnCalendar="), "{}", units[1].1);
+    // systemd checks the units itself when it is here (the binary path pointed at this build).
+    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    else {
+        // Parsed above: sections, ExecStart, OnCalendar.
+        for (path, text) in &units {
+            assert!(text.contains("[Unit]"), "{path}");
+        }
+        return;
+    };
+    let dir = common::temp_dir("systemd");
+    let mut args = vec!["verify".to_string()];
+    for (path, text) in &units {
+        let name = PathBuf::from(path).file_name().unwrap().to_owned();
+        let text = text
+            .replace("/usr/local/bin/partctl", env!("CARGO_BIN_EXE_partctl"))
+            .replace(
+                "EnvironmentFile=/etc/partctl/env",
+                "EnvironmentFile=-/etc/partctl/env",
+            );
+        std::fs::write(dir.join(&name), text).unwrap();
+        args.push(dir.join(&name).display().to_string());
+    }
+    let out = Command::new(analyze)
+        .args(&args)
+        .output()
+        .expect("systemd-analyze");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {err}");
+    assert!(!err.contains("Unknown"), "systemd-analyze verify: {err}");
+}
+
+#[test]
+fn kubernetes_example_runs_and_checks_as_separate_cronjobs() {
+    let commands = help_commands();
+    let docs = yaml("kubernetes/cronjob.yaml");
+    assert_eq!(docs.len(), 2, "a run CronJob and a check CronJob");
+    let mut used = Vec::new();
+    for d in &docs {
+        assert_eq!(d["kind"].as_str(), Some("CronJob"));
+        assert_eq!(d["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
+        let c = &d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        let env = c["env"].as_vec().expect("env");
+        assert!(
+            env.iter()
+                .any(|e| e["name"].as_str() == Some("DATABASE_URL")
+                    && e["valueFrom"]["secretKeyRef"]["name"].as_str().is_some()),
+            "DATABASE_URL from a Secret"
+        );
+        let args: Vec<String> = c["args"]
+            .as_vec()
+            .expect("args")
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        used.push(check_invocation(&args, &commands, "kubernetes"));
+    }
+    assert_eq!(used, vec!["run", "check"]);
+}
+
+#[test]
+fn ci_examples_plan_on_changes_and_keep_the_snapshot() {
+    let commands = help_commands();
+    let gh = &yaml("github-actions/partctl-plan.yml")[0];
+    assert!(
+        !gh["on"]["pull_request"].is_badvalue(),
+        "runs on pull requests"
+    );
+    let steps = gh["jobs"]["plan"]["steps"].as_vec().expect("steps");
+    let mut runs = Vec::new();
+    yaml_strings(&gh["jobs"], &["run"], &mut runs);
+    let used: Vec<String> = runs
+        .iter()
+        .flat_map(|r| shell_invocations(r))
+        .map(|w| check_invocation(&w, &commands, "github-actions"))
+        .collect();
+    assert_eq!(used, vec!["validate", "snapshot", "plan"]);
+    assert!(runs
+        .iter()
+        .any(|r| r.contains("snapshot --out catalog.json")));
+    assert!(runs
+        .iter()
+        .any(|r| r.contains("--format markdown plan --catalog catalog.json")));
+    let uses = |s: &yaml_rust2::Yaml| s["uses"].as_str().unwrap_or_default().to_string();
+    let artifact = steps
+        .iter()
+        .find(|s| uses(s).starts_with("actions/upload-artifact"))
+        .expect("the snapshot is an artifact");
+    assert_eq!(artifact["with"]["path"].as_str(), Some("catalog.json"));
+    let script = steps
+        .iter()
+        .find(|s| uses(s).starts_with("actions/github-script"))
+        .and_then(|s| s["with"]["script"].as_str())
+        .expect("a github-script step posts the plan");
+    // One comment, found by its marker and updated, created only when missing.
+    for s in [
+        "<!-- partctl-plan -->",
+        "listComments",
+        "updateComment",
+        "createComment",
+        "plan.md",
+    ] {
+        assert!(script.contains(s), "the comment script lacks {s}");
+    }
+
+    let gl = &yaml("gitlab-ci/gitlab-ci.yml")[0];
+    let mut scripts = Vec::new();
+    yaml_strings(gl, &["script"], &mut scripts);
+    let used: Vec<String> = scripts
+        .iter()
+        .flat_map(|r| shell_invocations(r))
+        .map(|w| check_invocation(&w, &commands, "gitlab-ci"))
+        .collect();
+    assert_eq!(used, vec!["validate", "snapshot", "plan", "plan", "apply"]);
+    let paths: Vec<&str> = gl["partctl-plan"]["artifacts"]["paths"]
+        .as_vec()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(
+        paths.contains(&"plan.md") && paths.contains(&"catalog.json"),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn prometheus_alerts_use_metrics_partctl_writes() {
+    let rules = &yaml("prometheus/alerts.yml")[0]["groups"][0]["rules"];
+    let exprs: Vec<&str> = rules
+        .as_vec()
+        .expect("rules")
+        .iter()
+        .map(|r| r["expr"].as_str().expect("expr"))
+        .collect();
+    assert!(exprs.contains(&"partctl_check_status == 2"), "{exprs:?}");
+    assert!(
+        exprs.contains(&"partctl_future_partitions < partctl_premake"),
+        "{exprs:?}"
+    );
+    let writer = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/check/prometheus.rs"
+    ))
+    .unwrap();
+    for e in &exprs {
+        for metric in e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("partctl_"))
+        {
+            // The name as a whole word of the writer's source.
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let written = writer.match_indices(metric).any(|(i, _)| {
+                !word(writer[i + metric.len()..].chars().next())
+                    && !word(writer[..i].chars().last())
+            });
+            assert!(written, "{metric} is not a metric partctl writes");
+        }
+    }
+}
