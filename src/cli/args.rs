@@ -74,6 +74,9 @@ pub enum Command {
         /// Plan offline against a catalog snapshot (from `partctl snapshot`).
         #[arg(long, value_name = "FILE")]
         catalog: Option<PathBuf>,
+        /// Text: print every step's SQL (by default each step says how many statements it has).
+        #[arg(long, short = 'v', visible_alias = "verbose")]
+        sql: bool,
     },
     /// Carry the plan out.
     Apply {

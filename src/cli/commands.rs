@@ -11,7 +11,11 @@ use partctl::apply;
 use partctl::backend::{self, Backend, DbUrl};
 use partctl::catalog::Catalog;
 use partctl::check::{self, Report, Status};
-use partctl::output::{self, plan::print_plan, show};
+use partctl::output::{
+    self,
+    plan::{print_plan, print_plan_with},
+    show,
+};
 use partctl::policy::Policy;
 use partctl::render::{self, PlanDoc};
 use partctl::verify;
@@ -117,7 +121,8 @@ pub fn plan(
     } else {
         2
     };
-    let printed = print_plan(io.out, cli.format, &doc);
+    let sql = matches!(cli.command, super::args::Command::Plan { sql: true, .. });
+    let printed = print_plan_with(io.out, cli.format, &doc, sql);
     if io.in_fleet() {
         io.plan = Some(doc);
     }

@@ -103,6 +103,7 @@ fn run(cli: &Cli) -> Result<u8> {
     if let Command::Plan {
         catalog: Some(path),
         out,
+        ..
     } = &cli.command
     {
         return fleet::plan_offline(cli, &selected, now, path, out.as_deref());
@@ -124,7 +125,7 @@ fn run(cli: &Cli) -> Result<u8> {
         | Command::Init { .. } => {
             unreachable!("handled above")
         }
-        Command::Plan { out, catalog } => {
+        Command::Plan { out, catalog, .. } => {
             let catalog = catalog
                 .as_deref()
                 .map(commands::read_snapshot)
