@@ -39,6 +39,14 @@ have_pg || packages+=(postgresql)
 have_maria || packages+=(mariadb-server)
 # Some crates (ring) compile C code; rustup toolchains need a linker anyway.
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+# tests/init.rs sets a table up with pg_partman (for the PostgreSQL major version installed).
+pg_major=$(pg_config --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+if [ -n "$pg_major" ] && [ ! -f "$(pg_config --sharedir)/extension/pg_partman.control" ]; then
+    packages+=("postgresql-$pg_major-partman")
+fi
+# tests/docs.rs renders the man page with groff and man.
+command -v groff >/dev/null 2>&1 || packages+=(groff-base)
+command -v man >/dev/null 2>&1 || packages+=(man-db)
 # The PostgreSQL test server speaks TLS with a certificate the harness makes with openssl.
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod check;
 pub mod explain;
 pub mod fleet;
+pub mod init;
 pub mod key;
 pub mod name_template;
 pub mod names;

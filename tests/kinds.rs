@@ -394,7 +394,7 @@ fn maria_hash_shrinks_with_coalesce_and_keeps_rows() {
             db.dbname
         ),
     );
-    let plan = partctl_maria(&db, &policy, "plan");
+    let plan = common::ctl(&db.url, &policy, NOW, &["plan", "--sql"]);
     assert!(
         plan.stdout.contains("COALESCE PARTITION 6"),
         "{}",

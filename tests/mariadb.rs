@@ -182,7 +182,7 @@ impl Ctl {
     }
 
     fn assert_plan_pending(&self, now: &str) -> Run {
-        let r = self.run(now, &["plan"]);
+        let r = self.run(now, &["plan", "--sql"]);
         assert_eq!(r.code, 2, "expected pending changes: {r:#?}");
         r
     }

@@ -2563,7 +2563,7 @@ fn plan_estimates_rows_to_move_and_quiet_apply_is_silent() {
     let md = partctl(&db, &policy, NOW, &["plan", "-f", "markdown"]);
     assert!(
         md.stdout.contains(&format!(
-            "| `public.ev` | 2 | ~{},{:03} |",
+            "| `public.ev` | 12 create | ~{},{:03} |",
             sum / 1000,
             sum % 1000
         )),
@@ -2786,4 +2786,57 @@ fn rows_left_in_a_labelled_table_no_create_resumes_go_back() {
         0
     );
     expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
+// ---------------------------------------------------------------------------
+// The README's quickstart, planned as a pull-request comment
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_quickstart_plan_fits_a_pull_request_comment() {
+    let db = pg();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The quickstart's rows are laid around the real clock; here around NOW.
+    let sql = std::fs::read_to_string(root.join("examples/quickstart.sql"))
+        .unwrap()
+        .replace("now()", "'2026-11-21 12:00:00+00'::timestamptz");
+    db.exec(&sql);
+    db.exec("ANALYZE");
+    let r = partctl(
+        &db,
+        &root.join("policies"),
+        NOW,
+        &["plan", "-f", "markdown"],
+    );
+    expect_code(&r, 2, "plan");
+    let md = r.stdout.replace(&db.dbname, "DB");
+    let before_sql = md.split("<details>").next().unwrap().lines().count();
+    assert!(
+        before_sql < 80,
+        "{before_sql} lines before the folded SQL:\n{md}"
+    );
+    assert!(
+        md.contains("| table | steps | rows to move | strongest lock |"),
+        "{md}"
+    );
+    insta::assert_snapshot!("quickstart_plan_markdown", md);
+    // Text: the same summary first; the SQL with --sql (or -v).
+    let text = partctl(&db, &root.join("policies"), NOW, &["plan"]);
+    assert!(
+        text.stdout.starts_with("Plan at 2026-11-21T12:00:00Z: 13 steps on 3 tables (13 create); ~100 rows to move (estimate).\n\n  public.events    6 create; ~100 rows to move; strongest lock: ACCESS EXCLUSIVE on public.events_default\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("CREATE TABLE"), "{}", text.stdout);
+    assert!(text.stdout.contains("--sql shows them"), "{}", text.stdout);
+    for flag in ["--sql", "-v", "--verbose"] {
+        let full = partctl(&db, &root.join("policies"), NOW, &["plan", flag]);
+        expect_code(&full, 2, flag);
+        assert!(
+            full.stdout
+                .contains("CREATE TABLE \"public\".\"orders_p0\""),
+            "{flag}: {}",
+            full.stdout
+        );
+    }
 }

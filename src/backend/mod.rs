@@ -94,6 +94,25 @@ pub struct Capabilities {
     pub generic_plans: bool,
 }
 
+/// One row of pg_partman's `part_config` (4.x and 5.x columns; those a version lacks are
+/// `None`), as `init` reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct PartmanConfig {
+    pub parent_table: String,
+    pub control: Option<String>,
+    pub partition_type: Option<String>,
+    pub partition_interval: Option<String>,
+    pub premake: Option<i64>,
+    pub retention: Option<String>,
+    pub retention_keep_table: Option<bool>,
+    pub retention_schema: Option<String>,
+    pub infinite_time_partitions: Option<bool>,
+    /// pg_partman 5: whether a default partition is kept (4.x always makes one).
+    pub default_table: Option<bool>,
+    pub datetime_string: Option<String>,
+}
+
 /// One open connection to a server.
 pub trait Backend {
     fn engine(&self) -> Engine;
@@ -109,6 +128,18 @@ pub trait Backend {
     /// The schema (PostgreSQL) or database (MySQL) a policy's unqualified table name means on
     /// this connection, when it has one.
     fn default_schema(&self) -> Option<&str>;
+
+    /// `init`: every partitioned table of the database (PostgreSQL: outside the system
+    /// schemas; MySQL/MariaDB: the connection's database).
+    fn partitioned_tables(&mut self) -> Result<Vec<TableRef>, DbError>;
+
+    /// Read tables by name, no policy needed (`init`), with the largest key of integer keys.
+    fn read_named(&mut self, tables: &[TableRef]) -> Result<Catalog, CatalogError>;
+
+    /// pg_partman's `part_config` rows, when pg_partman is installed (never elsewhere).
+    fn partman_config(&mut self) -> Result<Vec<PartmanConfig>, DbError> {
+        Ok(vec![])
+    }
 
     /// Take the table's session-level advisory lock without waiting. `false`: another run
     /// holds it.
@@ -239,6 +270,12 @@ pub fn stats_needed(p: &Policy) -> StatsNeeded {
         catch_all_range: p.strategy == Strategy::Range,
     }
 }
+
+/// The facts `init` reads about tables it has no policy for: the largest key (integer keys).
+pub const INIT_STATS: StatsNeeded = StatsNeeded {
+    max_key: true,
+    catch_all_range: false,
+};
 
 /// The tables to read for the policies, with the facts each needs.
 pub fn wanted(policies: &[&Policy]) -> Vec<(TableRef, StatsNeeded)> {

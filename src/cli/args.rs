@@ -1,7 +1,8 @@
 //! The command line's arguments: the clap derive structs, and nothing else (what they mean is
 //! worked out in [`super`] and [`super::commands`]).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use partctl::output::Format;
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use std::path::PathBuf;
     about = "Declarative lifecycle management for partitioned tables on PostgreSQL and MySQL/MariaDB",
     after_help = "Exit status: 0 success or nothing to do; 1 error; 2 (plan) changes pending, (verify, run) a check fails. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Several targets: the worst over them (1 before 2)."
 )]
+#[command(next_help_heading = GLOBAL)]
 pub struct Cli {
     /// Policy file or directory (every *.toml in it, by name). Repeatable.
     #[arg(
@@ -47,6 +49,7 @@ pub struct Cli {
     /// Plan as if the clock read TIME (RFC 3339, or YYYY-MM-DD = midnight UTC).
     #[arg(long, global = true, value_name = "TIME")]
     pub now: Option<String>,
+    /// How results are printed.
     #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// apply, run: no per-step lines and no progress on stderr (errors and warnings still print).
@@ -71,6 +74,9 @@ pub enum Command {
         /// Plan offline against a catalog snapshot (from `partctl snapshot`).
         #[arg(long, value_name = "FILE")]
         catalog: Option<PathBuf>,
+        /// Text: print every step's SQL (by default each step says how many statements it has).
+        #[arg(long, short = 'v', visible_alias = "verbose")]
+        sql: bool,
     },
     /// Carry the plan out.
     Apply {
@@ -94,6 +100,7 @@ pub enum Command {
     Show,
     /// Write the catalog of managed tables as JSON, for `plan --catalog`.
     Snapshot {
+        /// Write the snapshot to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -110,4 +117,115 @@ pub enum Command {
         #[arg(long)]
         history_only: bool,
     },
+    /// Write a policy for each partitioned table of the database (or the --table ones),
+    /// inferred from its partitions and from pg_partman's part_config when installed.
+    Init {
+        /// Write one file per schema (MySQL/MariaDB: database) into DIR, as DIR/<schema>.toml,
+        /// instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Print the JSON Schema of the policy file, for editors to complete and check policies.
+    Schema,
+}
+
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
+/// The global options that mean something to each command; the others are still accepted
+/// after it (scripts keep working) but left out of its help.
+fn globals_used(command: &str) -> &'static [&'static str] {
+    const ON_A_DATABASE: &[&str] = &[
+        "policies",
+        "database_url",
+        "targets",
+        "target",
+        "tag",
+        "jobs",
+        "now",
+        "format",
+        "tables",
+    ];
+    const WITH_QUIET: &[&str] = &[
+        "policies",
+        "database_url",
+        "targets",
+        "target",
+        "tag",
+        "jobs",
+        "now",
+        "format",
+        "tables",
+        "quiet",
+    ];
+    match command {
+        "validate" => &["policies", "now"],
+        "plan" | "verify" | "show" | "check" => ON_A_DATABASE,
+        "apply" | "run" => WITH_QUIET,
+        "snapshot" => &[
+            "policies",
+            "database_url",
+            "targets",
+            "target",
+            "tag",
+            "jobs",
+            "tables",
+        ],
+        "init" => &["database_url", "targets", "target", "tag", "now", "tables"],
+        _ => &[],
+    }
+}
+
+/// The command line as clap sees it: [`Cli`], with the global options a command has no use
+/// for hidden from its help (`partctl validate --help` lists no --database-url), and
+/// `validate`'s own word on --now. Parsing, completions and the man page all use it.
+pub fn command() -> clap::Command {
+    let cli = Cli::command();
+    let globals: Vec<clap::Arg> = cli
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = cli
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.into_iter().fold(cli, |cli, name| {
+        let used = globals_used(&name);
+        cli.mut_subcommand(&name, |mut sub| {
+            // An argument of the same id in the subcommand stops clap propagating the global
+            // one there; its value still reaches `Cli` (clap merges global ids across levels).
+            for g in &globals {
+                let id = g.get_id().as_str();
+                if !used.contains(&id) {
+                    sub = sub.arg(g.clone().hide(true));
+                }
+            }
+            if name == "validate" {
+                let now = globals.iter().find(|g| g.get_id() == "now");
+                if let Some(now) = now {
+                    sub = sub.arg(now.clone().help(
+                        "Check that name_template names stay distinct over the periods kept at TIME (RFC 3339, or YYYY-MM-DD).",
+                    ));
+                }
+            }
+            sub
+        })
+    })
+}
+
+/// Parse the process's arguments through [`command`].
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
 }

@@ -11,7 +11,11 @@ use partctl::apply;
 use partctl::backend::{self, Backend, DbUrl};
 use partctl::catalog::Catalog;
 use partctl::check::{self, Report, Status};
-use partctl::output::{self, plan::print_plan, show};
+use partctl::output::{
+    self,
+    plan::{print_plan, print_plan_with},
+    show,
+};
 use partctl::policy::Policy;
 use partctl::render::{self, PlanDoc};
 use partctl::verify;
@@ -117,7 +121,8 @@ pub fn plan(
     } else {
         2
     };
-    let printed = print_plan(io.out, cli.format, &doc);
+    let sql = matches!(cli.command, super::args::Command::Plan { sql: true, .. });
+    let printed = print_plan_with(io.out, cli.format, &doc, sql);
     if io.in_fleet() {
         io.plan = Some(doc);
     }
@@ -505,5 +510,91 @@ impl MoveBar {
         if let Some((_, bar)) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut super::args::command(), "partctl", &mut out);
+    std::io::stdout().lock().write_all(&out)?;
+    Ok(0)
+}
+
+/// `man`: the man page (roff) on stdout.
+pub fn man() -> Result<u8> {
+    let mut out = Vec::new();
+    super::man::render(super::args::command(), &mut out)?;
+    std::io::stdout().lock().write_all(&out)?;
+    Ok(0)
+}
+
+/// `schema`: the JSON Schema of a policy file on stdout.
+pub fn schema() -> Result<u8> {
+    let text = serde_json::to_string_pretty(&partctl::policy::policy_schema())? + "\n";
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(0)
+}
+
+/// `init`: policies for the database's partitioned tables, on stdout or one file per schema
+/// in `out`. One database only: a fleet's databases may differ.
+pub fn init(cli: &Cli, targets: &[partctl::fleet::Target], out: Option<&Path>) -> Result<u8> {
+    let target = match targets {
+        [t] => t,
+        [] => bail!(super::NO_DATABASE),
+        _ => bail!(
+            "init reads one database, and {} targets are selected; pick one with --target",
+            targets.len()
+        ),
+    };
+    let now = parse_now(cli)?;
+    let mut conn = connect(Some(&super::target_url(target)?))?;
+    let files = partctl::init::generate(conn.as_mut(), &cli.tables, now)?;
+    match out {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            for (i, f) in files.iter().enumerate() {
+                if i > 0 {
+                    stdout.write_all(b"\n")?;
+                }
+                stdout.write_all(f.text.as_bytes())?;
+            }
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path =
+                |f: &partctl::init::SchemaFile| dir.join(format!("{}.toml", file_stem(&f.schema)));
+            if let Some(taken) = files.iter().map(path).find(|p| p.exists()) {
+                bail!(
+                    "{} exists; init does not overwrite policies (move it, or pick another --out)",
+                    taken.display()
+                );
+            }
+            for f in &files {
+                let path = path(f);
+                std::fs::write(&path, &f.text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// A schema's name as a file name: path separators and dots replaced.
+fn file_stem(schema: &str) -> String {
+    let s: String = schema
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c == '\0' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match s.as_str() {
+        "" | "." | ".." => format!("schema_{}", s.len()),
+        _ => s,
     }
 }

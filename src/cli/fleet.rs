@@ -195,7 +195,12 @@ fn one(
         };
         let url = url.as_ref();
         match &cli.command {
-            Command::Validate | Command::Check { .. } => unreachable!("not run per target"),
+            Command::Validate
+            | Command::Check { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Schema
+            | Command::Init { .. } => unreachable!("not run per target"),
             Command::Plan { .. } => {
                 let catalog = match &item.source {
                     Source::Snapshot(c) => Some(c.clone().map_err(|e| anyhow!(e))?),
@@ -352,6 +357,10 @@ fn command_name(c: &Command) -> &'static str {
         Command::Snapshot { .. } => "snapshot",
         Command::Check { .. } => "check",
         Command::Run { .. } => "run",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
+        Command::Schema => "schema",
+        Command::Init { .. } => "init",
     }
 }
 

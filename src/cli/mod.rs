@@ -9,11 +9,11 @@
 mod args;
 mod commands;
 mod fleet;
+mod man;
 
 use anyhow::{anyhow, bail, Result};
 use args::{Cli, Command};
 use chrono::{DateTime, Utc};
-use clap::Parser;
 use partctl::backend::{self, Backend, DbUrl};
 use partctl::fleet::Target;
 use partctl::policy::{self, Policy};
@@ -26,7 +26,7 @@ pub fn main() -> u8 {
     if let Err(e) = partctl::apply::interrupt::install() {
         eprintln!("warning: cannot handle Ctrl-C and SIGTERM: {e}");
     }
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -83,6 +83,14 @@ fn subcommand(args: impl Iterator<Item = String>) -> Option<String> {
 /// Run the command and return its exit status: on one database as always, or on each target
 /// of a fleet (more than one target) through [`fleet`].
 fn run(cli: &Cli) -> Result<u8> {
+    // Commands that read no policy.
+    match &cli.command {
+        Command::Completions { shell } => return commands::completions(*shell),
+        Command::Man => return commands::man(),
+        Command::Schema => return commands::schema(),
+        Command::Init { out } => return commands::init(cli, &targets(cli)?, out.as_deref()),
+        _ => {}
+    }
     if let Command::Check { prometheus } = &cli.command {
         return Ok(fleet::check(cli, prometheus.as_deref()));
     }
@@ -95,6 +103,7 @@ fn run(cli: &Cli) -> Result<u8> {
     if let Command::Plan {
         catalog: Some(path),
         out,
+        ..
     } = &cli.command
     {
         return fleet::plan_offline(cli, &selected, now, path, out.as_deref());
@@ -108,8 +117,15 @@ fn run(cli: &Cli) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     let io = &mut commands::Io::new(&mut stdout, None);
     match &cli.command {
-        Command::Validate | Command::Check { .. } => unreachable!("handled above"),
-        Command::Plan { out, catalog } => {
+        Command::Validate
+        | Command::Check { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Schema
+        | Command::Init { .. } => {
+            unreachable!("handled above")
+        }
+        Command::Plan { out, catalog, .. } => {
             let catalog = catalog
                 .as_deref()
                 .map(commands::read_snapshot)

@@ -9,6 +9,7 @@
 mod list_hash;
 mod parse;
 mod range;
+mod schema;
 mod validate;
 mod values;
 
@@ -16,6 +17,7 @@ mod values;
 mod tests;
 
 pub use crate::name_template::MAX_IDENT_BYTES;
+pub use schema::policy_schema;
 pub use values::{parse_cron, parse_duration, parse_now, ValueError, WeekdayError};
 
 use crate::key::Span;

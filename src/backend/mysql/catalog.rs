@@ -101,10 +101,8 @@ pub fn read(
         // Holding-table rows have no types (columns.sql.tera).
         all.into_iter().partition(|c| !c.3.is_empty())
     };
-    let holdings: Vec<(String, String, String)> = holdings
-        .into_iter()
-        .map(|c| (c.0, c.1, c.2))
-        .collect();
+    let holdings: Vec<(String, String, String)> =
+        holdings.into_iter().map(|c| (c.0, c.1, c.2)).collect();
     let current_db: Option<String> = database.map(str::to_string);
 
     let mut tables = Vec::new();

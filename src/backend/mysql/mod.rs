@@ -15,6 +15,7 @@ use super::{
 use crate::catalog::{Catalog, CatalogError, Engine};
 use crate::explain::{ExplainError, Query, Touched};
 use crate::names::QualifiedName;
+use crate::names::TableRef;
 use crate::policy::Policy;
 use crate::render::mysql::{Flavor, Server};
 use crate::render::{Dialect, Templates};
@@ -215,6 +216,38 @@ impl Backend for MyBackend {
 
     fn default_schema(&self) -> Option<&str> {
         self.database.as_deref()
+    }
+
+    fn partitioned_tables(&mut self) -> Result<Vec<TableRef>, DbError> {
+        let rows: Vec<(String, String)> = self
+            .conn
+            .query(include_str!(
+                "../../../templates/mysql/partitioned_tables.sql"
+            ))
+            .map_err(|e| DbError::Query {
+                context: "listing the partitioned tables".into(),
+                message: error_text(&e),
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(|(schema, name)| TableRef {
+                schema: Some(schema),
+                name,
+            })
+            .collect())
+    }
+
+    fn read_named(&mut self, tables: &[TableRef]) -> Result<Catalog, CatalogError> {
+        let wanted: Vec<_> = tables
+            .iter()
+            .map(|t| (t.clone(), super::INIT_STATS))
+            .collect();
+        catalog::read(
+            &mut self.conn,
+            &self.server,
+            self.database.as_deref(),
+            &wanted,
+        )
     }
 
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError> {

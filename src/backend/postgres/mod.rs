@@ -17,6 +17,7 @@ use super::{
 use crate::catalog::{Catalog, CatalogError, Engine};
 use crate::explain::{ExplainError, Query, Touched};
 use crate::names::QualifiedName;
+use crate::names::TableRef;
 use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
 use chrono::{DateTime, Utc};
@@ -333,6 +334,76 @@ impl Backend for PgBackend {
 
     fn default_schema(&self) -> Option<&str> {
         self.schema.as_deref()
+    }
+
+    fn partitioned_tables(&mut self) -> Result<Vec<TableRef>, DbError> {
+        let rows = self
+            .client
+            .query(
+                include_str!("../../../templates/postgres/partitioned_tables.sql"),
+                &[],
+            )
+            .map_err(|e| DbError::Query {
+                context: "listing the partitioned tables".into(),
+                message: error_text(&e),
+            })?;
+        Ok(rows
+            .iter()
+            .map(|r| TableRef {
+                schema: Some(r.get(0)),
+                name: r.get(1),
+            })
+            .collect())
+    }
+
+    fn read_named(&mut self, tables: &[TableRef]) -> Result<Catalog, CatalogError> {
+        let wanted: Vec<_> = tables
+            .iter()
+            .map(|t| (t.clone(), super::INIT_STATS))
+            .collect();
+        catalog::read(&mut self.client, &self.version, &wanted, false, self.citus)
+    }
+
+    fn partman_config(&mut self) -> Result<Vec<super::PartmanConfig>, DbError> {
+        let q = |e: postgres::Error| DbError::Query {
+            context: "reading pg_partman's part_config".into(),
+            message: error_text(&e),
+        };
+        let Some(row) = self
+            .client
+            .query_opt(
+                include_str!("../../../templates/postgres/partman_schema.sql"),
+                &[],
+            )
+            .map_err(q)?
+        else {
+            return Ok(vec![]);
+        };
+        let schema: String = row.get(0);
+        let templates = crate::render::Templates::from_list(
+            &crate::render::postgres::POSTGRES,
+            &[(
+                "partman_config.sql.tera",
+                include_str!("../../../templates/postgres/partman_config.sql.tera"),
+            )],
+        );
+        let mut ctx = tera::Context::new();
+        ctx.insert("schema", &schema);
+        let sql = templates
+            .text("partman_config.sql.tera", &ctx)
+            .map_err(|e| DbError::Query {
+                context: "reading pg_partman's part_config".into(),
+                message: e.to_string(),
+            })?;
+        let rows = self.client.query(&sql, &[]).map_err(q)?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(&r.get::<_, String>(0)).map_err(|e| DbError::Query {
+                    context: "reading pg_partman's part_config".into(),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError> {
