@@ -15,6 +15,7 @@ pub mod apply;
 pub mod backend;
 pub mod catalog;
 pub mod check;
+pub mod convert;
 pub mod explain;
 pub mod fleet;
 pub mod key;

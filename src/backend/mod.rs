@@ -123,6 +123,9 @@ pub trait Backend {
     fn count_row(&mut self, sql: &str) -> Result<Vec<i64>, StmtError> {
         self.count(sql).map(|n| vec![n])
     }
+    /// Run a query; every value of every row as text (`None` for NULL). The statement casts
+    /// what it returns to text where the engine would not.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StmtError>;
     /// After a failed step outside a transaction: put session settings (timeouts) back.
     fn reset_session(&mut self);
     /// The rows the next batch of a batched move may take (the templates read it from the

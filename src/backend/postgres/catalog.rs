@@ -89,19 +89,7 @@ pub fn read(
         }
         let key_name: String = row.get("key_column");
         let sql_type: String = row.get("key_type");
-        let kind = match sql_type.as_str() {
-            "smallint" => Some(KeyKind::SmallInt),
-            "integer" => Some(KeyKind::Int),
-            "bigint" => Some(KeyKind::BigInt),
-            "date" => Some(KeyKind::Date),
-            "timestamp without time zone" => Some(KeyKind::Timestamp),
-            "timestamp with time zone" => Some(KeyKind::Timestamptz),
-            t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
-                Some(KeyKind::Timestamp)
-            }
-            t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
-            _ => None,
-        };
+        let kind = crate::render::postgres::key_kind(&sql_type);
         let raw: Vec<RawPartition> =
             serde_json::from_value(row.get::<_, serde_json::Value>("partitions"))
                 .map_err(|e| fail(format!("unexpected catalog shape: {e}")))?;
