@@ -227,6 +227,7 @@ fn one(
                 commands::run(cli, &mut io, url, selected, now, *history_only)
             }
             Command::Snapshot { .. } => commands::snapshot(&mut io, url, selected, None),
+            Command::Convert { .. } => unreachable!("refused for more than one target"),
         }
     })();
     let (code, fatal) = match r {
@@ -352,6 +353,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Snapshot { .. } => "snapshot",
         Command::Check { .. } => "check",
         Command::Run { .. } => "run",
+        Command::Convert { .. } => "convert",
     }
 }
 
