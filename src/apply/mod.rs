@@ -6,7 +6,9 @@ mod saved;
 mod step;
 
 pub use saved::{compare, Divergence};
-pub use step::{backoff, run_step, Applied, ApplyError, MoveProgress, LINE_EVERY};
+pub use step::{
+    backoff, run_step, Applied, ApplyError, Batch, BatchSizing, MoveProgress, Sized, LINE_EVERY,
+};
 
 use crate::backend::{self, Backend, DbError};
 use crate::catalog::{Catalog, CatalogError, TableRead, CATALOG_FORMAT_VERSION};

@@ -167,6 +167,9 @@ pub trait Backend {
     fn count_row(&mut self, sql: &str) -> Result<Vec<i64>, StmtError> {
         self.count(sql).map(|n| vec![n])
     }
+    /// Run a query; every value of every row as text (`None` for NULL). The statement casts
+    /// what it returns to text where the engine would not.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StmtError>;
     /// After a failed step outside a transaction: put session settings (timeouts) back.
     fn reset_session(&mut self);
     /// The messages the server sent since the last call (PostgreSQL NOTICEs and WARNINGs),

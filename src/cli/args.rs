@@ -117,6 +117,29 @@ pub enum Command {
         #[arg(long)]
         history_only: bool,
     },
+    /// Turn the plain table named by --table into the partitioned table its policy describes,
+    /// online: prepare, dual-write triggers, batched copy, verify, cutover. Afterwards NAME is
+    /// partitioned and the original is NAME_unpartitioned, kept in sync until --finish.
+    Convert {
+        /// Show where the conversion stands; change nothing.
+        #[arg(long, conflicts_with_all = ["rollback", "finish", "dry_run"])]
+        status: bool,
+        /// Return to the original table (any phase before --finish), losing no write.
+        #[arg(long, conflicts_with_all = ["finish", "dry_run"])]
+        rollback: bool,
+        /// After cutover: drop the reverse trigger (the original stops receiving writes).
+        #[arg(long, conflicts_with = "dry_run")]
+        finish: bool,
+        /// With --finish: drop the original table too.
+        #[arg(long, requires = "finish")]
+        drop_original: bool,
+        /// Print every statement and the estimated copy time; execute nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Copy at most this many rows per second.
+        #[arg(long, value_name = "ROWS_PER_SEC", value_parser = clap::value_parser!(u64).range(1..))]
+        max_rate: Option<u64>,
+    },
     /// Write a policy for each partitioned table of the database (or the --table ones),
     /// inferred from its partitions and from pg_partman's part_config when installed.
     Init {
@@ -170,6 +193,7 @@ fn globals_used(command: &str) -> &'static [&'static str] {
         "validate" => &["policies", "now"],
         "plan" | "verify" | "show" | "check" => ON_A_DATABASE,
         "apply" | "run" => WITH_QUIET,
+        "convert" => WITH_QUIET,
         "snapshot" => &[
             "policies",
             "database_url",

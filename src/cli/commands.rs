@@ -598,3 +598,80 @@ fn file_stem(schema: &str) -> String {
         _ => s,
     }
 }
+
+/// What `convert` was asked to do.
+#[derive(Debug, Clone, Copy)]
+pub enum ConvertMode {
+    Run,
+    Status,
+    Rollback,
+    Finish { drop_original: bool },
+    DryRun,
+}
+
+/// `convert`: one table (`--table`), on one database.
+pub fn convert(
+    cli: &Cli,
+    io: &mut Io,
+    url: Option<&DbUrl>,
+    selected: &[&Policy],
+    now: DateTime<Utc>,
+    mode: ConvertMode,
+    max_rate: Option<u64>,
+) -> Result<u8> {
+    use partctl::convert::{self, Event};
+    let [policy] = selected else {
+        bail!("convert works on one table: name it with --table");
+    };
+    if cli.tables.is_empty() {
+        bail!("convert works on one table: name it with --table");
+    }
+    let mut conn = connect(url)?;
+    let opts = convert::Options { max_rate };
+    let mut bar = MoveBar::new(cli.quiet, io.target.clone());
+    let target = io.target.clone();
+    let quiet = cli.quiet;
+    let mut log = |e: &Event| match e {
+        Event::Progress { step, progress } => bar.event(&apply::Event::Moving { step, progress }),
+        Event::Note(n) if !quiet => say(target.as_deref(), n),
+        Event::Retry {
+            what,
+            attempt,
+            retries,
+            message,
+        } if !quiet => say(
+            target.as_deref(),
+            &format!("{what}: lock not available ({message}); retry {attempt} of {retries}"),
+        ),
+        _ => {}
+    };
+    let result = match mode {
+        ConvertMode::Status => {
+            let s = convert::status(conn.as_mut(), policy)?;
+            output::convert::print_status(io.out, cli.format, &s)?;
+            return Ok(0);
+        }
+        ConvertMode::DryRun => {
+            let d = convert::dry_run(conn.as_mut(), policy, now, opts)?;
+            output::convert::print_dry_run(io.out, &d)?;
+            return Ok(0);
+        }
+        ConvertMode::Run => convert::convert(conn.as_mut(), policy, now, opts, &mut log),
+        ConvertMode::Rollback => convert::rollback(conn.as_mut(), policy, &mut log),
+        ConvertMode::Finish { drop_original } => {
+            convert::finish(conn.as_mut(), policy, drop_original, &mut log)
+        }
+    };
+    bar.finish();
+    match result {
+        Ok(summary) => {
+            output::convert::print_summary(io.out, cli.format, &summary)?;
+            Ok(0)
+        }
+        Err(e @ convert::ConvertError::Interrupted { .. }) => {
+            io.error(e.to_string());
+            Ok(apply::interrupt::signal().map_or(1, apply::interrupt::exit_status))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -232,6 +232,7 @@ fn one(
                 commands::run(cli, &mut io, url, selected, now, *history_only)
             }
             Command::Snapshot { .. } => commands::snapshot(&mut io, url, selected, None),
+            Command::Convert { .. } => unreachable!("refused for more than one target"),
         }
     })();
     let (code, fatal) = match r {
@@ -361,6 +362,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Man => "man",
         Command::Schema => "schema",
         Command::Init { .. } => "init",
+        Command::Convert { .. } => "convert",
     }
 }
 

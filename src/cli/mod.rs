@@ -109,6 +109,9 @@ fn run(cli: &Cli) -> Result<u8> {
         return fleet::plan_offline(cli, &selected, now, path, out.as_deref());
     }
     let targets = targets(cli)?;
+    if targets.len() > 1 && matches!(cli.command, Command::Convert { .. }) {
+        bail!("convert works on one database at a time; select one target with --target");
+    }
     if targets.len() > 1 {
         return fleet::run(cli, &targets, &selected, now);
     }
@@ -149,6 +152,29 @@ fn run(cli: &Cli) -> Result<u8> {
         Command::Show => commands::show(cli, io, url, &selected, now),
         Command::Run { history_only } => commands::run(cli, io, url, &selected, now, *history_only),
         Command::Snapshot { out } => commands::snapshot(io, url, &selected, out.as_deref()),
+        Command::Convert {
+            status,
+            rollback,
+            finish,
+            drop_original,
+            dry_run,
+            max_rate,
+        } => {
+            let mode = if *status {
+                commands::ConvertMode::Status
+            } else if *rollback {
+                commands::ConvertMode::Rollback
+            } else if *finish {
+                commands::ConvertMode::Finish {
+                    drop_original: *drop_original,
+                }
+            } else if *dry_run {
+                commands::ConvertMode::DryRun
+            } else {
+                commands::ConvertMode::Run
+            };
+            commands::convert(cli, io, url, &selected, now, mode, *max_rate)
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! render the planner's, the executor's and the catalog's data for the command line.
 
 pub mod apply;
+pub mod convert;
 pub mod plan;
 pub mod show;
 

@@ -378,6 +378,67 @@ pub fn plan_table(
     Ok(actions)
 }
 
+/// The partitions a plain table's rows need when `convert` turns it into the partitioned table
+/// `table` describes (named as it will be, with no partitions yet): every create the policy
+/// wants, as if the rows `key_range` spans (smallest and largest key, as coordinates; `None` for
+/// an empty table or a list or hash key) sat in a catch-all. Range rows older than the
+/// retention cutoff get one partition below the coverage (the one `apply` expires next, by
+/// `on_expire`); nothing is expired here, and no create moves rows. A catch-all comes last when
+/// the policy asks for one.
+pub fn convert_partitions(
+    policy: &Policy,
+    table: &Table,
+    key_range: Option<(i64, i64)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, PlanError> {
+    check_fit(policy, table)?;
+    let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
+    let mut actions = match policy.strategy {
+        Strategy::Range => {
+            let mut seen = table.clone();
+            if let Some((lo, hi)) = key_range {
+                // The rows stand in a catch-all, so that coverage reaches them and the rows
+                // below the cutoff get their partition; it is never created.
+                seen.partitions.push(crate::catalog::Partition {
+                    name: QualifiedName::new(table.name.schema.clone(), String::new()),
+                    bound: crate::catalog::PartBound::Default,
+                    est_rows: -1,
+                    bytes: 0,
+                    detach_pending: false,
+                    subpartitions: vec![],
+                });
+                seen.stats.catch_all_min = Some(lo);
+                seen.stats.catch_all_max = Some(hi);
+                seen.stats.max_key = Some(hi);
+            }
+            range::plan_range(policy, &seen, now).map_err(err)?
+        }
+        Strategy::List => list::plan_list(policy, table).map_err(err)?,
+        Strategy::Hash => hash::plan_hash(policy, table).map_err(err)?,
+    };
+    actions.retain(|a| {
+        matches!(
+            a.kind,
+            ActionKind::Create { .. }
+                | ActionKind::CreateList { .. }
+                | ActionKind::CreateHash { .. }
+                | ActionKind::CreateDefault { .. }
+        )
+    });
+    for a in &mut actions {
+        match &mut a.kind {
+            ActionKind::Create { move_rows, .. } | ActionKind::CreateList { move_rows, .. } => {
+                *move_rows = false
+            }
+            _ => {}
+        }
+    }
+    if policy.strategy == Strategy::Range && key_range.is_some() {
+        actions.extend(default_action(policy, table).map_err(err)?);
+    }
+    Ok(actions)
+}
+
 /// The partitions of `table` that retention removes at `now` (those `apply` would detach, drop
 /// or archive); none when the policy cannot be planned against the table.
 pub fn expiring(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Vec<QualifiedName> {

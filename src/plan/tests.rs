@@ -2202,3 +2202,59 @@ mod props {
         }
     }
 }
+
+/// `convert`: partitions from the oldest row's period to the horizon, nothing moved, nothing
+/// expired; the catch-all last; rows below the retention cutoff get one partition of their own.
+#[test]
+fn convert_covers_the_rows_from_the_oldest_to_the_horizon() {
+    let p = policy("interval = \"1 day\"\npremake = 2");
+    let t = table(KeyKind::Timestamptz, vec![]);
+    let span = (utc("2026-03-07T05:00:00Z"), utc("2026-03-10T01:00:00Z"));
+    let a = convert_partitions(&p, &t, Some(span), now("2026-03-10T12:00:00Z")).unwrap();
+    assert_eq!(
+        ranges_of(KeyKind::Timestamptz, &a),
+        vec![
+            r_tz("2026-03-07 00:00:00", "2026-03-08 00:00:00"),
+            r_tz("2026-03-08 00:00:00", "2026-03-09 00:00:00"),
+            r_tz("2026-03-09 00:00:00", "2026-03-10 00:00:00"),
+            r_tz("2026-03-10 00:00:00", "2026-03-11 00:00:00"),
+            r_tz("2026-03-11 00:00:00", "2026-03-12 00:00:00"),
+            r_tz("2026-03-12 00:00:00", "2026-03-13 00:00:00"),
+        ]
+    );
+    assert!(
+        creates(KeyKind::Timestamptz, &a).iter().all(|c| !c.2),
+        "nothing moves"
+    );
+
+    let p =
+        policy("interval = \"1 day\"\npremake = 1\nretain = \"2 days\"\ndefault_partition = true");
+    let a = convert_partitions(&p, &t, Some(span), now("2026-03-10T12:00:00Z")).unwrap();
+    assert_eq!(
+        ranges_of(KeyKind::Timestamptz, &a),
+        vec![
+            r_tz("2026-03-07 00:00:00", "2026-03-08 00:00:00"),
+            r_tz("2026-03-08 00:00:00", "2026-03-09 00:00:00"),
+            r_tz("2026-03-09 00:00:00", "2026-03-10 00:00:00"),
+            r_tz("2026-03-10 00:00:00", "2026-03-11 00:00:00"),
+            r_tz("2026-03-11 00:00:00", "2026-03-12 00:00:00"),
+        ]
+    );
+    assert!(
+        a.iter().all(|x| !x.kind.is_expiry()),
+        "nothing expires during convert"
+    );
+    assert!(matches!(
+        a.last().unwrap().kind,
+        ActionKind::CreateDefault { .. }
+    ));
+    assert_eq!(
+        a.iter()
+            .filter(|x| matches!(x.kind, ActionKind::CreateDefault { .. }))
+            .count(),
+        1
+    );
+    // An empty table: the current period and premake, as for a new table.
+    let a = convert_partitions(&p, &t, None, now("2026-03-10T12:00:00Z")).unwrap();
+    assert_eq!(ranges_of(KeyKind::Timestamptz, &a).len(), 2);
+}

@@ -167,6 +167,16 @@ pub trait Dialect: Sync + Send {
     fn templates(&self) -> &'static [(&'static str, &'static str)];
     /// The templates `verify` renders (assertion wrappers, probes).
     fn verify_templates(&self) -> &'static [(&'static str, &'static str)];
+    /// The templates `convert` renders (reading the plain table, its state, each phase);
+    /// empty where `convert` is not built yet.
+    fn convert_templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    /// The key kind of a column of this SQL type (as the server names it), when partctl can
+    /// lay out range partitions on it.
+    fn key_kind(&self, _sql_type: &str) -> Option<KeyKind> {
+        None
+    }
     /// A key coordinate as the literal value the engine compares the key column with.
     fn key_literal(&self, kind: KeyKind, coord: i64) -> Value;
     /// The engine's rules a plan must obey, checked before anything is rendered.

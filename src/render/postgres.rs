@@ -27,6 +27,23 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "grow_hash.sql.tera",
 ];
 
+/// The key kind of a PostgreSQL type as `format_type` names it.
+pub fn key_kind(sql_type: &str) -> Option<KeyKind> {
+    match sql_type {
+        "smallint" => Some(KeyKind::SmallInt),
+        "integer" => Some(KeyKind::Int),
+        "bigint" => Some(KeyKind::BigInt),
+        "date" => Some(KeyKind::Date),
+        "timestamp without time zone" => Some(KeyKind::Timestamp),
+        "timestamp with time zone" => Some(KeyKind::Timestamptz),
+        t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
+            Some(KeyKind::Timestamp)
+        }
+        t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
+        _ => None,
+    }
+}
+
 /// The label a partition carries while it is detached for dropping or archiving.
 pub fn detach_marker(table: &QualifiedName) -> String {
     format!("partctl: detaching from {table}")
@@ -61,6 +78,27 @@ impl Dialect for Postgres {
 
     fn verify_templates(&self) -> &'static [(&'static str, &'static str)] {
         templates!["postgres": "verify.sql.tera", "probe.sql.tera"]
+    }
+
+    fn convert_templates(&self) -> &'static [(&'static str, &'static str)] {
+        templates![
+            "postgres":
+            "timeouts.sql.tera",
+            "convert_source.sql.tera",
+            "convert_key_range.sql.tera",
+            "convert_state.sql.tera",
+            "convert_prepare.sql.tera",
+            "convert_trigger.sql.tera",
+            "convert_copy.sql.tera",
+            "convert_verify.sql.tera",
+            "convert_cutover.sql.tera",
+            "convert_rollback.sql.tera",
+            "convert_finish.sql.tera",
+        ]
+    }
+
+    fn key_kind(&self, sql_type: &str) -> Option<KeyKind> {
+        key_kind(sql_type)
     }
 
     /// Integers as numbers; dates and timestamps as PostgreSQL prints them (with the zone for

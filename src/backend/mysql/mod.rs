@@ -303,6 +303,23 @@ impl Backend for MyBackend {
             .map_err(|e| stmt_error(&e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StmtError> {
+        let rows: Vec<mysql::Row> = self.conn.query(sql).map_err(|e| stmt_error(&e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        mysql::Value::NULL => None,
+                        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
         self.execute(&format!("SET @partctl_batch = {rows}"))
             .map(|_| ())

@@ -260,9 +260,9 @@ fn table_of(tref: &TableRef, head: Row, mine: Vec<Row>) -> Result<Table, Catalog
         Some("l") => Strategy::List,
         Some("h") => Strategy::Hash,
         _ => {
-            return Err(fail(
-                "the table is not partitioned (create it with PARTITION BY)".into(),
-            ))
+            return Err(fail(format!(
+                "the table is not partitioned (create it with PARTITION BY, or convert it online: `partctl --table {name} convert`)"
+            )))
         }
     };
     if row.get::<_, bool>("key_is_expression") || row.get::<_, i32>("key_count") != 1 {

@@ -520,6 +520,20 @@ impl Backend for PgBackend {
             .collect()
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StmtError> {
+        let rows = self.client.query(sql, &[]).map_err(|e| stmt_error(&e))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        row.try_get::<_, Option<String>>(i)
+                            .map_err(|e| StmtError::other(error_text(&e)))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
         self.execute(&format!(
             "SELECT set_config('partctl.batch_rows', '{rows}', false)"
