@@ -29,8 +29,8 @@ if [ -z "$PGBIN" ]; then
     fi
 fi
 
-echo "== building partctl"
-cargo build --quiet --release
+echo "== building partctl (cargo build --release: a few minutes the first time)"
+cargo build --release
 PARTCTL=$PWD/target/release/partctl
 
 WORK=$(mktemp -d /tmp/partctl-quickstart.XXXXXX)
@@ -70,6 +70,9 @@ run() {
 run validate
 run plan || [ $? = 2 ]           # 2: changes pending
 run apply
+echo
+echo "== ANALYZE, so that show prints the server's row estimates"
+"$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 "$DATABASE_URL" -c ANALYZE
 run show
 run verify                        # EXPLAIN: queries on the key still prune
 run plan                          # converged: exit 0, nothing to do

@@ -2840,3 +2840,43 @@ fn the_quickstart_plan_fits_a_pull_request_comment() {
         );
     }
 }
+
+/// A drop step says how many rows go with the partition (the catalog's estimate), in JSON and
+/// in the Markdown plan's destructive line.
+#[test]
+fn a_drop_step_shows_the_rows_it_deletes() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.t (k timestamptz NOT NULL) PARTITION BY RANGE (k);
+         CREATE TABLE public.t_old PARTITION OF public.t
+             FOR VALUES FROM ('2026-10-01 00:00:00+00') TO ('2026-10-02 00:00:00+00');
+         INSERT INTO public.t SELECT timestamptz '2026-10-01 00:00:00+00' + g * interval '1 second'
+           FROM generate_series(1, 500) g;
+         ANALYZE public.t_old;",
+    );
+    let policy = write_policy(
+        "drop-rows",
+        r#"
+[[table]]
+name = "public.t"
+partition_by = "range"
+column = "k"
+interval = "1 day"
+premake = 1
+retain = "3 days"
+on_expire = "drop"
+"#,
+    );
+    let plan = partctl(&db, &policy, NOW, &["plan", "-f", "json"]);
+    expect_code(&plan, 2, "plan");
+    let doc = plan_json(&plan);
+    let drop = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "drop")
+        .expect("a drop step");
+    assert_eq!(drop["est_rows_dropped"], 500, "{doc:#}");
+    let md = partctl(&db, &policy, NOW, &["plan", "-f", "markdown"]);
+    assert!(md.stdout.contains("`public.t_old` (~500 rows)"), "{}", md.stdout);
+}

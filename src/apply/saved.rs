@@ -80,6 +80,7 @@ mod tests {
             transaction: true,
             est_rows_moved: None,
             est_rows_basis: None,
+            est_rows_dropped: None,
         }
     }
 

@@ -299,6 +299,7 @@ fn phase_step(n: &Names, what: &str, lock: String, stmts: Vec<Stmt>) -> Step {
         policy: 0,
         parent: n.table.clone(),
         est_rows_moved: None,
+        est_rows_dropped: None,
     }
 }
 

@@ -208,6 +208,7 @@ fn step(id: &str, sql: &str, reason: &str, est: Option<u64>) -> StepDoc {
         transaction: true,
         est_rows_moved: est,
         est_rows_basis: est.map(|_| "basis".into()),
+        est_rows_dropped: None,
     }
 }
 

@@ -172,12 +172,21 @@ fn rows_phrase(doc: &PlanDoc) -> Option<String> {
     Some(format!("~{} rows to move (estimate)", grouped(total)))
 }
 
-/// The partitions the plan drops (their rows deleted), by name.
-fn dropped(doc: &PlanDoc) -> Vec<&str> {
+/// The partitions the plan drops (their rows deleted), by name, each with its estimated rows
+/// when the catalog has them (`p (~1,234 rows)`).
+fn dropped(doc: &PlanDoc, name: impl Fn(&str) -> String) -> Vec<String> {
     doc.steps
         .iter()
         .filter(|s| s.action == DESTRUCTIVE)
-        .map(|s| s.partition.as_str())
+        .map(|s| match s.est_rows_dropped {
+            Some(n) => format!(
+                "{} (~{} row{})",
+                name(&s.partition),
+                grouped(n),
+                plural(n as usize)
+            ),
+            None => name(&s.partition),
+        })
         .collect()
 }
 
@@ -203,7 +212,7 @@ fn text(out: &mut dyn Write, doc: &PlanDoc, sql: bool) -> io::Result<()> {
         head.push_str(&format!("; {r}"));
     }
     writeln!(out, "{head}.")?;
-    let dropped = dropped(doc);
+    let dropped = dropped(doc, str::to_string);
     if !dropped.is_empty() {
         writeln!(
             out,
@@ -293,9 +302,9 @@ fn markdown(out: &mut dyn Write, doc: &PlanDoc) -> io::Result<()> {
         head.push_str(&format!("; {r}"));
     }
     writeln!(out, "{head}.\n")?;
-    let dropped = dropped(doc);
-    if !dropped.is_empty() {
-        let names: Vec<String> = dropped.iter().map(|p| format!("`{}`", md(p))).collect();
+    let names = dropped(doc, |p| format!("`{}`", md(p)));
+    if !names.is_empty() {
+        let dropped = &names;
         writeln!(
             out,
             "> [!WARNING]\n> **Destructive:** {} partition{} dropped with {} rows: {}.\n",
@@ -398,6 +407,7 @@ mod tests {
             transaction: true,
             est_rows_moved: est,
             est_rows_basis: est.map(|_| "basis".into()),
+            est_rows_dropped: None,
         }
     }
 
@@ -453,6 +463,30 @@ mod tests {
         let back: PlanDoc = serde_json::from_str(&json).unwrap();
         assert_eq!(back.steps[0].est_rows_moved, Some(12_000));
         assert_eq!(back.steps[2].est_rows_moved, None);
+    }
+
+    /// A drop with the catalog's estimate says how many rows it deletes, in every format.
+    #[test]
+    fn drops_show_the_rows_they_delete() {
+        let mut drop = step("a/drop/a0", "a", None);
+        drop.est_rows_dropped = Some(4_321);
+        let d = doc(vec![drop, step("a/drop/a9", "a", None)]);
+        let text = printed(Format::Text, &d);
+        assert!(
+            text.contains(
+                "DESTRUCTIVE: 2 partitions dropped with their rows: a_a0 (~4,321 rows), a_a9.\n"
+            ),
+            "{text}"
+        );
+        let md = printed(Format::Markdown, &d);
+        assert!(
+            md.contains("dropped with their rows: `a_a0` (~4,321 rows), `a_a9`."),
+            "{md}"
+        );
+        let json = printed(Format::Json, &d);
+        let back: PlanDoc = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.steps[0].est_rows_dropped, Some(4_321));
+        assert_eq!(json.matches("\"est_rows_dropped\"").count(), 1, "{json}");
     }
 
     #[test]

@@ -57,6 +57,23 @@ pub fn for_steps(action: &Action, table: &Table, steps: usize) -> Vec<Option<Row
     }
 }
 
+/// The rows a drop deletes: the dropped partition's estimate (its sub-partitions' sum for a
+/// composite one), when the catalog has it; nothing for other actions.
+pub fn dropped(action: &Action, table: &Table) -> Option<u64> {
+    if action.kind.verb() != "drop" {
+        return None;
+    }
+    let p = table
+        .partitions
+        .iter()
+        .find(|p| p.name == *action.kind.partition())?;
+    if p.subpartitions.is_empty() {
+        known(p)
+    } else {
+        p.subpartitions.iter().map(known).sum()
+    }
+}
+
 /// A partition's estimate, when the server has one.
 fn known(p: &Partition) -> Option<u64> {
     u64::try_from(p.est_rows).ok()

@@ -145,6 +145,9 @@ pub struct Step {
     /// Rows the step is expected to move, for the plan (see `estimate.rs`); never relied on.
     #[serde(skip)]
     pub est_rows_moved: Option<RowEstimate>,
+    /// Rows deleted with the partition a drop step drops (its catalog estimate), for the plan.
+    #[serde(skip)]
+    pub est_rows_dropped: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -402,6 +405,7 @@ impl Step {
             policy: 0,
             parent: action.table.clone(),
             est_rows_moved: None,
+            est_rows_dropped: None,
         }
     }
 }
@@ -449,9 +453,13 @@ pub fn render_all<'a>(
         })?;
         let rendered = dialect.render(t, a, table, policy, now, actions)?;
         let estimates = estimate::for_steps(a, table, rendered.len());
+        let dropped = estimate::dropped(a, table);
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;
             step.est_rows_moved = est;
+            if step.action == "drop" {
+                step.est_rows_dropped = dropped;
+            }
             steps.push(step);
         }
     }

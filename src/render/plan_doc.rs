@@ -54,6 +54,10 @@ pub struct StepDoc {
     /// What `est_rows_moved` rests on, for people (present with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub est_rows_basis: Option<String>,
+    /// Rows a drop step deletes with its partition, the catalog's estimate (an extension of
+    /// the contract; absent for other steps or without an estimate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub est_rows_dropped: Option<u64>,
 }
 
 /// Two steps are the same step when they do the same thing: the estimates are left out, so
@@ -95,6 +99,7 @@ impl PlanDoc {
                     transaction: s.transactional,
                     est_rows_moved: s.est_rows_moved.as_ref().map(|e| e.rows),
                     est_rows_basis: s.est_rows_moved.as_ref().map(|e| e.basis.clone()),
+                    est_rows_dropped: s.est_rows_dropped,
                 })
                 .collect(),
             errors: vec![],
