@@ -2878,5 +2878,9 @@ on_expire = "drop"
         .expect("a drop step");
     assert_eq!(drop["est_rows_dropped"], 500, "{doc:#}");
     let md = partctl(&db, &policy, NOW, &["plan", "-f", "markdown"]);
-    assert!(md.stdout.contains("`public.t_old` (~500 rows)"), "{}", md.stdout);
+    assert!(
+        md.stdout.contains("`public.t_old` (~500 rows)"),
+        "{}",
+        md.stdout
+    );
 }
