@@ -10,6 +10,7 @@ use crate::catalog::{
 use crate::key::{Bound, KeyKind};
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
+use crate::render::postgres::key_kind;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
@@ -34,23 +35,6 @@ struct Row {
     /// A partition's bound, parsed as it arrived when its table's key type was known by then.
     parsed: Option<Option<PartBound>>,
     row: Option<postgres::Row>,
-}
-
-/// The key kind partctl lays out for a PostgreSQL column type (`format_type`), if any.
-fn key_kind(sql_type: &str) -> Option<KeyKind> {
-    match sql_type {
-        "smallint" => Some(KeyKind::SmallInt),
-        "integer" => Some(KeyKind::Int),
-        "bigint" => Some(KeyKind::BigInt),
-        "date" => Some(KeyKind::Date),
-        "timestamp without time zone" => Some(KeyKind::Timestamp),
-        "timestamp with time zone" => Some(KeyKind::Timestamptz),
-        t if t.starts_with("timestamp(") && t.ends_with("without time zone") => {
-            Some(KeyKind::Timestamp)
-        }
-        t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
-        _ => None,
-    }
 }
 
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
