@@ -304,6 +304,9 @@ fn phase_step(n: &Names, what: &str, lock: String, stmts: Vec<Stmt>) -> Step {
 }
 
 /// Where a batch loop stands.
+/// The rows of a copy's first batch, at most.
+const FIRST_BATCH_ROWS: u64 = 1_000;
+
 struct Batches {
     sizing: BatchSizing,
     sized: Sized,
@@ -319,7 +322,9 @@ impl Batches {
             sizing.max_rows = sizing.max_rows.min(rate.max(1));
         }
         Batches {
-            size: sizing.max_rows,
+            // Slow start: the first batch is small (its locks are held before anything is
+            // known of the table's speed); the time rule doubles fast batches up to max_rows.
+            size: sizing.max_rows.min(FIRST_BATCH_ROWS),
             sizing,
             sized: Sized::default(),
             last_line: None,
