@@ -457,9 +457,7 @@ pub fn render_all<'a>(
         for (mut step, est) in rendered.into_iter().zip(estimates) {
             step.policy = idx;
             step.est_rows_moved = est;
-            if step.action == "drop" {
-                step.est_rows_dropped = dropped;
-            }
+            step.est_rows_dropped = dropped;
             steps.push(step);
         }
     }

@@ -544,6 +544,18 @@ mod tests {
         }
     }
 
+    /// Render one action alone (no other action in the plan) at the tests' clock.
+    fn rendered(action: &Action, t: &Table) -> Result<Vec<Step>, RenderError> {
+        POSTGRES.render(
+            &Templates::new(&POSTGRES),
+            action,
+            t,
+            &policy(),
+            test_now(),
+            &[],
+        )
+    }
+
     fn render_table(kind: ActionKind, t: Table) -> String {
         let action = Action {
             table: t.name.clone(),
@@ -734,16 +746,7 @@ mod tests {
             },
             reason: "test".into(),
         };
-        let e = POSTGRES
-            .render(
-                &Templates::new(&POSTGRES),
-                &action,
-                &t,
-                &policy(),
-                test_now(),
-                &[],
-            )
-            .unwrap_err();
+        let e = rendered(&action, &t).unwrap_err();
         assert!(e.message.contains("cannot shrink hash partitioning"), "{e}");
     }
 
@@ -849,46 +852,16 @@ mod tests {
             },
             reason: "test".into(),
         };
-        let step = POSTGRES
-            .render(
-                &Templates::new(&POSTGRES),
-                &action,
-                &t,
-                &policy(),
-                test_now(),
-                &[],
-            )
-            .unwrap()
-            .remove(0);
+        let step = rendered(&action, &t).unwrap().remove(0);
         assert!(!step.transactional);
         insta::assert_snapshot!(format!("lock: {}\n\n{}", step.lock, step.script()));
         // A catch-all within one batch, or move_mode = "locked": one transaction.
         t.partitions[0].est_rows = 50_000;
-        let small = POSTGRES
-            .render(
-                &Templates::new(&POSTGRES),
-                &action,
-                &t,
-                &policy(),
-                test_now(),
-                &[],
-            )
-            .unwrap()
-            .remove(0);
+        let small = rendered(&action, &t).unwrap().remove(0);
         assert!(small.transactional);
         // A half-filled table from a stopped run resumes batched even with nothing to move.
         t.stats.in_transit = vec!["p1".into()];
-        let resumed = POSTGRES
-            .render(
-                &Templates::new(&POSTGRES),
-                &action,
-                &t,
-                &policy(),
-                test_now(),
-                &[],
-            )
-            .unwrap()
-            .remove(0);
+        let resumed = rendered(&action, &t).unwrap().remove(0);
         assert!(!resumed.transactional);
     }
 }
