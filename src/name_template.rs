@@ -90,6 +90,34 @@ pub(crate) fn flatten(e: &tera::Error) -> String {
     msg
 }
 
+/// A value as an identifier part: ASCII letters (lower-cased) and digits kept, every other
+/// run of characters one `_`, none at either end. May be empty (the caller refuses it).
+pub fn slug(value: &str) -> String {
+    let mut out = String::new();
+    let mut gap = false;
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push('_');
+            }
+            gap = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// The `slug` filter of name templates (see [`slug`]).
+fn slug_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(Value::String(slug(&text)))
+}
+
 /// The compiled template, compiled once per process for each template text (every table that
 /// keeps the default template shares one: compiling costs far more than rendering).
 fn engine(template: &str) -> Result<std::sync::Arc<Tera>, NameError> {
@@ -102,6 +130,7 @@ fn engine(template: &str) -> Result<std::sync::Arc<Tera>, NameError> {
     }
     let mut t = Tera::default();
     t.register_filter("date", date_filter);
+    t.register_filter("slug", slug_filter);
     t.add_raw_template("name", template)
         .map_err(NameError::Compile)?;
     let t = std::sync::Arc::new(t);
@@ -154,6 +183,11 @@ impl Namer {
             ("suffix", Value::from(suffix)),
             ("values", Value::from(values.to_vec())),
         ])
+    }
+
+    /// The name of an auto-list partition for `value` (`auto_lists.name`).
+    pub fn value_name(&self, value: &str) -> Result<String, NameError> {
+        self.render(&[("value", Value::from(value))])
     }
 
     /// Render with `table` and `vars`; the name must be non-empty and of legal length.

@@ -13,7 +13,7 @@ pub use step::{
 use crate::backend::{self, Backend, DbError};
 use crate::catalog::{Catalog, CatalogError, TableRead, CATALOG_FORMAT_VERSION};
 use crate::policy::Policy;
-use crate::render::{plan_steps, PlanDoc, PlanStepsError, Step};
+use crate::render::{plan_steps_judged, PlanDoc, PlanStepsError, Step};
 use chrono::{DateTime, Utc};
 
 /// Why `apply` stopped.
@@ -215,8 +215,30 @@ fn apply_locked(
 ) -> Vec<(String, TableOutcome)> {
     let (meta, reads) = backend::read_tables(backend, policies);
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
+    // Foreign keys across the tables: referencing tables first, refused expiries left out.
+    let fk = crate::plan::foreign_keys::judge(
+        policies,
+        &Catalog {
+            format_version: CATALOG_FORMAT_VERSION,
+            engine,
+            server_version: version.clone(),
+            tables: reads
+                .iter()
+                .filter_map(|r| match r {
+                    TableRead::Found(t) => Some((**t).clone()),
+                    _ => None,
+                })
+                .collect(),
+        },
+        now,
+    );
+    let mut reads: Vec<Option<TableRead>> = reads.into_iter().map(Some).collect();
     let mut outcomes = Vec::new();
-    for ((policy, read), held) in policies.iter().zip(reads).zip(held) {
+    for i in fk.order.clone() {
+        let (policy, held) = (&policies[i], &held[i]);
+        let Some(read) = reads[i].take() else {
+            continue;
+        };
         let table = match read {
             TableRead::Found(t) => t,
             TableRead::Refused(m) | TableRead::Unreadable(m) => {
@@ -245,7 +267,8 @@ fn apply_locked(
             server_version: version.clone(),
             tables: vec![*table],
         };
-        let (actions, steps) = match plan_steps(&[*policy], &catalog, now) {
+        let refused = crate::render::refusals(policy, &catalog, &fk);
+        let (actions, steps) = match plan_steps_judged(&[*policy], &catalog, now, &fk) {
             Ok(planned) => planned,
             Err(e) => {
                 outcomes.push((name.clone(), failed(policy, e.to_string())));
@@ -278,7 +301,14 @@ fn apply_locked(
                 continue;
             }
         }
-        outcomes.push((name.clone(), run_table(backend, policy, &steps, log)));
+        let outcome = match run_table(backend, policy, &steps, log) {
+            // What the plan refused is this table's failure, after the rest was done.
+            TableOutcome::Done(done) if !refused.is_empty() => {
+                failed_after(policy, done, refused.join("; "))
+            }
+            other => other,
+        };
+        outcomes.push((name.clone(), outcome));
     }
     outcomes
 }

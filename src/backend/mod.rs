@@ -271,6 +271,10 @@ pub fn stats_needed(p: &Policy) -> StatsNeeded {
     StatsNeeded {
         max_key: p.strategy == Strategy::Range && integer,
         catch_all_range: p.strategy == Strategy::Range,
+        auto_lists: p
+            .auto_lists
+            .as_ref()
+            .map(|a| (a.min_rows, a.max_partitions)),
     }
 }
 
@@ -278,6 +282,7 @@ pub fn stats_needed(p: &Policy) -> StatsNeeded {
 pub const INIT_STATS: StatsNeeded = StatsNeeded {
     max_key: true,
     catch_all_range: false,
+    auto_lists: None,
 };
 
 /// The tables to read for the policies, with the facts each needs.

@@ -150,14 +150,80 @@ pub struct KeyStats {
     /// create that moves rows picks them up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holding: Option<String>,
+    /// List tables with `auto_lists`: the values waiting in the catch-all with at least
+    /// `min_rows` rows, most rows first, as many as [`waiting_limit`] allows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<WaitingValue>,
+    /// PostgreSQL: the foreign keys that reference the table (its own, not those of its
+    /// partitions), with the oldest referencing keys (see [`ForeignKeyRef`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<ForeignKeyRef>,
 }
+
+/// A value of a list key waiting in the catch-all, and its rows (counted exactly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingValue {
+    /// The value as the server prints it.
+    pub value: String,
+    pub rows: u64,
+}
+
+/// A foreign key referencing a partitioned table: the constraint, the table that holds it
+/// (a partitioned table, a plain table, or a partition detached earlier, which keeps its own
+/// copy of the constraint), and that table's column holding the referenced partition key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKeyRef {
+    pub constraint: String,
+    pub table: QualifiedName,
+    pub column: String,
+    /// The smallest referencing key values (as coordinates of the referenced table's key),
+    /// with the leaf table holding the rows and their count, read up to [`FK_SAMPLE_ROWS`]
+    /// rows in key order.
+    pub oldest: Vec<ReferencingRows>,
+    /// More referencing rows exist beyond `oldest` (their keys are >= the last one's).
+    pub truncated: bool,
+}
+
+/// Referencing rows with one key value in one leaf table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferencingRows {
+    pub key: i64,
+    pub leaf: QualifiedName,
+    pub rows: u64,
+}
+
+/// How many referencing rows, oldest first, the reader looks at for each foreign key.
+pub const FK_SAMPLE_ROWS: u64 = 10_000;
 
 /// The facts to read about a table beyond its partitions, decided by the policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsNeeded {
     pub max_key: bool,
     pub catch_all_range: bool,
+    /// `auto_lists` (min_rows, max_partitions): the values waiting in the catch-all.
+    pub auto_lists: Option<(u64, u32)>,
 }
+
+/// `auto_lists`: how many waiting values to read from `table`'s catch-all: the partitions the
+/// cap still allows, and [`WAITING_SLACK`] more (values still waiting at the cap are seen, and
+/// refused values do not use up the room), or `None` when the table has no catch-all.
+pub fn waiting_limit(table: &Table, max_partitions: u32) -> Option<u32> {
+    table.default_partition()?;
+    let lists = table
+        .partitions
+        .iter()
+        .filter(|p| matches!(p.bound, PartBound::List { .. }))
+        .count();
+    let room = (max_partitions as usize).saturating_sub(lists);
+    Some(
+        u32::try_from(room)
+            .unwrap_or(u32::MAX)
+            .saturating_add(WAITING_SLACK),
+    )
+}
+
+/// Values read past the room the cap leaves (see [`waiting_limit`]).
+pub const WAITING_SLACK: u32 = 16;
 
 pub const CATALOG_FORMAT_VERSION: u32 = 1;
 

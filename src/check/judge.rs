@@ -63,6 +63,7 @@ pub fn assess(
     c.expired_partitions = Some(expired);
     c.interrupted_detaches = Some(interrupted);
 
+    super::auto_lists::assess_auto(&mut c, policy, table);
     match table.strategy {
         Strategy::Range => assess_range(&mut c, policy, table, &actions, now),
         Strategy::List | Strategy::Hash => {

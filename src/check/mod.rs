@@ -22,6 +22,7 @@
 //! Markdown and JSON report ([`render`]); `prometheus.rs` the textfile-collector metrics
 //! ([`prometheus`]).
 
+mod auto_lists;
 mod judge;
 mod prometheus;
 mod report;

@@ -8,6 +8,14 @@ use crate::policy::Policy;
 /// holding some of an entry's values but not exactly them is refused: changing a list partition
 /// in place is not row-safe.
 pub(super) fn plan_list(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
+    let mut actions = plan_lists(policy, table)?;
+    let auto = super::auto_lists::plan_auto(policy, table, &actions);
+    actions.extend(auto.actions);
+    Ok(actions)
+}
+
+/// The catch-all and the partitions of `lists`.
+pub(super) fn plan_lists(policy: &Policy, table: &Table) -> Result<Vec<Action>, FitError> {
     let mut actions: Vec<Action> = default_action(policy, table)?.into_iter().collect();
     // Rows can only wait in a catch-all the table has now: one this plan creates is empty. The
     // catalog has no facts on which values the catch-all holds, so any may.

@@ -11,6 +11,8 @@
 //! - `list`, `hash`: list and hash tables;
 //! - `simulate`: the catalog after a plan ran.
 
+pub mod auto_lists;
+pub mod foreign_keys;
 mod hash;
 pub mod layout;
 mod list;
@@ -442,15 +444,28 @@ pub fn convert_partitions(
 /// The partitions of `table` that retention removes at `now` (those `apply` would detach, drop
 /// or archive); none when the policy cannot be planned against the table.
 pub fn expiring(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Vec<QualifiedName> {
+    expiring_actions(policy, table, now)
+        .into_iter()
+        .map(|a| a.kind.partition().clone())
+        .collect()
+}
+
+/// The expiry actions of `table`'s plan at `now`; none when it cannot be planned.
+pub fn expiring_actions(policy: &Policy, table: &Table, now: DateTime<Utc>) -> Vec<Action> {
     plan_table(policy, table, now)
-        .map(|actions| {
-            actions
-                .into_iter()
-                .filter(|a| a.kind.is_expiry())
-                .map(|a| a.kind.partition().clone())
-                .collect()
-        })
+        .map(|actions| actions.into_iter().filter(|a| a.kind.is_expiry()).collect())
         .unwrap_or_default()
+}
+
+/// What `auto_lists` plans for a list table (its refusals and the values beyond the cap);
+/// `None` when the policy has no `auto_lists` or its `lists` cannot be planned.
+pub fn auto_lists_of(policy: &Policy, table: &Table) -> Option<auto_lists::AutoPlan> {
+    policy.auto_lists.as_ref()?;
+    if check_fit(policy, table).is_err() {
+        return None;
+    }
+    let planned = list::plan_lists(policy, table).ok()?;
+    Some(auto_lists::plan_auto(policy, table, &planned))
 }
 
 /// An action on `table`.

@@ -19,8 +19,11 @@ impl Ctx<'_> {
     ) -> BTreeMap<String, Vec<ListValue>> {
         match &t.lists {
             None => {
-                if strategy == Some(Strategy::List) {
-                    self.err(table_at, "lists: list tables need `lists`");
+                if strategy == Some(Strategy::List) && t.auto_lists.is_none() {
+                    self.err(
+                        table_at,
+                        "lists: list tables need `lists` (or `auto_lists`)",
+                    );
                 }
                 BTreeMap::new()
             }

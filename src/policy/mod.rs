@@ -6,6 +6,7 @@
 //! into a [`Policy`] (with `range.rs` and `list_hash.rs` for strategy-specific keys), and
 //! `values.rs` parses durations, dates, cron schedules and `--now`.
 
+mod auto_lists;
 mod list_hash;
 mod parse;
 mod range;
@@ -179,6 +180,8 @@ pub struct Policy {
     pub history_retain: Option<Duration>,
     /// How rows move out of a catch-all (`move_batch_rows`, `move_max_lock`, `move_mode`).
     pub moves: MoveSettings,
+    /// List tables: a partition per value seen often enough in the catch-all (`auto_lists`).
+    pub auto_lists: Option<AutoLists>,
     /// Where the `[[table]]` starts.
     pub origin: Origin,
     /// Where its keys are written, for errors found later (at plan time) about one of them.
@@ -195,6 +198,21 @@ pub struct KeyOrigins {
     pub subpartition: Origin,
     pub name_template: Origin,
 }
+
+/// `auto_lists`: a list partition for each value with at least `min_rows` rows waiting in the
+/// catch-all, while the table has fewer than `max_partitions` list partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoLists {
+    pub min_rows: u64,
+    pub max_partitions: u32,
+    /// The partition name template (variables `table`, `value`; filter `slug`).
+    pub name: String,
+    /// Where `auto_lists` is written.
+    pub origin: Origin,
+}
+
+/// The name an auto-list partition gets when `auto_lists` names none.
+pub const DEFAULT_AUTO_LIST_NAME: &str = "{{ table }}_{{ value | slug }}";
 
 /// A cron schedule, kept both as written and in the `cron` crate's form.
 #[derive(Debug, Clone)]

@@ -66,8 +66,18 @@ pub(super) struct RawTable {
     pub(super) move_batch_rows: Option<Spanned<i64>>,
     pub(super) move_max_lock: Option<Spanned<String>>,
     pub(super) move_mode: Option<Spanned<String>>,
+    pub(super) auto_lists: Option<Spanned<RawAutoLists>>,
     #[serde(default)]
     pub(super) verify: Vec<Spanned<RawVerify>>,
+}
+
+/// `auto_lists = { min_rows = 1000, max_partitions = 64, name = "..." }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoLists {
+    pub(super) min_rows: i64,
+    pub(super) max_partitions: i64,
+    pub(super) name: Option<String>,
 }
 
 #[derive(Deserialize)]

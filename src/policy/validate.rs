@@ -101,6 +101,7 @@ impl Ctx<'_> {
         let lists = self.lists(&t, strategy, span.start);
         let modulus = self.modulus(&t, strategy, span.start);
         let subpartition = self.subpartition(&t);
+        let auto_lists = self.auto_lists(&t, strategy, default_partition);
 
         // How and when to run.
         let schedule = self.schedule(&t);
@@ -149,6 +150,7 @@ impl Ctx<'_> {
             retries,
             history_retain,
             moves,
+            auto_lists,
             key_origins,
             origin,
         })

@@ -188,6 +188,7 @@ mod tests {
                 catch_all_max: hi,
                 in_transit: vec![],
                 holding: None,
+                ..KeyStats::default()
             },
             distributed: false,
         }

@@ -18,7 +18,10 @@ mod plan_doc;
 pub mod postgres;
 
 pub use estimate::RowEstimate;
-pub use plan_doc::{located, plan_each, plan_steps, PlanDoc, PlanStepsError, StepDoc, TableError};
+pub use plan_doc::{
+    located, plan_each, plan_steps, plan_steps_judged, refusals, PlanDoc, PlanStepsError, StepDoc,
+    TableError,
+};
 
 use crate::catalog::{Catalog, Engine, Table};
 use crate::key::KeyKind;

@@ -176,6 +176,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "create_list.sql.tera",
     "resize_hash.sql.tera",
     "show_create.sql.tera",
+    "waiting_values.sql.tera",
 ];
 
 const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
@@ -372,6 +373,20 @@ impl Dialect for MySql {
                         "{}: MySQL and MariaDB only sub-partition by HASH or KEY, so `subpartition = {{ partition_by = \"{}\" }}` cannot be applied here",
                         p.key_origins.subpartition,
                         sub.strategy.as_str()
+                    ),
+                });
+            }
+        }
+        if self.flavor == Flavor::Mysql {
+            if let Some((p, auto)) = policies
+                .iter()
+                .find_map(|p| p.auto_lists.as_ref().map(|a| (p, a)))
+            {
+                return Err(PlanError {
+                    table: p.table.to_string(),
+                    message: format!(
+                        "{}: auto_lists needs a DEFAULT list partition for new values to wait in, and MySQL 8 has none (MariaDB 10.2+ has); remove auto_lists, or list the values in `lists`",
+                        auto.origin
                     ),
                 });
             }

@@ -3,6 +3,7 @@
 
 use super::{dialect_for, render_all, RenderError, Step};
 use crate::catalog::Catalog;
+use crate::plan::foreign_keys::FkJudgement;
 use crate::plan::{self, Action, PlanError};
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
@@ -113,7 +114,19 @@ pub fn plan_steps(
     catalog: &Catalog,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Action>, Vec<Step>), PlanStepsError> {
-    let actions = plan::plan(policies, catalog, now)?;
+    plan_steps_judged(policies, catalog, now, &FkJudgement::default())
+}
+
+/// [`plan_steps`], with the expiries that foreign keys refuse left out and the order they
+/// impose said in the reasons (see [`plan::foreign_keys`]).
+pub fn plan_steps_judged(
+    policies: &[&Policy],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    fk: &FkJudgement,
+) -> Result<(Vec<Action>, Vec<Step>), PlanStepsError> {
+    let mut actions = plan::plan(policies, catalog, now)?;
+    fk.adjust(&mut actions);
     let dialect = dialect_for(catalog.engine, &catalog.server_version);
     dialect.check_plan(policies, catalog, &actions)?;
     let steps = render_all(dialect, &actions, now, |a| {
@@ -133,16 +146,44 @@ pub fn plan_each(
 ) -> (Vec<Step>, Vec<TableError>) {
     let mut steps = Vec::new();
     let mut errors = Vec::new();
-    for p in policies {
-        match plan_steps(&[*p], catalog, now) {
+    // Referencing tables first, so that their partitions expire before those they reference.
+    let fk = plan::foreign_keys::judge(policies, catalog, now);
+    for p in fk.order.iter().map(|&i| policies[i]) {
+        match plan_steps_judged(&[p], catalog, now, &fk) {
             Ok((_, mine)) => steps.extend(mine),
-            Err(e) => errors.push(TableError {
+            Err(e) => {
+                errors.push(TableError {
+                    table: p.table.to_string(),
+                    error: located(p, e.to_string()),
+                });
+                continue;
+            }
+        }
+        // Refusals that leave the table's other steps standing.
+        for message in refusals(p, catalog, &fk) {
+            errors.push(TableError {
                 table: p.table.to_string(),
-                error: located(p, e.to_string()),
-            }),
+                error: located(p, message),
+            });
         }
     }
     (steps, errors)
+}
+
+/// What the plan of `policy`'s table refuses while its other steps go ahead: auto-list values
+/// that cannot be named, expiries that foreign keys forbid.
+pub fn refusals(policy: &Policy, catalog: &Catalog, fk: &FkJudgement) -> Vec<String> {
+    let Some(table) = plan::resolve(policy, catalog) else {
+        return vec![];
+    };
+    let mut out: Vec<String> = plan::auto_lists_of(policy, table)
+        .map(|a| a.refused)
+        .unwrap_or_default();
+    out.extend(
+        fk.refusals_of(&table.name)
+            .map(|m| format!("{}: {m}", table.name)),
+    );
+    out
 }
 
 /// A message about a policy's table that names where the policy is written.

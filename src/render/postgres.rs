@@ -25,6 +25,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "expire.sql.tera",
     "key_stats.sql.tera",
     "grow_hash.sql.tera",
+    "waiting_values.sql.tera",
+    "referencing_rows.sql.tera",
 ];
 
 /// The key kind of a PostgreSQL type as `format_type` names it.

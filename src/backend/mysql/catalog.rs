@@ -213,6 +213,7 @@ pub fn read(
         tables.push(table);
     }
     read_all_stats(conn, templates, &mut tables, &asks)?;
+    super::waiting::read_waiting(conn, templates, &mut tables, wanted)?;
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: server.engine,
@@ -541,6 +542,7 @@ fn read_all_stats(
             catch_all_max: merge(decode(hi, *expr)?, decode(held_hi, *expr)?, i64::max),
             in_transit: vec![],
             holding: holding.as_ref().map(|h| h.name.clone()),
+            ..KeyStats::default()
         };
         tables[i].stats = stats;
     }

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod explain;
+mod waiting;
 
 use super::history::{parse_time, Record};
 use super::tls::my_tls_params;

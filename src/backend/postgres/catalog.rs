@@ -164,6 +164,8 @@ pub fn read(
         table.stats = s;
         table.stats.in_transit = in_transit;
     }
+    super::waiting::read_waiting(client, &mut tables, wanted)?;
+    super::foreign_keys::read_foreign_keys(client, &mut tables)?;
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: Engine::Postgres,

@@ -4,6 +4,8 @@
 
 mod catalog;
 mod explain;
+mod foreign_keys;
+mod waiting;
 
 pub use catalog::parse_bound;
 
