@@ -527,6 +527,8 @@ pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
 }
 
 #[cfg(test)]
+mod auto_fk_tests;
+#[cfg(test)]
 mod prop_nopanic;
 #[cfg(test)]
 mod tests;

@@ -153,6 +153,18 @@ pub fn policy_schema() -> Value {
             "move_batch_rows": move_batch_rows,
             "move_max_lock": move_max_lock,
             "move_mode": move_mode,
+            "auto_lists": {
+                "type": "object",
+                "description": "List tables with default_partition = true: a partition for each value with at least min_rows rows waiting in the catch-all, never more than max_partitions list partitions in all",
+                "additionalProperties": false,
+                "required": ["min_rows", "max_partitions"],
+                "properties": {
+                    "min_rows": {"type": "integer", "minimum": 1},
+                    "max_partitions": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_ENTRIES},
+                    "name": {"type": "string", "maxLength": MAX_TEMPLATE_BYTES,
+                             "description": "tera: `table`, `value`; filter `slug` (default \"{{ table }}_{{ value | slug }}\")"}
+                }
+            },
             "verify": {"type": "array", "items": {"$ref": "#/definitions/verify"}}
         },
         "allOf": [
@@ -160,8 +172,8 @@ pub fn policy_schema() -> Value {
              "then": {"required": ["interval"]},
              "else": {"not": {"anyOf": RANGE_ONLY.iter().map(|k| json!({"required": [k]})).collect::<Vec<_>>()}}},
             {"if": {"properties": {"partition_by": {"const": "list"}}},
-             "then": {"required": ["lists"]},
-             "else": {"not": {"required": ["lists"]}}},
+             "then": {"anyOf": [{"required": ["lists"]}, {"required": ["auto_lists"]}]},
+             "else": {"not": {"anyOf": [{"required": ["lists"]}, {"required": ["auto_lists"]}]}}},
             {"if": {"properties": {"partition_by": {"const": "hash"}}},
              "then": {"required": ["modulus"]},
              "else": {"not": {"required": ["modulus"]}}},
