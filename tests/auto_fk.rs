@@ -47,6 +47,11 @@ fn auto_lists_on(url: &str, policy: &std::path::Path, count: &dyn Fn(&str) -> i6
         reasons[1].contains(r#"value "DE" has 1200 rows"#),
         "{reasons:?}"
     );
+    assert_eq!(
+        steps[0]["est_rows_moved"], 1500,
+        "the rows counted stand in the plan"
+    );
+    assert_eq!(steps[1]["est_rows_moved"], 1200);
     let errors = doc["errors"].to_string();
     assert!(
         errors.contains(r#"value \"!!!\" (2000 rows"#) && errors.contains("slug is empty"),
@@ -113,7 +118,18 @@ fn pg_auto_lists_values_above_and_below_min_rows_cap_and_refusal() {
             v.to_lowercase()
         )),
     };
-    auto_lists_on(&db.url, &auto_policy("public.ev"), &count);
+    // Batches of 100 rows: the batched drain of the catch-all (create_batched.sql.tera).
+    let policy = auto_policy("public.ev");
+    let text = std::fs::read_to_string(&policy).unwrap() + "move_batch_rows = 100\n";
+    std::fs::write(&policy, text).unwrap();
+    let sql = ctl(&db.url, &policy, NOW, &["plan", "--sql"]);
+    assert!(
+        sql.stdout
+            .contains("batched: ROW EXCLUSIVE on public.ev_default"),
+        "{}",
+        sql.stdout
+    );
+    auto_lists_on(&db.url, &policy, &count);
 }
 
 #[allow(non_snake_case)]
@@ -265,6 +281,13 @@ fn pg_fk_only_parent_managed_expiry_refused_at_plan_time() {
     insta::assert_snapshot!(
         "fk_only_parent_plan",
         format!("{}\n--- stderr ---\n{stderr}", plan.stdout)
+    );
+
+    let check = ctl(&db.url, &policy, NOW, &["check"]);
+    assert!(
+        check.stdout.contains("WARNING") && check.stdout.contains("foreign key child_parent_fk"),
+        "check names the refusal: {}",
+        check.stdout
     );
 
     // apply does the rest (the premade partition) and refuses the same way; the row stays.

@@ -256,7 +256,45 @@ pub fn assess_all(
             }
         })
         .collect();
+    let mut checks: Vec<TableCheck> = checks;
+    foreign_key_refusals(policies, reads, &meta, now, &mut checks);
     Report::new(now, meta.map(|m| m.0), checks)
+}
+
+/// Expiries that foreign keys refuse (see `plan::foreign_keys`), judged over every table
+/// checked together: a WARNING on the referenced table, naming the constraint.
+fn foreign_key_refusals(
+    policies: &[&Policy],
+    reads: &[TableRead],
+    meta: &ServerMeta,
+    now: DateTime<Utc>,
+    checks: &mut [TableCheck],
+) {
+    let Some((engine, version)) = meta else {
+        return;
+    };
+    let tables: Vec<crate::catalog::Table> = reads
+        .iter()
+        .filter_map(|r| match r {
+            TableRead::Found(t) => Some((**t).clone()),
+            _ => None,
+        })
+        .collect();
+    if tables.iter().all(|t| t.stats.referenced_by.is_empty()) {
+        return;
+    }
+    let catalog = crate::catalog::Catalog {
+        format_version: crate::catalog::CATALOG_FORMAT_VERSION,
+        engine: *engine,
+        server_version: version.clone(),
+        tables,
+    };
+    let fk = crate::plan::foreign_keys::judge(policies, &catalog, now);
+    for (table, _, message) in &fk.refused {
+        if let Some(c) = checks.iter_mut().find(|c| c.table == table.to_string()) {
+            c.add(Status::Warning, message.clone());
+        }
+    }
 }
 
 /// Judge every policy against a whole catalog (pure; e.g. a snapshot).

@@ -6,7 +6,8 @@
 //!   the share of the catch-all's key range `[catch_all_min, catch_all_max]` that the new
 //!   partition covers, rounded up, as if its rows were spread evenly over that range; when the
 //!   share cannot be worked out (a list partition, no key range read), the catch-all's whole
-//!   estimate, an upper bound;
+//!   estimate, an upper bound; for a list partition `auto_lists` plans, the rows of its value
+//!   counted in the catch-all by the catalog read;
 //! - hash growth (PostgreSQL, one step per old partition): the old partition's estimate, since
 //!   every one of its rows is re-inserted; MySQL/MariaDB (one step that rehashes the table,
 //!   growing or shrinking): the sum of every partition's estimate;
@@ -39,8 +40,13 @@ pub fn for_steps(action: &Action, table: &Table, steps: usize) -> Vec<Option<Row
             ..
         } => one(range_create(table, *from, *to)),
         ActionKind::CreateList {
-            move_rows: true, ..
-        } => one(table.default_partition().and_then(whole_catch_all)),
+            move_rows: true,
+            values,
+            ..
+        } => {
+            one(counted(table, values)
+                .or_else(|| table.default_partition().and_then(whole_catch_all)))
+        }
         ActionKind::GrowHash { splits, .. } if splits.len() == steps => splits
             .iter()
             .map(|sp| {
@@ -72,6 +78,21 @@ pub fn dropped(action: &Action, table: &Table) -> Option<u64> {
     } else {
         p.subpartitions.iter().map(known).sum()
     }
+}
+
+/// A list partition for one value that `auto_lists` found waiting: the rows counted in the
+/// catch-all when the catalog was read (exact then; rows may have come or gone since).
+fn counted(table: &Table, values: &[crate::policy::ListValue]) -> Option<RowEstimate> {
+    let [value] = values else { return None };
+    let text = crate::plan::list_text(value);
+    let w = table.stats.waiting.iter().find(|w| w.value == text)?;
+    Some(RowEstimate {
+        rows: w.rows,
+        basis: format!(
+            "rows with {} counted in the catch-all when the catalog was read (auto_lists)",
+            value
+        ),
+    })
 }
 
 /// A partition's estimate, when the server has one.
