@@ -14,7 +14,8 @@ use super::{
 use serde_json::{json, Value};
 
 /// The keys only range tables take (`validate` refuses them on list and hash tables).
-const RANGE_ONLY: [&str; 7] = [
+const RANGE_ONLY: [&str; 8] = [
+    "coarsen",
     "interval",
     "premake",
     "retain",
@@ -40,6 +41,10 @@ pub fn policy_schema() -> Value {
         "type": "integer", "minimum": MIN_MOVE_BATCH_ROWS, "maximum": MAX_MOVE_BATCH_ROWS,
         "default": DEFAULT_MOVE_BATCH_ROWS,
         "description": "Rows moved per transaction when draining a catch-all"
+    });
+    let max_partitions_warn = json!({
+        "type": "integer", "minimum": 1, "default": super::DEFAULT_MAX_PARTITIONS_WARN,
+        "description": "`partctl check` warns when the table has more partitions than this"
     });
     let move_max_lock = duration(
         "Statement timeout of each batch and of the final attach (10ms to 1h; default 5s)",
@@ -153,6 +158,18 @@ pub fn policy_schema() -> Value {
             "move_batch_rows": move_batch_rows,
             "move_max_lock": move_max_lock,
             "move_mode": move_mode,
+            "coarsen": {
+                "type": "array", "maxItems": super::MAX_COARSEN_LEVELS,
+                "description": "Range tables with time keys: once a period of `interval` ended `after` ago, its partitions are merged into one. Levels by increasing `after`, each interval a coarser aligned multiple of the one before (the first of the table's)",
+                "items": {
+                    "type": "object", "additionalProperties": false, "required": ["after", "interval"],
+                    "properties": {
+                        "after": {"type": "string", "description": "\"N unit(s)\", e.g. \"90 days\""},
+                        "interval": {"type": "string", "description": "the coarse interval, e.g. \"1 month\""}
+                    }
+                }
+            },
+            "max_partitions_warn": max_partitions_warn,
             "verify": {"type": "array", "items": {"$ref": "#/definitions/verify"}}
         },
         "allOf": [
@@ -195,7 +212,8 @@ pub fn policy_schema() -> Value {
                     "history_retain": history_retain,
                     "move_batch_rows": move_batch_rows,
                     "move_max_lock": move_max_lock,
-                    "move_mode": move_mode
+                    "move_mode": move_mode,
+                    "max_partitions_warn": max_partitions_warn
                 }
             },
             "subpartition": subpartition,
