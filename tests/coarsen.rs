@@ -266,3 +266,79 @@ fn mariadb_hundred_days_coarsened_into_months_by_reorganize() {
         "the plan after coarsening",
     );
 }
+
+/// `kill -9` during the copy: the next run resumes from the labelled table and ends with every
+/// row once.
+#[test]
+fn postgres_coarsening_survives_kill_9_during_the_copy() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let db = pg();
+    db.exec(
+        "CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, day date NOT NULL, v text,
+                          PRIMARY KEY (id, day)) PARTITION BY RANGE (day);",
+    );
+    let plain = write_policy("coarsen-kill", &pg_policy(false));
+    expect_code(
+        &ctl(&db.url, &plain, MADE, &["apply"]),
+        0,
+        "making the days",
+    );
+    // 20,000 rows a day in January: the copy takes long enough to be stopped in.
+    db.exec(
+        "INSERT INTO ev (day, v) SELECT date '2026-01-01' + g / 20000, repeat('x', 50) || g
+           FROM generate_series(0, 31 * 20000 - 1) AS g;",
+    );
+    let before = pg_sum(&db);
+    let policy = write_policy("coarsen-kill", &pg_policy(true));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args([
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--now",
+            LATER,
+            "apply",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the labelled table holds some rows, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut killed = false;
+    while Instant::now() < deadline {
+        let copied = db.query_i64(
+            "SELECT coalesce((SELECT CASE WHEN obj_description(c.oid, 'pg_class') LIKE 'partctl: coarsening%'
+                                          THEN c.reltuples::bigint + pg_relation_size(c.oid) END
+                                FROM pg_class c WHERE c.relname = 'ev_p202601'), 0)",
+        );
+        if copied > 0 {
+            child.kill().unwrap();
+            killed = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.wait();
+    assert!(killed, "the apply finished before it could be stopped");
+    // Stopped mid-way: January is not merged yet, and no row is lost through the parent.
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM pg_class WHERE relname = 'ev_p202601' AND relispartition"
+        ),
+        0
+    );
+    assert_eq!(pg_sum(&db), before);
+    let r = ctl(&db.url, &policy, LATER, &["apply"]);
+    expect_code(&r, 0, "apply after kill -9");
+    assert_eq!(pg_sum(&db), before);
+    assert_eq!(db.query_i64("SELECT count(*) FROM ev_p202601"), 31 * 20000);
+    expect_code(&ctl(&db.url, &policy, LATER, &["plan"]), 0, "plan after");
+}
