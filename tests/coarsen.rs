@@ -342,3 +342,31 @@ fn postgres_coarsening_survives_kill_9_during_the_copy() {
     assert_eq!(db.query_i64("SELECT count(*) FROM ev_p202601"), 31 * 20000);
     expect_code(&ctl(&db.url, &policy, LATER, &["plan"]), 0, "plan after");
 }
+
+/// The checksum comparison before the drop is real: a new table that alters what is copied
+/// into it (a trigger appends to `v`) makes the step abort with every fine partition kept.
+#[test]
+fn postgres_coarsening_aborts_on_a_checksum_mismatch_before_dropping() {
+    let (db, _, policy) = pg_setup();
+    let before = pg_sum(&db);
+    db.exec(
+        "CREATE TABLE ev_p202601 (LIKE ev INCLUDING ALL);
+         COMMENT ON TABLE ev_p202601 IS 'partctl: coarsening for public.ev';
+         CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN NEW.v := NEW.v || '!'; RETURN NEW; END $$;
+         CREATE TRIGGER tamper BEFORE INSERT ON ev_p202601 FOR EACH ROW EXECUTE FUNCTION tamper();",
+    );
+    let r = ctl(&db.url, &policy, LATER, &["apply"]);
+    expect_code(&r, 1, "a checksum mismatch");
+    assert!(
+        r.stderr.contains("checksum of the source") && r.stderr.contains("nothing was dropped"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(pg_sum(&db), before);
+    let january_days = pg_parts(&db)
+        .iter()
+        .filter(|(n, _)| n.starts_with("ev_p202601") && n.len() == "ev_p20260101".len())
+        .count();
+    assert_eq!(january_days, 31, "every day of January is still attached");
+}
