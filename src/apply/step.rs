@@ -452,6 +452,30 @@ fn run_statements(
                 let pending = backend.count(&s.sql).map_err(fail)?;
                 progress.total = Some(progress.committed + pending.max(0) as u64);
             }
+            Role::Compare => {
+                let row = backend.count_row(&s.sql).map_err(fail)?;
+                if row.is_empty() || row.len() % 2 != 0 {
+                    return Err(Failure::Fatal(ApplyError::Other {
+                        step: step.id.clone(),
+                        message: format!(
+                            "a comparison returned {} numbers, not (source, target) pairs",
+                            row.len()
+                        ),
+                    }));
+                }
+                let what = ["row count", "checksum"];
+                for (k, pair) in row.chunks(2).enumerate() {
+                    if pair[0] != pair[1] {
+                        let detail = format!(
+                            "{} of the source {} and of the target {}; nothing was dropped",
+                            what.get(k).unwrap_or(&"value"),
+                            pair[0],
+                            pair[1]
+                        );
+                        return Err(mismatch(backend, detail, true));
+                    }
+                }
+            }
             Role::BatchCopy | Role::BatchDelete => {
                 return Err(Failure::Fatal(ApplyError::Other {
                     step: step.id.clone(),

@@ -27,6 +27,7 @@ pub fn assess(
             .filter(|p| p.bound != PartBound::Orphan)
             .count(),
     );
+    super::ceiling::partition_ceiling(&mut c, policy);
     let catalog = Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine,

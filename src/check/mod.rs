@@ -11,7 +11,7 @@
 //! - **WARNING**: fewer future partitions than `premake` (creates pending), a gap to fill, a
 //!   missing catch-all, expired partitions not yet removed, rows in a range table's catch-all
 //!   (with whether they lie beyond the horizon), an interrupted detach, list or hash changes
-//!   pending.
+//!   pending; more partitions than `max_partitions_warn` (default 1,000; `ceiling.rs`).
 //! - **UNKNOWN**: the table (or the database) could not be read.
 //!
 //! The overall status is the worst of the tables', CRITICAL ranking above UNKNOWN so that a
@@ -23,6 +23,7 @@
 //! ([`prometheus`]).
 
 mod auto_lists;
+mod ceiling;
 mod judge;
 mod prometheus;
 mod report;
@@ -117,6 +118,9 @@ pub struct TableCheck {
     /// Partitions attached to the table (catch-all included, sub-partitions not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partitions: Option<usize>,
+    /// The policy's `max_partitions_warn`: more partitions than this is a WARNING.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_partitions_warn: Option<u32>,
     /// Range: the partition holding now (or max(key) for integer keys), with its bounds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_partition: Option<String>,
@@ -145,6 +149,7 @@ impl TableCheck {
             findings: vec![],
             strategy: None,
             partitions: None,
+            max_partitions_warn: None,
             current_partition: None,
             future_partitions: None,
             premake: None,

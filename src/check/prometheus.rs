@@ -48,7 +48,7 @@ fn labels(target: Option<&str>, table: Option<&str>) -> String {
 
 fn metrics(reports: &[(Option<&str>, &Report)]) -> String {
     type Get = fn(&TableCheck) -> Option<u64>;
-    let families: [(&str, &str, Get); 8] = [
+    let families: [(&str, &str, Get); 9] = [
         (
             "partctl_check_status",
             "partctl check status of the table: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
@@ -58,6 +58,11 @@ fn metrics(reports: &[(Option<&str>, &Report)]) -> String {
             "partctl_partitions",
             "Partitions attached to the table (catch-all included, sub-partitions not).",
             |t| t.partitions.map(|n| n as u64),
+        ),
+        (
+            "partctl_max_partitions_warn",
+            "The partition count above which check warns (max_partitions_warn).",
+            |t| t.max_partitions_warn.map(u64::from),
         ),
         (
             "partctl_future_partitions",

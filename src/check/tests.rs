@@ -317,3 +317,22 @@ fn prometheus_labels_are_escaped_and_families_declared_once() {
     )));
     assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
 }
+
+#[test]
+fn more_partitions_than_the_ceiling_is_a_warning() {
+    // 40 days with everything else in place: OK under the default ceiling, WARNING above 30.
+    let t = table(days("2026-10-15", 40));
+    let c = judge(&policy("range", DAILY), &t, "2026-11-21T12:00:00Z");
+    assert_eq!(c.status, Status::Ok, "{c:#?}");
+    assert_eq!(c.max_partitions_warn, Some(1000));
+    let p = policy("range", &format!("{DAILY}\nmax_partitions_warn = 30"));
+    let c = judge(&p, &t, "2026-11-21T12:00:00Z");
+    assert_eq!(c.status, Status::Warning, "{c:#?}");
+    assert_eq!(
+        c.findings[0].message,
+        "40 partitions, above max_partitions_warn = 30; set `coarsen` to merge old partitions, a `retain`, or a wider interval"
+    );
+    // Exactly at the ceiling is fine.
+    let p = policy("range", &format!("{DAILY}\nmax_partitions_warn = 40"));
+    assert_eq!(judge(&p, &t, "2026-11-21T12:00:00Z").status, Status::Ok);
+}

@@ -12,6 +12,7 @@
 //! - `simulate`: the catalog after a plan ran.
 
 pub mod auto_lists;
+mod coarsen;
 pub mod foreign_keys;
 mod hash;
 pub mod layout;
@@ -26,6 +27,7 @@ use crate::policy::{ListValue, Origin, Policy, Strategy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use coarsen::coarse_template;
 pub use layout::{Layout, LayoutError};
 pub use simulate::simulate;
 
@@ -108,6 +110,22 @@ pub enum ActionKind {
     /// Rows a stopped batched move left in the labelled table `partition` (not a partition)
     /// go back into the table, and the labelled table is dropped.
     ReturnRows { partition: QualifiedName },
+    /// `coarsen`: the contiguous range partitions `parts` are replaced by the one partition
+    /// `partition` covering `[from, to)`, their rows copied and checked (see `coarsen.rs`).
+    Coarsen {
+        partition: QualifiedName,
+        from: Bound,
+        to: Bound,
+        parts: Vec<CoarsePart>,
+    },
+}
+
+/// One partition a [`ActionKind::Coarsen`] merges.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoarsePart {
+    pub partition: QualifiedName,
+    pub from: Bound,
+    pub to: Bound,
 }
 
 /// One hash partition to replace by `new` (name, remainder) under modulus `modulus`.
@@ -143,6 +161,7 @@ impl ActionKind {
             ActionKind::GrowHash { .. } => "grow",
             ActionKind::ShrinkHash { .. } => "shrink",
             ActionKind::ReturnRows { .. } => "move_rows",
+            ActionKind::Coarsen { .. } => "coarsen",
         }
     }
 
@@ -187,7 +206,8 @@ impl ActionKind {
             | ActionKind::CreateHash { partition, .. }
             | ActionKind::GrowHash { partition, .. }
             | ActionKind::ShrinkHash { partition, .. }
-            | ActionKind::ReturnRows { partition } => partition,
+            | ActionKind::ReturnRows { partition }
+            | ActionKind::Coarsen { partition, .. } => partition,
         }
     }
 }
@@ -342,7 +362,12 @@ pub fn plan_table(
     check_fit(policy, table)?;
     let err = |reason: FitError| PlanError::new(table.name.to_string(), &reason);
     let mut actions = match policy.strategy {
-        Strategy::Range => range::plan_range(policy, table, now).map_err(err)?,
+        Strategy::Range => {
+            let mut actions = range::plan_range(policy, table, now).map_err(err)?;
+            let merges = coarsen::plan_coarsen(policy, table, now, &actions).map_err(err)?;
+            actions.extend(merges);
+            actions
+        }
         Strategy::List => list::plan_list(policy, table).map_err(err)?,
         Strategy::Hash => hash::plan_hash(policy, table).map_err(err)?,
     };
@@ -528,6 +553,8 @@ pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
 
 #[cfg(test)]
 mod auto_fk_tests;
+#[cfg(test)]
+mod coarsen_tests;
 #[cfg(test)]
 mod prop_nopanic;
 #[cfg(test)]

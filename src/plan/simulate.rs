@@ -22,6 +22,22 @@ pub fn simulate(table: &Table, actions: &[Action]) -> Table {
     for a in actions {
         match &a.kind {
             ActionKind::ReturnRows { .. } => {}
+            ActionKind::Coarsen {
+                partition,
+                from,
+                to,
+                parts,
+            } => {
+                t.partitions
+                    .retain(|p| !parts.iter().any(|f| f.partition == p.name));
+                t.partitions.push(new_partition(
+                    partition,
+                    PartBound::Range {
+                        from: *from,
+                        to: *to,
+                    },
+                ));
+            }
             ActionKind::Create {
                 partition,
                 from,

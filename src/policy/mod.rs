@@ -7,6 +7,7 @@
 //! `values.rs` parses durations, dates, cron schedules and `--now`.
 
 mod auto_lists;
+mod coarsen;
 mod list_hash;
 mod parse;
 mod range;
@@ -182,6 +183,11 @@ pub struct Policy {
     pub moves: MoveSettings,
     /// List tables: a partition per value seen often enough in the catch-all (`auto_lists`).
     pub auto_lists: Option<AutoLists>,
+    /// `coarsen`: levels by increasing `after`, each interval coarser than the one before
+    /// (range tables with time keys only; empty when not given).
+    pub coarsen: Vec<CoarsenLevel>,
+    /// `max_partitions_warn`: `check` warns when the table has more partitions (default 1,000).
+    pub max_partitions_warn: u32,
     /// Where the `[[table]]` starts.
     pub origin: Origin,
     /// Where its keys are written, for errors found later (at plan time) about one of them.
@@ -231,6 +237,19 @@ impl Schedule {
             .is_some_and(|t| t.with_timezone(&Utc) <= now)
     }
 }
+
+/// One level of `coarsen`: partitions of a period of `interval` whose period ended at least
+/// `after` before now are merged into one partition covering the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoarsenLevel {
+    pub after: Span,
+    pub interval: Span,
+}
+
+/// `max_partitions_warn` when none is given: the rule of thumb of fewer than 1,000 partitions.
+pub const DEFAULT_MAX_PARTITIONS_WARN: u32 = 1000;
+/// `coarsen`: at most 8 levels.
+pub const MAX_COARSEN_LEVELS: usize = 8;
 
 /// How rows leave a catch-all partition when a new partition takes them over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

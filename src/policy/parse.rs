@@ -30,6 +30,7 @@ pub(super) struct RawDefaults {
     pub(super) move_batch_rows: Option<Spanned<i64>>,
     pub(super) move_max_lock: Option<Spanned<String>>,
     pub(super) move_mode: Option<Spanned<String>>,
+    pub(super) max_partitions_warn: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +68,8 @@ pub(super) struct RawTable {
     pub(super) move_max_lock: Option<Spanned<String>>,
     pub(super) move_mode: Option<Spanned<String>>,
     pub(super) auto_lists: Option<Spanned<RawAutoLists>>,
+    pub(super) coarsen: Option<Spanned<Vec<Spanned<RawCoarsen>>>>,
+    pub(super) max_partitions_warn: Option<Spanned<i64>>,
     #[serde(default)]
     pub(super) verify: Vec<Spanned<RawVerify>>,
 }
@@ -78,6 +81,14 @@ pub(super) struct RawAutoLists {
     pub(super) min_rows: i64,
     pub(super) max_partitions: i64,
     pub(super) name: Option<String>,
+}
+
+/// One level of `coarsen = [{ after = "90 days", interval = "1 month" }, ...]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCoarsen {
+    pub(super) after: Spanned<String>,
+    pub(super) interval: Spanned<String>,
 }
 
 #[derive(Deserialize)]

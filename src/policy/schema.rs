@@ -14,7 +14,8 @@ use super::{
 use serde_json::{json, Value};
 
 /// The keys only range tables take (`validate` refuses them on list and hash tables).
-const RANGE_ONLY: [&str; 7] = [
+const RANGE_ONLY: [&str; 8] = [
+    "coarsen",
     "interval",
     "premake",
     "retain",
@@ -40,6 +41,10 @@ pub fn policy_schema() -> Value {
         "type": "integer", "minimum": MIN_MOVE_BATCH_ROWS, "maximum": MAX_MOVE_BATCH_ROWS,
         "default": DEFAULT_MOVE_BATCH_ROWS,
         "description": "Rows moved per transaction when draining a catch-all"
+    });
+    let max_partitions_warn = json!({
+        "type": "integer", "minimum": 1, "default": super::DEFAULT_MAX_PARTITIONS_WARN,
+        "description": "`partctl check` warns when the table has more partitions than this"
     });
     let move_max_lock = duration(
         "Statement timeout of each batch and of the final attach (10ms to 1h; default 5s)",
@@ -119,6 +124,29 @@ pub fn policy_schema() -> Value {
         "items": {"$ref": "#/definitions/table"}
     });
 
+    let auto_lists = json!({
+        "type": "object",
+        "description": "List tables with default_partition = true: a partition for each value with at least min_rows rows waiting in the catch-all, never more than max_partitions list partitions in all",
+        "additionalProperties": false,
+        "required": ["min_rows", "max_partitions"],
+        "properties": {
+            "min_rows": {"type": "integer", "minimum": 1},
+            "max_partitions": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_ENTRIES},
+            "name": {"type": "string", "maxLength": MAX_TEMPLATE_BYTES,
+                     "description": "tera: `table`, `value`; filter `slug` (default \"{{ table }}_{{ value | slug }}\")"}
+        }
+    });
+    let coarsen = json!({
+        "type": "array", "maxItems": super::MAX_COARSEN_LEVELS,
+        "description": "Range tables with time keys: once a period of `interval` ended `after` ago, its partitions are merged into one. Levels by increasing `after`, each interval a coarser aligned multiple of the one before (the first of the table's)",
+        "items": {
+            "type": "object", "additionalProperties": false, "required": ["after", "interval"],
+            "properties": {
+                "after": {"type": "string", "description": "\"N unit(s)\", e.g. \"90 days\""},
+                "interval": {"type": "string", "description": "the coarse interval, e.g. \"1 month\""}
+            }
+        }
+    });
     let table = json!({
         "type": "object",
         "additionalProperties": false,
@@ -153,18 +181,9 @@ pub fn policy_schema() -> Value {
             "move_batch_rows": move_batch_rows,
             "move_max_lock": move_max_lock,
             "move_mode": move_mode,
-            "auto_lists": {
-                "type": "object",
-                "description": "List tables with default_partition = true: a partition for each value with at least min_rows rows waiting in the catch-all, never more than max_partitions list partitions in all",
-                "additionalProperties": false,
-                "required": ["min_rows", "max_partitions"],
-                "properties": {
-                    "min_rows": {"type": "integer", "minimum": 1},
-                    "max_partitions": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_ENTRIES},
-                    "name": {"type": "string", "maxLength": MAX_TEMPLATE_BYTES,
-                             "description": "tera: `table`, `value`; filter `slug` (default \"{{ table }}_{{ value | slug }}\")"}
-                }
-            },
+            "auto_lists": auto_lists,
+            "coarsen": coarsen,
+            "max_partitions_warn": max_partitions_warn,
             "verify": {"type": "array", "items": {"$ref": "#/definitions/verify"}}
         },
         "allOf": [
@@ -207,7 +226,8 @@ pub fn policy_schema() -> Value {
                     "history_retain": history_retain,
                     "move_batch_rows": move_batch_rows,
                     "move_max_lock": move_max_lock,
-                    "move_mode": move_mode
+                    "move_mode": move_mode,
+                    "max_partitions_warn": max_partitions_warn
                 }
             },
             "subpartition": subpartition,

@@ -536,3 +536,86 @@ fn move_settings_have_defaults_bounds_and_modes() {
     let e = errors(&format!("{base}move_mode = 'async'\n"));
     assert!(e.contains("move_mode: `async`"), "{e}");
 }
+
+const COARSEN_BASE: &str = "[[table]]\nname = 'e'\npartition_by = 'range'\ncolumn = 'd'\ninterval = '1 day'\nretain = '3 years'\n";
+
+#[test]
+fn coarsen_levels_parse_in_order() {
+    let p = &parse(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '90 days', interval = '1 month' }}, {{ after = '1 year', interval = '1 year' }}]\n"
+    ))
+    .unwrap()[0];
+    assert_eq!(
+        p.coarsen,
+        vec![
+            CoarsenLevel {
+                after: Span::parse_time("90 days").unwrap(),
+                interval: Span::parse_time("1 month").unwrap()
+            },
+            CoarsenLevel {
+                after: Span::parse_time("1 year").unwrap(),
+                interval: Span::parse_time("1 year").unwrap()
+            },
+        ]
+    );
+    assert_eq!(p.max_partitions_warn, DEFAULT_MAX_PARTITIONS_WARN);
+}
+
+#[test]
+fn coarsen_errors_name_the_level_key() {
+    // `after` not growing: line 7, at the second level's `after`.
+    let e = errors(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '1 year', interval = '1 month' }}, {{ after = '90 days', interval = '1 year' }}]\n"
+    ));
+    assert!(
+        e.contains("p.toml:7:66: coarsen: after: \"90 days\" must be longer"),
+        "{e}"
+    );
+    // An interval that does not align with the table's.
+    let e = errors(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '90 days', interval = '1 week' }}, {{ after = '1 year', interval = '1 month' }}]\n"
+    ));
+    assert!(
+        e.contains("coarsen: interval: \"1 month\" is not a whole multiple of \"1 week\""),
+        "{e}"
+    );
+    let e = errors(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '90 days', interval = '1 day' }}]\n"
+    ));
+    assert!(e.contains("\"1 day\" is not coarser than \"1 day\""), "{e}");
+    let e = errors(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '4 years', interval = '1 month' }}]\n"
+    ));
+    assert!(e.contains("is not shorter than retain"), "{e}");
+    let e = errors(&format!(
+        "{COARSEN_BASE}coarsen = [{{ after = '9 days', interval = '1 month', every = 2 }}]\n"
+    ));
+    assert!(e.contains("unknown field `every`"), "{e}");
+    let e = errors(
+        "[[table]]\nname = 'e'\npartition_by = 'range'\ncolumn = 'd'\ninterval = 100\ncoarsen = [{ after = '9 days', interval = '1 month' }]\n",
+    );
+    assert!(
+        e.contains("p.toml:6:11: coarsen: only tables with a time interval"),
+        "{e}"
+    );
+    let e = errors(
+        "[[table]]\nname = 'e'\npartition_by = 'hash'\ncolumn = 'd'\nmodulus = 4\ncoarsen = []\n",
+    );
+    assert!(e.contains("coarsen: only range tables"), "{e}");
+}
+
+#[test]
+fn max_partitions_warn_from_defaults_or_table() {
+    let p = &parse(&format!(
+        "[defaults]\nmax_partitions_warn = 500\n{COARSEN_BASE}"
+    ))
+    .unwrap()[0];
+    assert_eq!(p.max_partitions_warn, 500);
+    let p = &parse(&format!("{COARSEN_BASE}max_partitions_warn = 2000\n")).unwrap()[0];
+    assert_eq!(p.max_partitions_warn, 2000);
+    let e = errors(&format!("{COARSEN_BASE}max_partitions_warn = 0\n"));
+    assert!(
+        e.contains("p.toml:7:23: max_partitions_warn: must be"),
+        "{e}"
+    );
+}

@@ -110,6 +110,8 @@ impl Ctx<'_> {
         let retries = self.retries(&t, defaults);
         let history_retain = self.history_retain(&t, defaults);
         let moves = self.moves(&t, defaults);
+        let coarsen = self.coarsen(&t, strategy, interval);
+        let max_partitions_warn = self.max_partitions_warn(&t, defaults);
 
         if self.errors.len() > before {
             return None;
@@ -151,6 +153,8 @@ impl Ctx<'_> {
             history_retain,
             moves,
             auto_lists,
+            coarsen,
+            max_partitions_warn,
             key_origins,
             origin,
         })

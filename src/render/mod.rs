@@ -12,6 +12,8 @@ macro_rules! templates {
     };
 }
 
+#[cfg(test)]
+mod coarsen_tests;
 mod estimate;
 pub mod mysql;
 mod plan_doc;
@@ -74,6 +76,10 @@ pub enum Role {
     BatchCopy,
     /// Deletes the batch at its source; must affect exactly the rows the copy inserted.
     BatchDelete,
+    /// Returns one row of pairs (source, target, source, target, ...): row counts and
+    /// checksums that must be equal (coarsening compares the merged partitions with the new
+    /// one before dropping them).
+    Compare,
 }
 
 impl Role {
@@ -94,6 +100,7 @@ impl Role {
             Role::BatchCut => "batch_cut",
             Role::BatchCopy => "batch_copy",
             Role::BatchDelete => "batch_delete",
+            Role::Compare => "compare",
         }
     }
 
@@ -113,6 +120,7 @@ impl Role {
             Role::BatchCut,
             Role::BatchCopy,
             Role::BatchDelete,
+            Role::Compare,
         ]
         .into_iter()
         .find(|r| r.as_str() == marker)

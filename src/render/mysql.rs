@@ -177,6 +177,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "resize_hash.sql.tera",
     "show_create.sql.tera",
     "waiting_values.sql.tera",
+    "coarsen.sql.tera",
 ];
 
 const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
@@ -571,6 +572,37 @@ impl Dialect for MySql {
                 (
                     "expire.sql.tera",
                     format!("brief exclusive metadata lock on {parent} ({how})"),
+                )
+            }
+            ActionKind::Coarsen {
+                partition,
+                to,
+                parts,
+                ..
+            } => {
+                let kind = table
+                    .key
+                    .kind
+                    .ok_or_else(|| fail("unknown key type".into()))?;
+                let Bound::At(c) = to else {
+                    return Err(fail("coarsening needs a bounded partition".into()));
+                };
+                let (v, numeric) = expr.encode(kind, *c).map_err(|e| fail(e.0))?;
+                if numeric {
+                    let n: i64 = v.parse().map_err(|_| fail(format!("bad bound {v}")))?;
+                    ctx.insert("to", &Value::from(n));
+                } else {
+                    ctx.insert("to", &Value::String(v));
+                }
+                ctx.insert("partition", &partition.name);
+                let names: Vec<&str> = parts.iter().map(|p| p.partition.name.as_str()).collect();
+                ctx.insert("parts", &names);
+                (
+                    "coarsen.sql.tera",
+                    format!(
+                        "metadata lock on {parent} while REORGANIZE PARTITION copies the {} partitions merged (writes to the table wait; see the README's measurement)",
+                        parts.len()
+                    ),
                 )
             }
             ActionKind::Finalize { .. } | ActionKind::Cleanup { .. } => {

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "grow_hash.sql.tera",
     "waiting_values.sql.tera",
     "referencing_rows.sql.tera",
+    "coarsen.sql.tera",
 ];
 
 /// The key kind of a PostgreSQL type as `format_type` names it.
@@ -44,6 +45,12 @@ pub fn key_kind(sql_type: &str) -> Option<KeyKind> {
         t if t.starts_with("timestamp(") => Some(KeyKind::Timestamptz),
         _ => None,
     }
+}
+
+/// The label a coarse partition carries while it is filled, before it replaces the partitions
+/// it merges (not the `moving rows` label: its rows are copies, never to be returned).
+pub fn coarsen_marker(table: &QualifiedName) -> String {
+    format!("partctl: coarsening for {table}")
 }
 
 /// The label a partition carries while it is detached for dropping or archiving.
@@ -275,6 +282,46 @@ impl Dialect for Postgres {
                     "return_rows.sql.tera",
                     format!("ROW EXCLUSIVE on {parent} (rows inserted through it) and ACCESS EXCLUSIVE on {partition} (dropped)"),
                 )
+            }
+            ActionKind::Coarsen {
+                partition,
+                from,
+                to,
+                parts,
+            } => {
+                ctx.insert("partition", &NameCtx::from(partition));
+                ctx.insert("check_name", &check_name(&partition.name));
+                ctx.insert("marker", &coarsen_marker(parent));
+                ctx.insert("max_lock", &millis(policy.moves.max_lock));
+                let (Some(f), Some(t)) = (literal(*from), literal(*to)) else {
+                    return Err(RenderError {
+                        what: step_id(action),
+                        message: "coarsening needs bounded partitions".into(),
+                    });
+                };
+                ctx.insert("from", &f);
+                ctx.insert("to", &t);
+                let mut fine = Vec::new();
+                for p in parts {
+                    let (Some(f), Some(t)) = (literal(p.from), literal(p.to)) else {
+                        return Err(RenderError {
+                            what: step_id(action),
+                            message: format!("partition {} is not bounded", p.partition),
+                        });
+                    };
+                    fine.push(serde_json::json!({
+                        "partition": NameCtx::from(&p.partition), "from": f, "to": t
+                    }));
+                }
+                ctx.insert("parts", &fine);
+                let names: Vec<String> = parts.iter().map(|p| p.partition.to_string()).collect();
+                let lock = format!(
+                    "copy: ACCESS SHARE on the {n} partitions merged (reads and writes go on), one partition per transaction into the standalone {partition}; then one transaction (statement timeout {max}): SHARE on {names} (writes to them wait), counts and checksums compared, then ACCESS EXCLUSIVE on {parent} for the DETACH, DROP and ATTACH (everything on the table waits, briefly)",
+                    n = parts.len(),
+                    max = millis(policy.moves.max_lock),
+                    names = names.join(", "),
+                );
+                ("coarsen.sql.tera", lock)
             }
             ActionKind::Cleanup { partition, then } => {
                 expire_ctx(&mut ctx, parent, partition, Some(then));
