@@ -455,9 +455,13 @@ impl Batches {
         self.size = self.sizing.next(&mut self.sized, this);
     }
 
-    /// The batch ran past its statement timeout: the next try is half as large.
+    /// The batch ran past its statement timeout: the next try is half as large, and no later
+    /// batch grows past that again (the time rule would otherwise double back into the
+    /// timeout: measured at 2,000,000 rows under load, 50,000-row batches timing out every
+    /// other second).
     fn timed_out(&mut self) {
         self.size = (self.size / 2).max(1);
+        self.sizing.max_rows = self.sizing.max_rows.min(self.size);
     }
 
     fn line(&mut self, done: bool) -> bool {
@@ -1539,5 +1543,32 @@ impl Conv<'_> {
             notes,
             estimate,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_out_batch_halves_and_caps_the_batches_after_it() {
+        let policy = crate::policy::parse_sources(&[(
+            std::path::PathBuf::from("t.toml"),
+            "[[table]]\nname = \"public.ev\"\npartition_by = \"hash\"\ncolumn = \"id\"\nmodulus = 4\nmove_batch_rows = 50000\n".into(),
+        )])
+        .unwrap()
+        .remove(0);
+        let mut b = Batches::new(&policy, None);
+        b.size = 50_000;
+        b.timed_out();
+        assert_eq!(b.size, 25_000);
+        // Fast batches double, but never past the size that timed out, halved.
+        for _ in 0..5 {
+            b.done(b.size, Duration::from_millis(1));
+        }
+        assert_eq!(b.size, 25_000);
+        b.size = 1;
+        b.timed_out();
+        assert_eq!(b.size, 1);
     }
 }
