@@ -10,13 +10,20 @@
 # `ev` (partitioned), `ev_unpartitioned` (the original, kept in sync) and the control table, and
 # whether the plan is empty afterwards.
 #
-# Usage: bash bench/convert_load.sh            (ROWS=2000000 BATCH=50000 SECS=120)
+# To locate slow transactions the server logs lock waits over 100 ms (log_lock_waits,
+# deadlock_timeout = 100ms), statements over 200 ms, DDL, checkpoints and autovacuum; partctl's
+# stderr lines are stamped with the time; the script prints the SLOW slowest transactions with
+# their start time, next to what partctl and the server logged then. KEEP=1 keeps the work
+# directory (server.log, pgbench logs, convert.err) and prints its path.
+#
+# Usage: bash bench/convert_load.sh            (ROWS=2000000 BATCH=50000 SECS=120 SLOW=5)
 #        PARTCTL=target/debug/partctl ROWS=200000 SECS=40 bash bench/convert_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-2000000}
 BATCH=${BATCH:-50000}
 SECS=${SECS:-120}
+SLOW=${SLOW:-5}
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
 [ -x "$PGBIN/initdb" ] || PGBIN=$(pg_config --bindir)
@@ -35,12 +42,15 @@ fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 stop() {
     "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" stop -m fast >/dev/null 2>&1 || true
-    rm -rf "$WORK"
+    if [ -n "${KEEP:-}" ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap stop EXIT
 "${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
 "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50" start >/dev/null
+    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 \
+          -c log_lock_waits=on -c deadlock_timeout=100ms -c log_min_duration_statement=200 \
+          -c log_statement=ddl -c log_checkpoints=on -c log_autovacuum_min_duration=0 \
+          -c log_line_prefix=%m_[%p]_%a_" start >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 PSQL=("$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -At "$DATABASE_URL")
 
@@ -93,8 +103,10 @@ PGB=$!
 sleep 3
 echo "== partctl convert (move_batch_rows = $BATCH)"
 T0=$(date +%s.%N)
-"$PARTCTL" --policies "$WORK/policy.toml" --table public.ev convert 2> "$WORK/convert.err" > "$WORK/convert.out" || {
-    echo "convert failed:"; cat "$WORK/convert.err"; }
+STAMP=(python3 -u -c 'import sys, time
+for l in sys.stdin: print("%.3f %s" % (time.time(), l), end="", flush=True)')
+{ "$PARTCTL" --policies "$WORK/policy.toml" --table public.ev convert 2>&1 > "$WORK/convert.out" \
+    | "${STAMP[@]}" > "$WORK/convert.err"; } || { echo "convert failed:"; cat "$WORK/convert.err"; }
 T1=$(date +%s.%N)
 wait $PGB || true
 
@@ -104,7 +116,22 @@ echo "convert seconds:      $(python3 -c "print(round($T1 - $T0, 2))")"
 grep -E "number of (transactions actually processed|failed transactions)|latency average|aborted" "$WORK/pgbench.out" || true
 # pgbench --log: client_id transaction_no time(us) script_no time_epoch time_us
 echo "largest latency (ms): $(cat "$WORK"/pgb.* | awk 'BEGIN{m=0} {if ($3>m) m=$3} END{printf "%.1f", m/1000}')"
-C=$(SUM ev_control); P=$(SUM ev); U=$(SUM ev_unpartitioned)
+echo "convert ran from $(date -u -d @"$T0" +%T.%3N) to $(date -u -d @"$T1" +%T.%3N) UTC"
+echo "the $SLOW slowest transactions (script 0 insert, 1 update, 2 delete), start .. end UTC:"
+cat "$WORK"/pgb.* | sort -k3,3nr > "$WORK/slowest"
+head -n "$SLOW" "$WORK/slowest" | while read -r _ _ us script sec usec; do
+    end=$(python3 -c "print($sec + $usec / 1e6)")
+    start=$(python3 -c "print($end - $us / 1e6)")
+    echo "  $(printf '%8.1f' "$(python3 -c "print($us / 1000)")") ms script $script  $(date -u -d @"$start" +%T.%3N) .. $(date -u -d @"$end" +%T.%3N)"
+done
+echo "partctl lines (UTC):"
+while read -r t rest; do echo "  $(date -u -d @"$t" +%T.%3N) ${rest:0:160}"; done < "$WORK/convert.err" > "$WORK/lines"
+head -n 60 "$WORK/lines"
+echo "server log (lock waits, slow statements, DDL, checkpoints, autovacuum):"
+grep -E "still waiting|acquired|duration:|statement:|checkpoint|automatic (vacuum|analyze)|deadlock|ERROR" \
+    "$WORK/server.log" | grep -v "_psql_" | cut -c1-220 > "$WORK/events" || true
+head -n 80 "$WORK/events"
+C=$(SUM ev_control); P=$(SUM ev); U=$(SUM ev_unpartitioned 2>/dev/null || echo "no such table")
 echo "control:          $C"
 echo "ev (partitioned): $P"
 echo "ev_unpartitioned: $U"

@@ -519,6 +519,9 @@ fn dry_run_prints_every_phase_and_the_estimate_and_changes_nothing() {
         "ALTER TABLE \"public\".\"events\" RENAME TO \"events_unpartitioned\"",
         "ALTER SEQUENCE \"public\".\"events_id_seq\" OWNED BY \"public\".\"events\".\"id\"",
         "CREATE TRIGGER \"partctl_convert_reverse\"",
+        // The test server runs here: its data directory's free space is known.
+        "-- note: disk: the copy needs about",
+        " is free at ",
     ] {
         assert!(r.stdout.contains(want), "missing {want:?} in\n{}", r.stdout);
     }
@@ -556,4 +559,221 @@ modulus = 4
     );
     assert_eq!(sum(&db, "public.events"), sum(&db, "public.control"));
     expect_code(&partctl(&db, &policy, &["plan"]), 0, "plan after convert");
+}
+
+/// The copy's and verify's batches hold the rows asked for in key order: with a bigint key the
+/// cut used to be found in the keys' text order (`ORDER BY "id"` named the `id::text` output
+/// column), so that a batch meant for 500 rows spanned keys 10009 .. 1000454.
+#[test]
+fn batches_follow_the_keys_order_not_their_text() {
+    let db = pg();
+    events(&db, 20_000);
+    let policy = write_policy("convert-order", POLICY);
+    let r = partctl(&db, &policy, &["--table", "public.events", "convert"]);
+    expect_code(&r, 0, "convert");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("verify:"))
+        .unwrap_or_else(|| panic!("no verify line in\n{}", r.stdout));
+    let batches: u64 = line
+        .split(" in ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no batch count in {line:?}"));
+    // move_batch_rows = 500: 20,000 rows take at least 40 batches (the time rule only shrinks).
+    assert!(
+        batches >= 40,
+        "{batches} verify batches for 20,000 rows: {line}"
+    );
+    assert_eq!(sum(&db, "public.events"), sum(&db, "public.control"));
+}
+
+/// `plan` on a plain table: a pending `convert` step, exit 2, no error; on a conversion that
+/// stopped half-way: its phase; `check` warns on it (WARNING, not the plain table's CRITICAL),
+/// then on the cut-over conversion not finished, and no more after `--finish`.
+#[test]
+fn plan_and_check_show_a_pending_or_stopped_conversion() {
+    let db = pg();
+    events(&db, 20_000);
+    let policy = write_policy("convert-plan", POLICY);
+    let plan = partctl(&db, &policy, &["plan"]);
+    expect_code(&plan, 2, "plan on a plain table: a conversion pending");
+    assert!(
+        plan.stdout.contains("the table is plain")
+            && plan
+                .stdout
+                .contains("partctl --table public.events convert"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stderr.contains("not partitioned"), "{}", plan.stderr);
+    let json = partctl(&db, &policy, &["--format", "json", "plan"]);
+    expect_code(&json, 2, "plan --format json");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["steps"][0]["action"], "convert", "{doc}");
+    assert_eq!(doc["steps"][0]["id"], "public.events/convert", "{doc}");
+    assert_eq!(doc["steps"][0]["partition"], "public.events_partctl_new");
+    assert!(doc.get("errors").is_none(), "{doc}");
+    // Without a conversion, the plain table is what `check` calls a policy error.
+    let check = partctl(&db, &policy, &["check"]);
+    expect_code(&check, 2, "check on a plain table");
+
+    kill_during_copy(&db, &policy);
+    let plan = partctl(&db, &policy, &["--format", "json", "plan"]);
+    expect_code(&plan, 2, "plan during a conversion");
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let reason = doc["steps"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("a conversion stands at phase prepared") && reason.contains("resumes"),
+        "{reason}"
+    );
+    let check = partctl(&db, &policy, &["check"]);
+    expect_code(&check, 1, "check on a conversion left half-way: WARNING");
+    assert!(
+        check
+            .stdout
+            .contains("conversion left half-way: phase prepared, last progress"),
+        "{}",
+        check.stdout
+    );
+    let json = partctl(&db, &policy, &["--format", "json", "check"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["tables"][0]["status"], "WARNING", "{doc}");
+
+    expect_code(
+        &partctl(&db, &policy, &["--table", "public.events", "convert"]),
+        0,
+        "convert resumes",
+    );
+    expect_code(&partctl(&db, &policy, &["plan"]), 0, "plan after cutover");
+    let check = partctl(&db, &policy, &["check"]);
+    assert!(
+        check.stdout.contains("conversion not finished: cut over"),
+        "{}",
+        check.stdout
+    );
+    expect_code(&check, 1, "check before --finish: WARNING");
+    expect_code(
+        &partctl(
+            &db,
+            &policy,
+            &["--table", "public.events", "convert", "--finish"],
+        ),
+        0,
+        "finish",
+    );
+    let check = partctl(&db, &policy, &["check"]);
+    assert!(!check.stdout.contains("conversion"), "{}", check.stdout);
+}
+
+/// `check` warns on the holding table a stopped batched move left behind (PostgreSQL: a table
+/// labelled `partctl: moving rows for <table>`, not attached).
+#[test]
+fn check_warns_on_a_holding_table_left_behind() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.ev (id bigint NOT NULL, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+         CREATE TABLE public.ev_default PARTITION OF public.ev DEFAULT;
+         CREATE TABLE public.ev_p20261130 (LIKE public.ev);
+         COMMENT ON TABLE public.ev_p20261130 IS 'partctl: moving rows for public.ev';",
+    );
+    let policy = write_policy(
+        "convert-holding",
+        r#"
+[[table]]
+name = "public.ev"
+partition_by = "range"
+column = "ts"
+interval = "1 day"
+premake = 2
+default_partition = true
+"#,
+    );
+    let check = partctl(&db, &policy, &["check"]);
+    assert!(
+        check
+            .stdout
+            .contains("a stopped move left its holding table public.ev_p20261130 behind"),
+        "{}",
+        check.stdout
+    );
+    assert_ne!(check.code, 0, "{}", check.stdout);
+}
+
+/// `convert --replica URL --max-lag 1s` against a real streaming replica whose replay is
+/// paused: the copy waits (nothing copied, "waiting for the replica" said) until replay
+/// resumes, then converts.
+#[test]
+fn the_copy_waits_while_the_replica_lags() {
+    let (db, replica_url) = common::pg_with_replica();
+    events(&db, 5_000);
+    let replica = || {
+        postgres::Client::connect(&replica_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect {replica_url}: {e}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let caught_up = replica()
+            .query_one("SELECT to_regclass('public.control') IS NOT NULL", &[])
+            .map(|r| r.get::<_, bool>(0))
+            .unwrap_or(false);
+        if caught_up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up in 30 s"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    replica()
+        .batch_execute("SELECT pg_wal_replay_pause()")
+        .unwrap();
+    // WAL the replica receives and does not replay: its lag grows past 1 s.
+    db.exec("CREATE TABLE public.filler AS SELECT g FROM generate_series(1, 1000) g");
+    sleep(Duration::from_millis(1500));
+    let policy = write_policy("convert-replica", POLICY);
+    let child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args([
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+        ])
+        .args(["--now", NOW, "--table", "public.events", "convert"])
+        .args(["--replica", &replica_url, "--max-lag", "1s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn partctl");
+    let started = Instant::now();
+    // Prepare runs; the copy waits for the replica.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.query_strings("SELECT to_regclass('partctl.convert_state') IS NOT NULL")[0][0]
+        .as_deref()
+        != Some("t")
+    {
+        assert!(Instant::now() < deadline, "no prepare in 30 s");
+        sleep(Duration::from_millis(50));
+    }
+    sleep(Duration::from_secs(3));
+    assert_eq!(rows_copied(&db), 0, "the copy ran while the replica lagged");
+    replica()
+        .batch_execute("SELECT pg_wal_replay_resume()")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("copy: waiting for the replica: lag")
+            && stderr.contains("> --max-lag 1.0 s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(relkind(&db, "public.events").as_deref(), Some("p"));
+    assert_eq!(sum(&db, "public.events"), sum(&db, "public.control"));
 }

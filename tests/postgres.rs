@@ -1633,6 +1633,12 @@ interval = "1 day"
     expect_code(&r, 1, "plan on an unpartitioned table");
     assert!(r.stderr.contains("public.plain"), "{}", r.stderr);
     assert!(r.stderr.contains("not partitioned"), "{}", r.stderr);
+    // No primary key: not a pending conversion either, and the error says why.
+    assert!(
+        r.stderr.contains("`convert` would refuse it"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! these: another `Backend` wrapping the plain one, overriding what the distributed engine does
 //! differently.
 
+pub mod disk;
 pub mod history;
 pub mod mysql;
 pub mod postgres;
@@ -27,6 +28,7 @@ use crate::policy::{Policy, Strategy};
 use crate::render::{Dialect, Templates};
 use std::time::Duration;
 
+pub use disk::FreeSpace;
 pub use history::Record;
 pub use url::{DbUrl, UrlError};
 
@@ -47,6 +49,9 @@ pub enum StmtErrorKind {
     Deadlock,
     /// A serialization failure: the same statement may succeed when tried again.
     Serialization,
+    /// The statement ran past its statement timeout and was cancelled (not retried as such:
+    /// the same statement would take as long again; `convert`'s copy halves its batch).
+    StatementTimeout,
     Other,
 }
 
@@ -128,6 +133,25 @@ pub trait Backend {
     /// The schema (PostgreSQL) or database (MySQL) a policy's unqualified table name means on
     /// this connection, when it has one.
     fn default_schema(&self) -> Option<&str>;
+
+    /// `convert`: free disk space where the server keeps its data, when this machine can tell
+    /// (see [`disk`]); by default it cannot.
+    fn free_space(&mut self) -> FreeSpace {
+        FreeSpace::Unknown(format!(
+            "{} does not tell its free disk space",
+            self.capabilities().product
+        ))
+    }
+
+    /// `convert --replica`: on a replica, how far its replay is behind its primary; `None`
+    /// when it is not a replica. Idle is not lag: a replica that has replayed everything it
+    /// received is 0 behind, however old the last transaction.
+    fn replica_lag(&mut self) -> Result<Option<Duration>, StmtError> {
+        Err(StmtError::other(format!(
+            "reading replication lag is not available on {} yet",
+            self.capabilities().product
+        )))
+    }
 
     /// `init`: every partitioned table of the database (PostgreSQL: outside the system
     /// schemas; MySQL/MariaDB: the connection's database).

@@ -1,7 +1,7 @@
 //! The pure judgement of one table: the plan at `now` and where the table stands against its
 //! policy (premake, gaps, catch-all, expiry, interrupted detaches), as findings with a status.
 
-use super::{CatchAll, Status, TableCheck};
+use super::{CatchAll, Phase, State, Status, TableCheck};
 use crate::catalog::{Catalog, Engine, PartBound, Table, CATALOG_FORMAT_VERSION};
 use crate::key::{Bound, KeyKind};
 use crate::output::plural;
@@ -80,6 +80,15 @@ pub fn assess(
                 );
             }
         }
+    }
+    for name in table.stats.in_transit.iter().chain(&table.stats.holding) {
+        c.add(
+            Status::Warning,
+            format!(
+                "a stopped move left its holding table {} behind (its rows belong to this table); `partctl apply` finishes or returns them",
+                crate::names::QualifiedName::new(table.name.schema.clone(), name.clone())
+            ),
+        );
     }
     if interrupted > 0 {
         c.add(
@@ -271,4 +280,46 @@ fn summarize_actions(actions: &[Action]) -> String {
         .map(|(v, n)| format!("{v} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A conversion recorded for the table and not finished: WARNING with its phase and age. Before
+/// cutover the table is still plain, which without a conversion is a policy error; with one it
+/// is this warning instead.
+pub fn conversion(c: &mut TableCheck, state: &State, now: DateTime<Utc>) {
+    if state.phase == Phase::Finished {
+        return;
+    }
+    let age = DateTime::parse_from_rfc3339(&state.updated_at)
+        .map(|t| age_text((now - t.with_timezone(&Utc)).num_seconds()))
+        .unwrap_or_else(|_| "an unknown time".into());
+    let run = format!("`partctl --table {} convert", state.table);
+    let message = if state.phase < Phase::CutOver {
+        // The plain table's "not partitioned" is what the conversion is about.
+        c.findings
+            .retain(|f| !(f.status == Status::Critical && f.message.starts_with("policy error:")));
+        c.status = c.findings.iter().fold(Status::Ok, |s, f| s.worst(f.status));
+        format!(
+            "conversion left half-way: phase {}, last progress {age} ago (started {}; {} rows copied); {run}` resumes it, {run} --rollback` abandons it",
+            state.phase.as_str(),
+            state.started_at,
+            state.rows_copied
+        )
+    } else {
+        format!(
+            "conversion not finished: cut over {age} ago; {}.{} is still kept in sync by a trigger (every write is made twice) until {run} --finish`",
+            state.original_schema, state.unpartitioned_name
+        )
+    };
+    c.add(Status::Warning, message);
+}
+
+/// An age for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
+fn age_text(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        s if s < 120 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} d {} h", s / 86400, s % 86400 / 3600),
+    }
 }

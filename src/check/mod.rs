@@ -11,7 +11,10 @@
 //! - **WARNING**: fewer future partitions than `premake` (creates pending), a gap to fill, a
 //!   missing catch-all, expired partitions not yet removed, rows in a range table's catch-all
 //!   (with whether they lie beyond the horizon), an interrupted detach, list or hash changes
-//!   pending; more partitions than `max_partitions_warn` (default 1,000; `ceiling.rs`).
+//!   pending; more partitions than `max_partitions_warn` (default 1,000; `ceiling.rs`); a
+//!   conversion left half-way (`convert` stopped before `--finish`: its phase and age; a
+//!   plain table a conversion stands in is this WARNING, not a policy error), a holding
+//!   table a stopped move left behind.
 //! - **UNKNOWN**: the table (or the database) could not be read.
 //!
 //! The overall status is the worst of the tables', CRITICAL ranking above UNKNOWN so that a
@@ -32,6 +35,7 @@ mod tests;
 
 use crate::backend::{self, Backend};
 use crate::catalog::{self, Catalog, Engine, ServerMeta, TableRead};
+use crate::convert::{Phase, State};
 use crate::output;
 use crate::policy::Policy;
 use chrono::{DateTime, Utc};
@@ -229,13 +233,28 @@ impl Report {
 /// at once fails.
 pub fn check(backend: &mut dyn Backend, policies: &[&Policy], now: DateTime<Utc>) -> Report {
     let (meta, reads) = backend::read_tables(backend, policies);
-    assess_all(policies, &reads, meta, now)
+    // A conversion's state that cannot be read leaves the tables' own verdicts as they are.
+    let states =
+        crate::convert::recorded(backend, policies).unwrap_or_else(|_| vec![None; policies.len()]);
+    assess_with_conversions(policies, &reads, &states, meta, now)
 }
 
 /// Judge every table (pure).
 pub fn assess_all(
     policies: &[&Policy],
     reads: &[TableRead],
+    meta: ServerMeta,
+    now: DateTime<Utc>,
+) -> Report {
+    assess_with_conversions(policies, reads, &[], meta, now)
+}
+
+/// Judge every table (pure), with the conversion recorded for each policy's table, if any
+/// (`states` follows `policies`; missing entries mean none).
+pub fn assess_with_conversions(
+    policies: &[&Policy],
+    reads: &[TableRead],
+    states: &[Option<State>],
     meta: ServerMeta,
     now: DateTime<Utc>,
 ) -> Report {
@@ -259,6 +278,13 @@ pub fn assess_all(
                 c.add(Status::Unknown, format!("cannot read the table: {m}"));
                 c
             }
+        })
+        .zip(states.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(mut c, state)| {
+            if let Some(Some(s)) = state {
+                judge::conversion(&mut c, s, now);
+            }
+            c
         })
         .collect();
     let mut checks: Vec<TableCheck> = checks;

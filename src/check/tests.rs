@@ -336,3 +336,66 @@ fn more_partitions_than_the_ceiling_is_a_warning() {
     let p = policy("range", &format!("{DAILY}\nmax_partitions_warn = 40"));
     assert_eq!(judge(&p, &t, "2026-11-21T12:00:00Z").status, Status::Ok);
 }
+
+fn conversion_state(phase: crate::convert::Phase) -> crate::convert::State {
+    crate::convert::State {
+        table: "public.events".into(),
+        phase,
+        original_schema: "public".into(),
+        original_name: "events".into(),
+        staging_name: "events_partctl_new".into(),
+        unpartitioned_name: "events_unpartitioned".into(),
+        last_key: None,
+        rows_copied: 1200,
+        rows_estimated: Some(5000),
+        started_at: "2026-03-10T09:00:00Z".into(),
+        updated_at: "2026-03-10T09:30:00Z".into(),
+    }
+}
+
+/// A conversion stopped before cutover turns the plain table's policy error into a WARNING
+/// with its phase and age; a cut-over one not finished is a WARNING too; a finished one nothing.
+#[test]
+fn a_conversion_left_half_way_is_a_warning_with_its_phase_and_age() {
+    use crate::convert::Phase;
+    let now = now("2026-03-10T12:00:00Z");
+    let refused = TableRead::Refused(
+        "the table is not partitioned (create it with PARTITION BY, or convert it online)".into(),
+    );
+    let policy = policy("range", "interval = \"1 day\"\npremake = 2");
+    let meta = Some((Engine::Postgres, "15.4".to_string()));
+    let plain = assess_all(
+        &[&policy],
+        std::slice::from_ref(&refused),
+        meta.clone(),
+        now,
+    );
+    assert_eq!(plain.status, Status::Critical);
+    let r = assess_with_conversions(
+        &[&policy],
+        std::slice::from_ref(&refused),
+        &[Some(conversion_state(Phase::Copied))],
+        meta.clone(),
+        now,
+    );
+    assert_eq!(r.status, Status::Warning, "{r:?}");
+    assert_eq!(r.tables[0].findings.len(), 1);
+    assert_eq!(
+        r.tables[0].findings[0].message,
+        "conversion left half-way: phase copied, last progress 2 h 30 min ago (started 2026-03-10T09:00:00Z; 1200 rows copied); `partctl --table public.events convert` resumes it, `partctl --table public.events convert --rollback` abandons it"
+    );
+    let mut c = TableCheck::new("public.events".into());
+    judge::conversion(&mut c, &conversion_state(Phase::CutOver), now);
+    assert_eq!(c.status, Status::Warning);
+    assert!(
+        c.findings[0]
+            .message
+            .starts_with("conversion not finished: cut over 2 h 30 min ago; public.events_unpartitioned is still kept in sync"),
+        "{:?}",
+        c.findings
+    );
+    let mut c = TableCheck::new("public.events".into());
+    judge::conversion(&mut c, &conversion_state(Phase::Finished), now);
+    assert_eq!(c.status, Status::Ok);
+    assert!(c.findings.is_empty());
+}

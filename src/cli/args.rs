@@ -139,6 +139,15 @@ pub enum Command {
         /// Copy at most this many rows per second.
         #[arg(long, value_name = "ROWS_PER_SEC", value_parser = clap::value_parser!(u64).range(1..))]
         max_rate: Option<u64>,
+        /// A replica of the database: before each copy batch (at most once a second) its
+        /// replication lag is read, and the copy waits while it is over --max-lag
+        /// (PostgreSQL: the age of the last transaction replayed, 0 when all received WAL is
+        /// replayed). A password in the URL is never printed.
+        #[arg(long, value_name = "URL")]
+        replica: Option<String>,
+        /// With --replica: the lag the copy lets the replica reach ("5s", "500ms", "1min").
+        #[arg(long, value_name = "DURATION", requires = "replica", value_parser = parse_lag)]
+        max_lag: Option<std::time::Duration>,
     },
     /// Write a policy for each partitioned table of the database (or the --table ones),
     /// inferred from its partitions and from pg_partman's part_config when installed.
@@ -252,4 +261,9 @@ pub fn parse() -> Result<Cli, clap::Error> {
     command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))
+}
+
+/// `--max-lag`: a duration as the policy writes one.
+fn parse_lag(text: &str) -> Result<std::time::Duration, String> {
+    partctl::policy::parse_duration(text).map_err(|e| e.to_string())
 }

@@ -104,11 +104,31 @@ pub fn plan(
     out: Option<&Path>,
     catalog: Option<Catalog>,
 ) -> Result<u8> {
-    let (catalog, unread) = match catalog {
-        Some(c) => (c, vec![]),
-        None => backend::read_each(connect(url)?.as_mut(), selected, false),
+    let (catalog, unread, converts) = match catalog {
+        Some(c) => (c, vec![], vec![]),
+        None => {
+            let mut conn = connect(url)?;
+            let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
+            let converts = pending_conversions(conn.as_mut(), selected, &unread);
+            (catalog, unread, converts)
+        }
     };
-    let doc = plan_doc(selected, &catalog, unread, now);
+    let mut doc = plan_doc(selected, &catalog, unread, now);
+    // A plain table (or one a conversion stands in) is a pending `convert`, not an error.
+    for (table, found) in converts {
+        match found {
+            Ok(step) => {
+                doc.errors.retain(|e| e.table != table);
+                doc.steps.extend(render::PlanDoc::new(now, &[step]).steps);
+            }
+            Err(refusal) => {
+                for e in doc.errors.iter_mut().filter(|e| e.table == table) {
+                    e.error
+                        .push_str(&format!("; and `convert` would refuse it: {refusal}"));
+                }
+            }
+        }
+    }
     if let Some(path) = out {
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
@@ -131,6 +151,28 @@ pub fn plan(
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
         r => r.map(|_| code).map_err(Into::into),
     }
+}
+
+/// The conversions pending for the tables that could not be read as partitioned tables, as
+/// plan steps, each with its policy's table as `unread` names it; a plain table `convert`
+/// would refuse keeps its error, with the refusal's reasons (tables `convert` cannot tell
+/// about keep their error as it is).
+fn pending_conversions(
+    conn: &mut dyn backend::Backend,
+    selected: &[&Policy],
+    unread: &[(String, String)],
+) -> Vec<(String, Result<render::Step, String>)> {
+    use partctl::convert::{self, ConvertError};
+    selected
+        .iter()
+        .map(|p| (p.table.to_string(), *p))
+        .filter(|(t, _)| unread.iter().any(|(u, _)| u == t))
+        .filter_map(|(t, p)| match convert::pending(conn, p) {
+            Ok(Some(step)) => Some((t, Ok(step))),
+            Err(ConvertError::Refused { reasons, .. }) => Some((t, Err(reasons.join("; ")))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The plan of every table that could be read and planned; the others as errors.
@@ -617,7 +659,7 @@ pub fn convert(
     selected: &[&Policy],
     now: DateTime<Utc>,
     mode: ConvertMode,
-    max_rate: Option<u64>,
+    opts: partctl::convert::Options,
 ) -> Result<u8> {
     use partctl::convert::{self, Event};
     let [policy] = selected else {
@@ -627,7 +669,6 @@ pub fn convert(
         bail!("convert works on one table: name it with --table");
     }
     let mut conn = connect(url)?;
-    let opts = convert::Options { max_rate };
     let mut bar = MoveBar::new(cli.quiet, io.target.clone());
     let target = io.target.clone();
     let quiet = cli.quiet;
@@ -641,7 +682,7 @@ pub fn convert(
             message,
         } if !quiet => say(
             target.as_deref(),
-            &format!("{what}: lock not available ({message}); retry {attempt} of {retries}"),
+            &format!("{what}: {message}; retry {attempt} of {retries}"),
         ),
         _ => {}
     };
@@ -652,7 +693,7 @@ pub fn convert(
             return Ok(0);
         }
         ConvertMode::DryRun => {
-            let d = convert::dry_run(conn.as_mut(), policy, now, opts)?;
+            let d = convert::dry_run(conn.as_mut(), policy, now, opts.clone())?;
             output::convert::print_dry_run(io.out, &d)?;
             return Ok(0);
         }

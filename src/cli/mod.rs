@@ -159,6 +159,8 @@ fn run(cli: &Cli) -> Result<u8> {
             drop_original,
             dry_run,
             max_rate,
+            replica,
+            max_lag,
         } => {
             let mode = if *status {
                 commands::ConvertMode::Status
@@ -173,7 +175,18 @@ fn run(cli: &Cli) -> Result<u8> {
             } else {
                 commands::ConvertMode::Run
             };
-            commands::convert(cli, io, url, &selected, now, mode, *max_rate)
+            let replica = match replica {
+                None => None,
+                Some(u) => Some(partctl::convert::ReplicaThrottle {
+                    url: DbUrl::parse(u).map_err(|e| anyhow!("--replica: {e}"))?,
+                    max_lag: max_lag.unwrap_or(partctl::convert::DEFAULT_MAX_LAG),
+                }),
+            };
+            let opts = partctl::convert::Options {
+                max_rate: *max_rate,
+                replica,
+            };
+            commands::convert(cli, io, url, &selected, now, mode, opts)
         }
     }
 }

@@ -15,6 +15,7 @@
 //! `--rollback` returns to the original at any phase before finish. Engine-neutral: SQL comes
 //! from the dialect's `convert_*` templates, and runs through [`Backend`].
 
+pub mod disk;
 mod source;
 mod state;
 
@@ -22,7 +23,7 @@ pub use source::{design, Design, Source};
 pub use state::{Phase, State};
 
 use crate::apply::{self, backoff, interrupt, run_step, Batch, BatchSizing, MoveProgress, Sized};
-use crate::backend::{Backend, StmtError};
+use crate::backend::{Backend, StmtError, StmtErrorKind};
 use crate::catalog::{KeyColumn, KeyStats, Table};
 use crate::key::Bound;
 use crate::names::QualifiedName;
@@ -72,11 +73,36 @@ pub enum ConvertError {
 }
 
 /// What `convert` is asked for beyond the policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// At most this many rows copied per second (on average over the copy).
     pub max_rate: Option<u64>,
+    /// A replica whose replay the copy waits for (`--replica`), and the lag it may reach.
+    pub replica: Option<ReplicaThrottle>,
 }
+
+/// `--replica URL --max-lag D`: before a copy batch (at most once a second), the replica's
+/// lag is read; while it is over `max_lag` the copy waits.
+#[derive(Debug, Clone)]
+pub struct ReplicaThrottle {
+    pub url: crate::backend::DbUrl,
+    pub max_lag: Duration,
+}
+
+/// A replica connection the copy reads the lag of.
+struct Replica {
+    conn: Box<dyn Backend>,
+    max_lag: Duration,
+    /// When the lag was last read.
+    read_at: Option<Instant>,
+}
+
+/// The default `--max-lag`.
+pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(5);
+
+/// How often the copy reads the replica's lag, and how long it sleeps between reads while
+/// waiting.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Progress, as it happens. The CLI prints notes, retries and progress lines (or a bar).
 #[derive(Debug)]
@@ -264,7 +290,96 @@ pub fn dry_run(
     opts: Options,
 ) -> Result<DryRun, ConvertError> {
     let mut conv = open(backend, policy)?;
-    conv.dry_run(now, opts)
+    conv.dry_run(now, &opts)
+}
+
+/// `plan`: the conversion the policy's table waits for (the table is plain) or stands in (a
+/// recorded conversion before cutover), as one step of the plan; `None` when neither (the
+/// table is partitioned, or this engine has no `convert`). The step has no SQL: `convert`
+/// carries it out (`convert --dry-run` prints its statements), `apply` does not.
+pub fn pending(backend: &mut dyn Backend, policy: &Policy) -> Result<Option<Step>, ConvertError> {
+    let mut conv = match open(backend, policy) {
+        Ok(c) => c,
+        Err(ConvertError::Unsupported { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let state = conv.read_state()?;
+    let (schema, name) = (conv.n.table.schema.clone(), conv.n.table.name.clone());
+    let Some(source) = conv.read_source(Some(&schema), &name)? else {
+        return Ok(None);
+    };
+    let label = conv.n.label.clone();
+    let run = format!("`partctl --table {label} convert`");
+    let (reason, lock) = match &state {
+        Some(s) if s.phase < Phase::CutOver => (
+            format!(
+                "a conversion stands at phase {} (started {}, last progress {}; {} rows copied{}): {run} resumes it with {}, `convert --rollback` abandons it",
+                s.phase.as_str(),
+                s.started_at,
+                s.updated_at,
+                s.rows_copied,
+                s.rows_estimated
+                    .map_or(String::new(), |e| format!(" of about {e}")),
+                s.phase.next()
+            ),
+            format!(
+                "none until {run}; its cutover takes ACCESS EXCLUSIVE on {} and {} for the swap, under lock_timeout",
+                conv.n.table, conv.n.staging
+            ),
+        ),
+        _ if source.is_partitioned() => return Ok(None),
+        _ => {
+            // A table convert would refuse is no pending conversion: the refusal is the error.
+            conv.plain_source()?;
+            (
+            format!(
+                "the table is plain: {run} turns it into the partitioned table this policy describes, online (prepare, copy, verify, cutover); `convert --dry-run` prints its statements and estimated time"
+            ),
+            format!(
+                "none until {run}; prepare takes SHARE ROW EXCLUSIVE on {0} for the trigger, cutover ACCESS EXCLUSIVE on {0} and {1} for the swap, each under lock_timeout",
+                conv.n.table, conv.n.staging
+            ),
+        )
+        }
+    };
+    let mut step = phase_step(&conv.n, "convert", lock, vec![]);
+    step.id = format!("{label}/convert");
+    step.partition = conv.n.staging.to_string();
+    step.reason = reason;
+    step.transactional = false;
+    Ok(Some(step))
+}
+
+/// `check`: the recorded conversion of each policy's table (`None`: none recorded, or this
+/// engine has no `convert`), without reading the tables themselves.
+pub fn recorded(
+    backend: &mut dyn Backend,
+    policies: &[&Policy],
+) -> Result<Vec<Option<State>>, ConvertError> {
+    let dialect = backend.dialect();
+    if dialect.convert_templates().is_empty() {
+        return Ok(vec![None; policies.len()]);
+    }
+    let mut states = Vec::new();
+    for p in policies {
+        let name = crate::backend::qualified_name(backend, &p.table);
+        let (schema, table) = match name.split_once('.') {
+            Some((s, t)) => (s.to_string(), t.to_string()),
+            None => (String::new(), name.clone()),
+        };
+        let mut conv = Conv {
+            t: Templates::from_list(dialect, dialect.convert_templates()),
+            backend: &mut *backend,
+            policy: p,
+            n: Names::new(&schema, &table),
+        };
+        // Whether the state table exists at all is asked once.
+        if states.is_empty() && !conv.state_table_exists()? {
+            return Ok(vec![None; policies.len()]);
+        }
+        states.push(conv.read_state_row()?);
+    }
+    Ok(states)
 }
 
 /// A duration for people: `45 s`, `12 min`, `3.5 h`.
@@ -338,6 +453,15 @@ impl Batches {
             took,
         };
         self.size = self.sizing.next(&mut self.sized, this);
+    }
+
+    /// The batch ran past its statement timeout: the next try is half as large, and no later
+    /// batch grows past that again (the time rule would otherwise double back into the
+    /// timeout: measured at 2,000,000 rows under load, 50,000-row batches timing out every
+    /// other second).
+    fn timed_out(&mut self) {
+        self.size = (self.size / 2).max(1);
+        self.sizing.max_rows = self.sizing.max_rows.min(self.size);
     }
 
     fn line(&mut self, done: bool) -> bool {
@@ -423,21 +547,30 @@ impl Conv<'_> {
             .map_err(|e| self.query_err("reading the table's definition", e.to_string()))
     }
 
-    fn read_state(&mut self) -> Result<Option<State>, ConvertError> {
+    fn state_table_exists(&mut self) -> Result<bool, ConvertError> {
         let mut c = self.ctx();
         c.insert("part", "exists");
         let sql = self.t.text("convert_state.sql.tera", &c)?;
         let exists = self.query("looking for partctl.convert_state", &sql)?;
-        if exists
+        Ok(exists
             .first()
             .and_then(|r| r.first())
             .cloned()
             .flatten()
             .as_deref()
-            != Some("true")
-        {
+            == Some("true"))
+    }
+
+    fn read_state(&mut self) -> Result<Option<State>, ConvertError> {
+        if !self.state_table_exists()? {
             return Ok(None);
         }
+        self.read_state_row()
+    }
+
+    /// The state row, the state table being known to exist.
+    fn read_state_row(&mut self) -> Result<Option<State>, ConvertError> {
+        let mut c = self.ctx();
         c.insert("part", "read");
         let sql = self.t.text("convert_state.sql.tera", &c)?;
         let rows = self.query("reading partctl.convert_state", &sql)?;
@@ -526,7 +659,25 @@ impl Conv<'_> {
             None => {}
         }
         let (source, design) = self.plain_source()?;
+        // Connected and read before anything is changed.
+        let mut replica = match state.as_ref().map(|s| s.phase) {
+            None | Some(Phase::Prepared) => self.connect_replica(&opts)?,
+            _ => None,
+        };
         if state.is_none() {
+            // Nothing is changed before the free-space check refuses.
+            match disk::verdict(source.bytes.max(0) as u64, &self.backend.free_space()) {
+                disk::Verdict::TooLittle(m) => {
+                    return Err(ConvertError::Refused {
+                        table: self.n.label.clone(),
+                        reasons: vec![m],
+                    })
+                }
+                disk::Verdict::Enough(m) | disk::Verdict::Unknown(m) => {
+                    log(&Event::Note(format!("disk: {m}")))
+                }
+            }
+            log(&Event::Note("prepare: starting".into()));
             let (notes, partitions) = self.prepare(&source, &design, now, log)?;
             lines.push(format!(
                 "prepare: created {} with {partitions} partition{} and the dual-write trigger",
@@ -541,11 +692,13 @@ impl Conv<'_> {
             message: "the conversion's state row is missing after prepare".into(),
         })?;
         if state.phase == Phase::Prepared {
-            let copied = self.copy(&design, &state, opts, log)?;
+            log(&Event::Note("copy: starting".into()));
+            let copied = self.copy(&design, &state, &opts, replica.as_mut(), log)?;
             lines.push(format!("copy: {copied} rows copied in this run"));
             state.phase = Phase::Copied;
         }
         if state.phase == Phase::Copied {
+            log(&Event::Note("verify: starting".into()));
             let (rows, batches) = self.verify(&design, log)?;
             lines.push(format!(
                 "verify: {rows} rows, counts and checksums equal in {batches} batch{}",
@@ -554,6 +707,7 @@ impl Conv<'_> {
             state.phase = Phase::Verified;
         }
         if state.phase == Phase::Verified {
+            log(&Event::Note("cutover: starting".into()));
             let took = self.cutover(&design, log)?;
             lines.push(format!(
                 "cutover: {} is partitioned, the original is {} and kept in sync until `convert --finish` (the swap held its locks for {} ms)",
@@ -775,24 +929,16 @@ impl Conv<'_> {
             "lock_timeout",
             &format!("{}ms", self.policy.lock_timeout.as_millis().max(1)),
         );
-        c.insert(
-            "statement_timeout",
-            &format!("{}ms", self.policy.moves.max_lock.as_millis().max(1)),
-        );
         let text = |t: &Templates, c: &Context| {
             t.text("convert_copy.sql.tera", c)
                 .map_err(|e| StmtError::other(e.to_string()))
         };
-        let mut tc = c.clone();
-        tc.insert("local", &true);
-        let timeouts = self
-            .t
-            .statements("timeouts.sql.tera", &tc)
-            .map_err(|e| StmtError::other(e.to_string()))?
-            .0;
+        let [cut_timeouts, copy_timeouts] = self
+            .copy_timeouts(&c)
+            .map_err(|e| StmtError::other(e.to_string()))?;
         self.backend.begin()?;
         let result = (|| {
-            for s in &timeouts {
+            for s in &cut_timeouts {
                 self.backend.execute(&s.sql)?;
             }
             c.insert("part", "cut");
@@ -810,6 +956,11 @@ impl Conv<'_> {
                 "cut",
                 &cut.as_ref().map(|k| key_values(k, &design.row_key_types)),
             );
+            // From here the batch's rows are locked and writers to them wait for the commit:
+            // the copy statement may run for lock_timeout, no longer.
+            for s in &copy_timeouts {
+                self.backend.execute(&s.sql)?;
+            }
             c.insert("part", "copy");
             let counts = self.backend.query_text(&text(&self.t, &c)?)?;
             let num = |i: usize| -> u64 {
@@ -834,6 +985,24 @@ impl Conv<'_> {
             self.backend.rollback();
         }
         result
+    }
+
+    /// The copy batch's timeouts, SET LOCAL: before the cut query (which locks nothing), the
+    /// policy's `move_max_lock`; before the copy statement, whose FOR SHARE row locks make
+    /// writers to those rows wait until the batch commits, `lock_timeout`, so that no writer
+    /// waits on a batch longer than it would on any other partctl lock.
+    fn copy_timeouts(&self, c: &Context) -> Result<[Vec<Stmt>; 2], ConvertError> {
+        let ms = |d: Duration| format!("{}ms", d.as_millis().max(1));
+        let mut tc = c.clone();
+        tc.insert("local", &true);
+        tc.insert("statement_timeout", &ms(self.policy.moves.max_lock));
+        let cut = self.stmts("timeouts.sql.tera", &tc)?;
+        tc.insert(
+            "statement_timeout",
+            &ms(self.policy.lock_timeout.min(self.policy.moves.max_lock)),
+        );
+        let copy = self.stmts("timeouts.sql.tera", &tc)?;
+        Ok([cut, copy])
     }
 
     /// A batch with the policy's retries on lock waits and deadlocks.
@@ -872,7 +1041,8 @@ impl Conv<'_> {
         &mut self,
         design: &Design,
         state: &State,
-        opts: Options,
+        opts: &Options,
+        mut replica: Option<&mut Replica>,
         log: &mut dyn FnMut(&Event),
     ) -> Result<u64, ConvertError> {
         let step = format!("{}/convert/copy", self.n.label);
@@ -891,12 +1061,42 @@ impl Conv<'_> {
         let started = Instant::now();
         let mut this_run = 0u64;
         loop {
-            let size = b.size;
-            let t0 = Instant::now();
-            let (read, inserted, cut) = self.with_retries("copy batch", log, |c| {
-                c.copy_batch(design, last.as_deref(), size)
-            })?;
-            b.done(read, t0.elapsed());
+            if let Some(r) = replica.as_deref_mut() {
+                self.wait_for_replica(r, log)?;
+            }
+            let mut timeouts = 0;
+            let ((read, inserted, cut), took) = loop {
+                let size = b.size;
+                let t0 = Instant::now();
+                // A batch cancelled by its statement timeout comes back as `Err` here: it is
+                // tried again at half the size, up to `retries` times.
+                let attempt = self.with_retries("copy batch", log, |c| {
+                    match c.copy_batch(design, last.as_deref(), size) {
+                        Err(e) if e.kind == StmtErrorKind::StatementTimeout => Ok(Err(e)),
+                        other => other.map(Ok),
+                    }
+                })?;
+                match attempt {
+                    Ok(done) => break (done, t0.elapsed()),
+                    Err(e) if timeouts < self.policy.retries && size > 1 => {
+                        timeouts += 1;
+                        b.timed_out();
+                        log(&Event::Retry {
+                            what: "copy batch",
+                            attempt: timeouts,
+                            retries: self.policy.retries,
+                            message: &format!(
+                                "{} ({size} rows in {} ms; next try {} rows)",
+                                e.message,
+                                t0.elapsed().as_millis(),
+                                b.size
+                            ),
+                        });
+                    }
+                    Err(e) => return Err(self.query_err("copy batch", e.message)),
+                }
+            };
+            b.done(read, took);
             this_run += inserted;
             progress.moved += inserted;
             progress.batches += 1;
@@ -927,6 +1127,63 @@ impl Conv<'_> {
                 });
             }
         }
+    }
+
+    /// `--replica`: read the replica's lag (at most once per [`LAG_EVERY`]) and wait while it
+    /// is over `max_lag`, saying so each time it is read.
+    fn wait_for_replica(
+        &mut self,
+        r: &mut Replica,
+        log: &mut dyn FnMut(&Event),
+    ) -> Result<(), ConvertError> {
+        if r.read_at.is_some_and(|t| t.elapsed() < LAG_EVERY) {
+            return Ok(());
+        }
+        let max_lag = r.max_lag;
+        loop {
+            r.read_at = Some(Instant::now());
+            let lag = self.replica_lag(r.conn.as_mut())?;
+            if lag <= max_lag {
+                return Ok(());
+            }
+            log(&Event::Note(format!(
+                "copy: waiting for the replica: lag {:.1} s > --max-lag {:.1} s",
+                lag.as_secs_f64(),
+                max_lag.as_secs_f64()
+            )));
+            if !interrupt::sleep(LAG_EVERY) {
+                return Err(ConvertError::Interrupted {
+                    table: self.n.label.clone(),
+                    phase: "copy",
+                });
+            }
+        }
+    }
+
+    /// The replica's lag; an error when it cannot be read or the server is not a replica.
+    fn replica_lag(&self, conn: &mut dyn Backend) -> Result<Duration, ConvertError> {
+        conn.replica_lag()
+            .map_err(|e| self.query_err("reading the replica's lag (--replica)", e.message))?
+            .ok_or_else(|| ConvertError::Phase {
+                table: self.n.label.clone(),
+                message: "the --replica server is not a replica (it is not replaying a primary)"
+                    .into(),
+            })
+    }
+
+    /// `--replica`: connect and read its lag once, before anything is changed.
+    fn connect_replica(&self, opts: &Options) -> Result<Option<Replica>, ConvertError> {
+        let Some(r) = &opts.replica else {
+            return Ok(None);
+        };
+        let mut conn = crate::backend::connect(&r.url)
+            .map_err(|e| self.query_err("connecting to the replica (--replica)", e.to_string()))?;
+        self.replica_lag(conn.as_mut())?;
+        Ok(Some(Replica {
+            conn,
+            max_lag: r.max_lag,
+            read_at: None,
+        }))
     }
 
     /// Compare both tables batch by batch: (rows, batches). Then record the phase.
@@ -1169,7 +1426,7 @@ impl Conv<'_> {
         Ok(self.summary(Phase::Finished, vec![line]))
     }
 
-    fn dry_run(&mut self, now: DateTime<Utc>, opts: Options) -> Result<DryRun, ConvertError> {
+    fn dry_run(&mut self, now: DateTime<Utc>, opts: &Options) -> Result<DryRun, ConvertError> {
         let state = self.read_state()?;
         let phase = state.as_ref().map(|s| s.phase);
         let mut sections = Vec::new();
@@ -1196,6 +1453,12 @@ impl Conv<'_> {
         let sql = |v: Vec<Stmt>| v.into_iter().map(|s| s.sql).collect::<Vec<_>>();
         if phase.is_none() {
             let (stmts, n, _) = self.prepare_stmts(&source, &design, now)?;
+            notes.push(
+                match disk::verdict(source.bytes.max(0) as u64, &self.backend.free_space()) {
+                    disk::Verdict::TooLittle(m) => format!("disk: convert would refuse: {m}"),
+                    disk::Verdict::Enough(m) | disk::Verdict::Unknown(m) => format!("disk: {m}"),
+                },
+            );
             notes.extend(n);
             sections.push(("prepare (one transaction)".to_string(), sql(stmts)));
         } else {
@@ -1216,16 +1479,12 @@ impl Conv<'_> {
             .map(|k| format!("<{k} of the batch's last row>"))
             .collect();
         let mut copy = Vec::new();
-        let mut tc = c.clone();
-        tc.insert("local", &true);
-        tc.insert(
-            "statement_timeout",
-            &format!("{}ms", self.policy.moves.max_lock.as_millis().max(1)),
-        );
-        copy.extend(sql(self.t.statements("timeouts.sql.tera", &tc)?.0));
+        let [cut_timeouts, copy_timeouts] = self.copy_timeouts(&c)?;
+        copy.extend(sql(cut_timeouts));
         c.insert("part", "cut");
         let cut_sql = self.t.text("convert_copy.sql.tera", &c)?;
         copy.push(cut_sql.clone());
+        copy.extend(sql(copy_timeouts));
         c.insert("cut", &Some(key_values(&example, &design.row_key_types)));
         c.insert("part", "copy");
         copy.push(self.t.text("convert_copy.sql.tera", &c)?);
@@ -1284,5 +1543,32 @@ impl Conv<'_> {
             notes,
             estimate,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_out_batch_halves_and_caps_the_batches_after_it() {
+        let policy = crate::policy::parse_sources(&[(
+            std::path::PathBuf::from("t.toml"),
+            "[[table]]\nname = \"public.ev\"\npartition_by = \"hash\"\ncolumn = \"id\"\nmodulus = 4\nmove_batch_rows = 50000\n".into(),
+        )])
+        .unwrap()
+        .remove(0);
+        let mut b = Batches::new(&policy, None);
+        b.size = 50_000;
+        b.timed_out();
+        assert_eq!(b.size, 25_000);
+        // Fast batches double, but never past the size that timed out, halved.
+        for _ in 0..5 {
+            b.done(b.size, Duration::from_millis(1));
+        }
+        assert_eq!(b.size, 25_000);
+        b.size = 1;
+        b.timed_out();
+        assert_eq!(b.size, 1);
     }
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The last phase done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// The partitioned table, its partitions and the forward trigger exist; the copy runs (or

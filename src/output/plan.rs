@@ -252,6 +252,11 @@ fn text(out: &mut dyn Write, doc: &PlanDoc, sql: bool) -> io::Result<()> {
                 s.est_rows_basis.as_deref().unwrap_or("see the README")
             )?;
         }
+        if s.sql.is_empty() {
+            // A step another command carries out (`convert`): no SQL of its own here.
+            writeln!(out, "  sql:    none here (the reason names the command)")?;
+            continue;
+        }
         let how = if s.transaction {
             "one transaction"
         } else {

@@ -1134,3 +1134,86 @@ pub fn url_port(url: &str) -> u16 {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {url}"))
 }
+
+// ---------------------------------------------------------------------------
+// PostgreSQL with a streaming replica
+// ---------------------------------------------------------------------------
+
+/// A fresh database on a throwaway PostgreSQL primary of its own, and the URL of the same
+/// database on a streaming replica of it: `pg_basebackup -R` into a temp dir, a second
+/// postmaster on a free port (both stopped by the watchdog like every test server).
+pub fn pg_with_replica() -> (PgDb, String) {
+    let primary = start_pg();
+    let db = pg_on(&primary);
+    let bindir = pg_bindir();
+    let base = temp_dir("pg-replica");
+    let data = base.join("data");
+    let log = base.join("postgres.log");
+    let tool_log = base.join("tools.log");
+    let pg_ctl = bindir.join("pg_ctl");
+    let prefix = run_as_service_user_prefix();
+    write_stop_script(
+        &base,
+        &format!(
+            "[ -f {pid} ] || exit 0\n{prefix} {pg_ctl} -D {data} stop -m immediate -w -t 20\n",
+            pid = shq(data.join("postmaster.pid")),
+            prefix = prefix.iter().map(shq).collect::<Vec<_>>().join(" "),
+            pg_ctl = shq(&pg_ctl),
+            data = shq(&data),
+        ),
+    );
+    chown_to_service_user(&base);
+    let status = pg_command(&bindir.join("pg_basebackup"), &base)
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            "-h",
+            "127.0.0.1",
+        ])
+        .args(["-p", &primary.port.to_string(), "-U", "postgres"])
+        .stdout(file_stdio(&tool_log))
+        .stderr(file_stdio(&tool_log))
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run pg_basebackup: {e}"));
+    assert!(
+        status.success(),
+        "pg_basebackup failed ({status}):\n{}",
+        tail(&read_lossy(&tool_log), 20)
+    );
+    for attempt in 1..=START_ATTEMPTS {
+        let port = free_port();
+        append_file(
+            &data.join("postgresql.conf"),
+            &format!("port = {port}\nhot_standby = on\n"),
+        );
+        let status = pg_command(&pg_ctl, &base)
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "start"])
+            .stdout(file_stdio(&tool_log))
+            .stderr(file_stdio(&tool_log))
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", pg_ctl.display()));
+        if status.success() {
+            return (db.clone(), pg_url(port, &db.dbname));
+        }
+        let server_log = read_lossy(&log);
+        if attempt < START_ATTEMPTS && server_log.contains("could not bind") {
+            continue;
+        }
+        panic!(
+            "the replica failed to start ({status}).\n{}\n--- server log ---\n{}",
+            tail(&read_lossy(&tool_log), 20),
+            tail(&server_log, 40)
+        );
+    }
+    unreachable!()
+}

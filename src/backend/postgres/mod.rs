@@ -269,12 +269,14 @@ pub fn error_text(e: &postgres::Error) -> String {
     s
 }
 
-/// SQLSTATE -> neutral kind: lock_not_available, deadlock_detected, serialization_failure.
+/// SQLSTATE -> neutral kind: lock_not_available, deadlock_detected, serialization_failure,
+/// query_canceled (a statement timeout).
 fn stmt_error(e: &postgres::Error) -> StmtError {
     let kind = match e.code().map(|c| c.code()) {
         Some("55P03") => StmtErrorKind::LockTimeout,
         Some("40P01") => StmtErrorKind::Deadlock,
         Some("40001") => StmtErrorKind::Serialization,
+        Some("57014") => StmtErrorKind::StatementTimeout,
         _ => StmtErrorKind::Other,
     };
     StmtError {
@@ -336,6 +338,39 @@ impl Backend for PgBackend {
 
     fn default_schema(&self) -> Option<&str> {
         self.schema.as_deref()
+    }
+
+    fn free_space(&mut self) -> super::FreeSpace {
+        // data_directory needs superuser or pg_read_all_settings; the address the server was
+        // reached on (NULL through a Unix socket) tells whether it runs here.
+        let sql = "SELECT current_setting('data_directory'), coalesce(host(inet_server_addr()), ''), current_setting('port')";
+        match query_one(&mut self.client, sql, &[]) {
+            Ok(row) => super::disk::local_free_space(
+                &row.get::<_, String>(0),
+                &row.get::<_, String>(1),
+                &row.get::<_, String>(2),
+            ),
+            Err(e) => super::FreeSpace::Unknown(format!(
+                "the server does not tell its data directory ({})",
+                e.message
+            )),
+        }
+    }
+
+    fn replica_lag(&mut self) -> Result<Option<std::time::Duration>, StmtError> {
+        // Replayed all that was received: 0 (an idle primary sends nothing, and the last
+        // transaction's age is not lag); else the age of the last transaction replayed.
+        let sql = "SELECT pg_is_in_recovery(),
+                          CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                               ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)
+                          END::float8";
+        let row = query_one(&mut self.client, sql, &[])?;
+        if !row.get::<_, bool>(0) {
+            return Ok(None);
+        }
+        Ok(Some(std::time::Duration::from_secs_f64(
+            row.get::<_, f64>(1).max(0.0),
+        )))
     }
 
     fn partitioned_tables(&mut self) -> Result<Vec<TableRef>, DbError> {
