@@ -17,8 +17,9 @@
 # (the measurements of a group run interleaved, round by round, so that a slow moment of a
 # shared machine falls on all of them alike):
 #   - partctl no-op `plan` (exit 0 expected) against the catalog floor (one psql round trip
-#     reading every partition bound of the managed tables) and pg_partman's no-op
-#     `CALL run_maintenance_proc()`;
+#     reading every partition bound of the managed tables), the same query without the bounds
+#     (names only: what the server spends deparsing bounds with pg_get_expr) and pg_partman's
+#     no-op `CALL run_maintenance_proc()`;
 #   - partctl `apply` creating one partition on each table (premake 5) against psql replaying
 #     the same plan's SQL (each step in BEGIN/COMMIT), against psql replaying only
 #     CREATE TABLE ... (LIKE ... INCLUDING ALL) + ATTACH PARTITION, and against pg_partman
@@ -162,6 +163,8 @@ floor_sql() { # prefix count
    AND p.relname = ANY (array(SELECT format('$1_%s', lpad(g::text, ${#2}, '0')) FROM generate_series(1, $2) g))"
 }
 FLOOR=$(floor_sql ev "$TABLES")
+# The same without deparsing the bounds (pg_get_expr): how much of the floor is the deparse.
+FLOOR_NAMES=$(floor_sql ev "$TABLES" | sed 's/, pg_get_expr(c.relpartbound, 0)//')
 # Drop what premake 5 created (untimed, before every run that creates).
 RESET="DO \$\$ DECLARE r record; BEGIN
   FOR r IN SELECT c.oid::regclass AS part FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -215,6 +218,7 @@ export DATABASE_URL="$PG"
 echo "== PostgreSQL no-op: $TABLES tables"
 add "partctl plan (no-op)" : "$PARTCTL" -p "$WORK/pg.toml" plan
 add "catalog floor (psql, one round trip)" : psql_ "$PG" -c "$FLOOR"
+add "catalog floor without the bounds (names only)" : psql_ "$PG" -c "$FLOOR_NAMES"
 add "pg_partman run_maintenance_proc (no-op)" : psql_ "$PG" -c "CALL partman.run_maintenance_proc()"
 add "partctl check" : "$PARTCTL" -p "$WORK/pg.toml" check
 add "partctl verify" : "$PARTCTL" -p "$WORK/pg.toml" verify
@@ -318,6 +322,7 @@ echo
 echo "== summary ($(date -u +%F), $(nproc) cores, $("$PGBIN/postgres" --version), partctl $("$PARTCTL" --version 2>/dev/null | awk '{print $2}'))"
 m() { echo "${MED[$1]}"; }
 echo "no-op plan / catalog floor:              $(ratio "$(m "partctl plan (no-op)")" "$(m "catalog floor (psql, one round trip)")")"
+echo "floor without bounds / floor:            $(ratio "$(m "catalog floor without the bounds (names only)")" "$(m "catalog floor (psql, one round trip)")")"
 echo "pg_partman no-op / no-op plan:           $(ratio "$(m "pg_partman run_maintenance_proc (no-op)")" "$(m "partctl plan (no-op)")")"
 echo "apply / psql replay of the plan's SQL:   $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay of the plan's SQL")")"
 echo "apply / CREATE LIKE + ATTACH replay:     $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay: CREATE LIKE + ATTACH only")")"

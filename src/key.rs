@@ -134,9 +134,13 @@ fn parse_naive(t: &str) -> Option<NaiveDateTime> {
         })
 }
 
-/// `YYYY-MM-DD HH:MM:SS` exactly (ASCII digits, a second below 60), else `None` (and the
-/// general parser decides).
+/// `YYYY-MM-DD HH:MM:SS` exactly (ASCII digits, a second below 60), or `YYYY-MM-DD` (midnight:
+/// MariaDB keeps a `RANGE COLUMNS` bound as it was written), else `None` (and the general
+/// parser decides).
 fn parse_plain(t: &str) -> Option<NaiveDateTime> {
+    if t.len() == 10 {
+        return parse_plain(&format!("{t} 00:00:00"));
+    }
     let b = t.as_bytes();
     if b.len() != 19
         || b[4] != b'-'
@@ -611,6 +615,27 @@ mod tests {
                 assert_eq!(Some(n), chrono, "{t}");
             }
         }
+    }
+
+    #[test]
+    fn the_plain_date_reader_agrees_with_chrono() {
+        for t in [
+            "2026-09-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2026-13-01",
+            "+026-09-01",
+        ] {
+            let chrono = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0));
+            if let Some(n) = parse_plain(t) {
+                assert_eq!(Some(n), chrono, "{t}");
+            }
+            assert_eq!(parse_naive(t), chrono, "{t}");
+        }
+        assert!(parse_plain("2026-09-01").is_some());
+        assert!(parse_plain("2023-02-29").is_none());
     }
 
     fn utc(s: &str) -> i64 {

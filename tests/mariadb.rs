@@ -1695,3 +1695,18 @@ fn rows_left_in_the_holding_table_go_back_when_every_partition_exists() {
         .any(|(t, _)| t == "busy_partctl_moving"));
     ctl.assert_plan_empty(now);
 }
+
+/// A partctl session on MariaDB (issue 11): one SET for UTC and backslash escapes (and the
+/// client's max_allowed_packet given, so the driver does not ask the server for it).
+#[test]
+fn maria_session_settings_are_in_force_after_connect() {
+    let db = maria();
+    let url = partctl::backend::url::DbUrl::parse(&db.url).unwrap();
+    let mut b = partctl::backend::connect(&url).unwrap();
+    let row = b
+        .query_text("SELECT @@SESSION.time_zone, @@SESSION.sql_mode LIKE '%NO_BACKSLASH_ESCAPES%'")
+        .unwrap()
+        .remove(0);
+    assert_eq!(row, [Some("+00:00".to_string()), Some("0".to_string())]);
+    assert_eq!(b.default_schema(), Some(db.dbname.as_str()));
+}

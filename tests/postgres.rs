@@ -2890,3 +2890,25 @@ on_expire = "drop"
         md.stdout
     );
 }
+
+/// A partctl session is set up in one statement after connecting (issue 11): UTC, ISO dates,
+/// the postgres interval style, standard strings and no JIT are all in force, and the facts
+/// read with them (version, default schema) are right.
+#[test]
+fn session_settings_are_in_force_after_connect() {
+    let db = pg();
+    let url = partctl::backend::url::DbUrl::parse(&db.url).unwrap();
+    let mut b = partctl::backend::connect(&url).unwrap();
+    let row = b
+        .query_text(
+            "SELECT current_setting('TimeZone'), current_setting('DateStyle'), \
+             current_setting('IntervalStyle'), current_setting('standard_conforming_strings'), \
+             current_setting('jit'), current_setting('server_version')",
+        )
+        .unwrap()
+        .remove(0);
+    let got: Vec<String> = row.into_iter().map(Option::unwrap).collect();
+    assert_eq!(got[..5], ["UTC", "ISO, YMD", "postgres", "on", "off"]);
+    assert_eq!(b.server_version(), got[5]);
+    assert_eq!(b.default_schema(), Some("public"));
+}

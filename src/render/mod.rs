@@ -455,8 +455,12 @@ pub fn render_all<'a>(
     now: DateTime<Utc>,
     lookup: impl Fn(&Action) -> Option<(usize, &'a Policy, &'a Table)>,
 ) -> Result<Vec<Step>, RenderError> {
-    let t = Templates::shared(dialect);
     let mut steps = Vec::new();
+    if actions.is_empty() {
+        // Nothing to render: a no-op plan does not compile the dialect's templates.
+        return Ok(steps);
+    }
+    let t = Templates::shared(dialect);
     for a in actions {
         let (idx, policy, table) = lookup(a).ok_or_else(|| RenderError {
             what: a.table.to_string(),

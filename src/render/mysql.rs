@@ -398,7 +398,14 @@ impl Dialect for MySql {
                 .filter(|a| a.table == t.name)
                 .cloned()
                 .collect();
-            let after = plan::simulate(t, &mine).partitions.len();
+            // Simulated only when something changes: `plan` checks each policy against the
+            // whole catalog, and copying every table for every policy made a no-op plan of 50
+            // tables x 93 partitions spend 40 % of its CPU here.
+            let after = if mine.is_empty() {
+                t.partitions.len()
+            } else {
+                plan::simulate(t, &mine).partitions.len()
+            };
             if after > PARTITION_LIMIT {
                 return Err(PlanError {
                     table: t.name.to_string(),

@@ -38,6 +38,29 @@ type PartRow = (
 /// A column of a managed table: schema, table, name, data type, column type, position.
 type ColRow = (String, String, String, String, String, Option<i64>);
 
+/// The catalog reader's own templates, compiled once per process: compiling only these (not
+/// every template of the dialect, as [`Templates::shared`] does) keeps a no-op plan from
+/// parsing templates it never renders.
+const CATALOG_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "catalog.sql.tera",
+        include_str!("../../../templates/mysql/catalog.sql.tera"),
+    ),
+    (
+        "columns.sql.tera",
+        include_str!("../../../templates/mysql/columns.sql.tera"),
+    ),
+    (
+        "key_stats.sql.tera",
+        include_str!("../../../templates/mysql/key_stats.sql.tera"),
+    ),
+];
+
+fn catalog_templates() -> &'static Templates {
+    static T: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    T.get_or_init(|| Templates::from_list(&MARIADB, CATALOG_TEMPLATES))
+}
+
 fn q(e: mysql::Error) -> CatalogError {
     CatalogError::Query(super::error_text(&e))
 }
@@ -51,7 +74,7 @@ pub fn read(
     database: Option<&str>,
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<Catalog, CatalogError> {
-    let templates = Templates::shared(&MARIADB);
+    let templates = catalog_templates();
     // Tables grouped by schema (in order of first appearance): a group per `TABLE_SCHEMA = ?`.
     let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for (t, _) in wanted {

@@ -29,6 +29,9 @@ const HISTORY_LAST_OK: &str = include_str!("../../../templates/mysql/history_las
 const HISTORY_INSERT: &str = include_str!("../../../templates/mysql/history_insert.sql");
 const HISTORY_RECENT: &str = include_str!("../../../templates/mysql/history_recent.sql");
 
+/// The largest packet the protocol allows (1 GiB, `max_allowed_packet`'s maximum).
+const MAX_PACKET: usize = 1 << 30;
+
 /// An open MySQL or MariaDB session.
 pub struct MyBackend {
     conn: mysql::Conn,
@@ -51,12 +54,17 @@ impl MyBackend {
         };
         let normalized = my_tls_params(&normalized).map_err(|e| fail(e.to_string()))?;
         let opts = mysql::Opts::from_url(&normalized).map_err(|e| fail(e.to_string()))?;
+        // Said, so that the driver does not ask the server (`SELECT @@max_allowed_packet`, one
+        // more round trip): the protocol's largest packet, as the mysql client allows; the
+        // server still refuses what exceeds its own limit.
+        let packet = opts.get_max_allowed_packet().unwrap_or(MAX_PACKET);
         let ms = |d: std::time::Duration| Some(u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
         let opts = mysql::OptsBuilder::from_opts(opts)
             .tcp_connect_timeout(Some(url.connect_timeout))
             .tcp_keepalive_time_ms(ms(super::KEEPALIVE_IDLE))
             .tcp_user_timeout_ms(ms(super::TCP_USER_TIMEOUT))
-            .prefer_socket(false);
+            .prefer_socket(false)
+            .max_allowed_packet(Some(packet));
         let mut conn = mysql::Conn::new(opts).map_err(|e| fail(error_text(&e)))?;
         for stmt in script_statements(include_str!("../../../templates/mysql/session.sql")) {
             conn.query_drop(stmt).map_err(|e| fail(error_text(&e)))?;
@@ -201,10 +209,12 @@ impl Backend for MyBackend {
         // elsewhere): bound that wait by the policies' lock_timeout and retries, instead of the
         // server's default of a year.
         let secs = catalog_lock_wait(policies, |d| d.as_secs_f64().ceil().max(1.0) as u128);
+        // A number of seconds partctl computed, not user text: sent as text, one round trip
+        // (a bound parameter would prepare first, a second one).
         self.conn
-            .exec_drop(
-                include_str!("../../../templates/mysql/session_lock_timeout.sql"),
-                (secs as u64,),
+            .query_drop(
+                include_str!("../../../templates/mysql/session_lock_timeout.sql")
+                    .replace("{seconds}", &(secs as u64).to_string()),
             )
             .map_err(|e| CatalogError::Query(format!("setting lock_wait_timeout: {e}")))?;
         catalog::read(

@@ -155,29 +155,21 @@ impl PgBackend {
             }
         }
         .map_err(|e| fail(error_text(&e)))?;
-        for stmt in script_statements(include_str!("../../../templates/postgres/session.sql")) {
-            run(&mut client, stmt.as_str()).map_err(|e| fail(error_text(&e)))?;
-        }
+        // The session's settings and facts in one statement (one round trip).
         let row = query_one(
             &mut client,
-            include_str!("../../../templates/postgres/session_facts.sql"),
+            include_str!("../../../templates/postgres/session.sql"),
             &[],
         )
         .map_err(|e| fail(e.message))?;
-        let citus: bool = query_one(
-            &mut client,
-            include_str!("../../../templates/postgres/citus_installed.sql"),
-            &[],
-        )
-        .map_err(|e| fail(e.message))?
-        .get(0);
+        let citus: bool = row.get(7);
         if let Ok(mut v) = notices.lock() {
             v.clear();
         }
         Ok(PgBackend {
             client,
-            version: row.get(0),
-            schema: row.get(1),
+            version: row.get(5),
+            schema: row.get(6),
             citus,
             notices,
             truncated_local: false,
