@@ -15,6 +15,8 @@
 //! `--rollback` returns to the original at any phase before finish. Engine-neutral: SQL comes
 //! from the dialect's `convert_*` templates, and runs through [`Backend`].
 
+#[cfg(test)]
+mod render_tests;
 mod source;
 mod state;
 mod swap;
@@ -1243,7 +1245,12 @@ impl Conv<'_> {
         if phase.is_none() {
             let (stmts, n, _) = self.prepare_stmts(&source, &design, now)?;
             notes.extend(n);
-            sections.push(("prepare (one transaction)".to_string(), sql(stmts)));
+            let how = if self.backend.capabilities().transactional_ddl {
+                "one transaction"
+            } else {
+                "statement by statement, each committing; phase `preparing` until the last"
+            };
+            sections.push((format!("prepare ({how})"), sql(stmts)));
         } else {
             notes.push(format!(
                 "the conversion stands at phase {}; convert resumes there",

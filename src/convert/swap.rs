@@ -75,6 +75,7 @@ impl Conv<'_> {
         c.insert("trigger", super::REVERSE_TRIGGER);
         c.insert("source", &NameCtx::from(&self.n.staging));
         c.insert("target", &NameCtx::from(&self.n.unpartitioned));
+        c.insert("conflict", &design.row_key);
         self.stmts("convert_trigger.sql.tera", &c)
     }
 

@@ -345,7 +345,7 @@ fn literal_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
     }
 }
 
-fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
+pub(crate) fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
     let mut stmts: Vec<Stmt> = Vec::new();
     let mut transactional = true;
     let mut current: Option<(Role, String)> = None;
