@@ -102,7 +102,7 @@ fn render_all(dialect: &'static dyn Dialect) -> String {
     c.insert("second_to", &NameCtx::from(&n.table));
     c.insert("triggers_off", &NameCtx::from(&n.forward));
     c.insert("swap_id", &42);
-    for part in ["lock", "swap", "waiting", "unlock"] {
+    for part in ["lock", "off", "swap", "waiting", "unlock"] {
         c.insert("part", part);
         section(&format!("cutover: {part}"), "convert_cutover.sql.tera", &c);
     }

@@ -16,8 +16,10 @@ const POLL: Duration = Duration::from_millis(2);
 
 /// One swap: what runs under the lock, the RENAME, and how to put the triggers back.
 struct Swap {
-    /// `LOCK TABLES` and the triggers that go.
+    /// `LOCK TABLES`.
     lock: Vec<Stmt>,
+    /// The triggers that go, under the lock.
+    off: Vec<Stmt>,
     /// The triggers made under the lock (they fire once the names are swapped).
     on: Vec<Stmt>,
     /// The RENAME, for the second session.
@@ -87,6 +89,7 @@ impl Conv<'_> {
         undo.extend(self.trigger_stmts(design, true)?);
         Ok(Swap {
             lock: self.swap_part("lock", names, &n.forward)?,
+            off: self.swap_part("off", names, &n.forward)?,
             on: self.reverse_on_staging(design)?,
             rename: self.swap_text("swap", None)?,
             undo,
@@ -107,6 +110,7 @@ impl Conv<'_> {
         c.insert("second_to", &NameCtx::from(&n.table));
         Ok(Swap {
             lock: self.swap_part("lock", names, &n.reverse)?,
+            off: self.swap_part("off", names, &n.reverse)?,
             on: vec![],
             rename: self.t.text("convert_cutover.sql.tera", &c)?,
             undo,
@@ -172,9 +176,9 @@ impl Conv<'_> {
             .and_then(|r| r.first().cloned().flatten())
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
-        // Lock both tables (writers queue behind) and drop the triggers that go.
+        // Lock both tables (writers queue behind). Without the lock nothing was changed.
         if let Err(e) = self.exec_all(&swap.lock) {
-            let _ = self.undo_swap(swap);
+            let _ = self.exec_all(&swap.unlock);
             *second = Some(other);
             return Err(if e.kind.retryable() {
                 Failure::Retry(e.message)
@@ -183,7 +187,11 @@ impl Conv<'_> {
             });
         }
         let locked = Instant::now();
-        if let Err(e) = self.exec_all(&swap.on) {
+        // Under the lock: the triggers swap (undone under the lock if anything fails).
+        if let Err(e) = self
+            .exec_all(&swap.off)
+            .and_then(|()| self.exec_all(&swap.on))
+        {
             let _ = self.undo_swap(swap);
             *second = Some(other);
             return Err(fatal(self, "creating the triggers", e));
@@ -339,6 +347,7 @@ pub(super) fn swap_back(conv: &mut Conv, log: &mut dyn FnMut(&Event)) -> Result<
 pub(super) fn listing(conv: &Conv, design: &Design) -> Result<Vec<String>, ConvertError> {
     let swap = conv.cutover_swap(design)?;
     let mut out: Vec<String> = swap.lock.into_iter().map(|s| s.sql).collect();
+    out.extend(swap.off.into_iter().map(|s| s.sql));
     out.extend(swap.on.into_iter().map(|s| s.sql));
     out.push(format!(
         "-- on a second session, queued behind the lock:\n{}",
