@@ -11,6 +11,11 @@
 //! cargo run --example maria_load -- --port 3306 --db bench --table ev \
 //!     --clients 4 --secs 60 --max-id 1000000
 //! ```
+//!
+//! `--mode convert --control ev_control` (issue 13, `bench/maria_convert_load.sh`): each
+//! operation is one transaction that inserts a row (`ts = UTC_TIMESTAMP()`), updates a random
+//! key (`n = n + 1`, a new payload) or deletes a random key of `--table`, and does the same to
+//! the control table, so that the two hold the same rows at the end. Counted as writes.
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,6 +31,8 @@ struct Args {
     secs: u64,
     max_ops: u64,
     max_id: u64,
+    mode: String,
+    control: String,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +45,8 @@ fn parse_args() -> Args {
         secs: 60,
         max_ops: 10_000_000,
         max_id: 1_000_000,
+        mode: "read_insert".into(),
+        control: "ev_control".into(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -59,6 +68,8 @@ fn parse_args() -> Args {
             "--secs" => a.secs = num().clamp(1, 3600),
             "--max-ops" => a.max_ops = num().max(1),
             "--max-id" => a.max_id = num().max(1),
+            "--mode" => a.mode = val.clone(),
+            "--control" => a.control = val.clone(),
             other => panic!("unknown option {other}"),
         }
     }
@@ -103,6 +114,8 @@ fn client(args: Arc<Args>, seed: u64, deadline: Instant) -> Stats {
     let table = format!("`{}`", args.table.replace('`', "``"));
     let read_sql = format!("SELECT id, ts, payload FROM {table} WHERE id = ?");
     let write_sql = format!("INSERT INTO {table} (ts, payload) VALUES (UTC_TIMESTAMP(), 'bench')");
+    let control = format!("`{}`", args.control.replace('`', "``"));
+    let convert_mode = args.mode == "convert";
     let mut conn: Option<mysql::Conn> = None;
     let mut ops = 0u64;
     while Instant::now() < deadline && ops < args.max_ops {
@@ -119,9 +132,43 @@ fn client(args: Arc<Args>, seed: u64, deadline: Instant) -> Stats {
                 }
             },
         };
-        let read = ops % 2 == 1;
+        let read = ops % 2 == 1 && !convert_mode;
         let t0 = Instant::now();
-        let res = if read {
+        let res = if convert_mode {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let id = 1 + rng % args.max_id;
+            let stmts = match ops % 3 {
+                0 => vec![
+                    format!("INSERT INTO {table} (ts, payload) VALUES (UTC_TIMESTAMP(), 'bench')"),
+                    format!(
+                        "INSERT INTO {control} SELECT * FROM {table} WHERE id = LAST_INSERT_ID()"
+                    ),
+                ],
+                1 => vec![
+                    format!("UPDATE {table} SET n = n + 1, payload = 'upd {rng}' WHERE id = {id}"),
+                    format!(
+                        "UPDATE {control} SET n = n + 1, payload = 'upd {rng}' WHERE id = {id}"
+                    ),
+                ],
+                _ => vec![
+                    format!("DELETE FROM {table} WHERE id = {id}"),
+                    format!("DELETE FROM {control} WHERE id = {id}"),
+                ],
+            };
+            let r = (|| -> mysql::Result<()> {
+                c.query_drop("START TRANSACTION")?;
+                for s in &stmts {
+                    c.query_drop(s)?;
+                }
+                c.query_drop("COMMIT")
+            })();
+            if r.is_err() {
+                let _ = c.query_drop("ROLLBACK");
+            }
+            r
+        } else if read {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;

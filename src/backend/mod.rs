@@ -97,6 +97,10 @@ pub struct Capabilities {
     pub move_reports_rows: bool,
     /// EXPLAIN can plan a query with unknown parameters (PostgreSQL's generic plans).
     pub generic_plans: bool,
+    /// `convert`'s swap of two tables cannot run in the transaction that holds their locks
+    /// (MySQL: no RENAME TABLE under LOCK TABLES), so a second session's RENAME queues behind
+    /// this one's locks (see [`Backend::another_session`]).
+    pub swap_in_second_session: bool,
 }
 
 /// One row of pg_partman's `part_config` (4.x and 5.x columns; those a version lacks are
@@ -167,6 +171,11 @@ pub trait Backend {
 
     /// Take the table's session-level advisory lock without waiting. `false`: another run
     /// holds it.
+    /// Another session on the same server, set up like this one, for work that must queue
+    /// behind this session's locks (`convert`'s swap on MySQL/MariaDB). `None`: not needed.
+    fn another_session(&self) -> Option<Result<Box<dyn Backend + Send>, DbError>> {
+        None
+    }
     fn try_lock(&mut self, table: &str) -> Result<bool, DbError>;
     fn unlock(&mut self, table: &str) -> Result<(), DbError>;
     /// Take the advisory locks of several tables without waiting, in order: for each, whether

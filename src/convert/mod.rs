@@ -16,8 +16,11 @@
 //! from the dialect's `convert_*` templates, and runs through [`Backend`].
 
 pub mod disk;
+#[cfg(test)]
+mod render_tests;
 mod source;
 mod state;
+mod swap;
 
 pub use source::{design, Design, Source};
 pub use state::{Phase, State};
@@ -506,6 +509,7 @@ impl Conv<'_> {
         c.insert("reverse_trigger", REVERSE_TRIGGER);
         c.insert("forward_function", &NameCtx::from(&self.n.forward));
         c.insert("reverse_function", &NameCtx::from(&self.n.reverse));
+        self.backend.dialect().convert_context(self.policy, &mut c);
         c
     }
 
@@ -529,6 +533,7 @@ impl Conv<'_> {
         name: &str,
     ) -> Result<Option<Source>, ConvertError> {
         let mut c = Context::new();
+        self.backend.dialect().convert_context(self.policy, &mut c);
         if let Some(s) = schema {
             c.insert("schema", s);
         }
@@ -654,6 +659,14 @@ impl Conv<'_> {
                         self.n.unpartitioned
                     )],
                 ))
+            }
+            Some(Phase::Preparing) => {
+                lines.push(
+                    "a prepare stopped half-way: what it made is dropped and prepare starts again"
+                        .into(),
+                );
+                self.drop_prepared(log)?;
+                state = None;
             }
             Some(p) => lines.push(format!("resuming after phase {}", p.as_str())),
             None => {}
@@ -820,14 +833,15 @@ impl Conv<'_> {
             name: self.n.staging.clone(),
             ..model
         };
-        let mut stmts = Vec::new();
-        for a in &actions {
-            let mut a = a.clone();
-            a.table = self.n.staging.clone();
-            for step in dialect.render(&pt, &a, &staging_model, policy, now, &actions)? {
-                stmts.extend(step.stmts);
-            }
-        }
+        let staged: Vec<_> = actions
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.table = self.n.staging.clone();
+                a
+            })
+            .collect();
+        let stmts = dialect.convert_partitions(&pt, &staged, &staging_model, policy, now)?;
         Ok((stmts, notes, actions.len()))
     }
 
@@ -878,19 +892,24 @@ impl Conv<'_> {
         c.insert("strategy", self.policy.strategy.as_str());
         c.insert("primary", &design.primary);
         c.insert("row_key", &design.new_key);
+        c.insert("row_key_index", &design.row_key_index);
+        c.insert("extended", &(design.new_key != design.row_key));
         c.insert("indexes", &design.indexes);
         c.insert("grants", &source.grants);
-        let mut stmts = self.stmts("convert_prepare.sql.tera", &c)?;
-        stmts.extend(parts);
-        stmts.extend(self.trigger_stmts(design, true)?);
-        let mut c = self.ctx();
-        c.insert("part", "init");
-        c.insert("original", &NameCtx::from(&self.n.table));
-        c.insert(
+        let mut sc = self.ctx();
+        sc.insert("original", &NameCtx::from(&self.n.table));
+        sc.insert(
             "rows_estimated",
             &(source.est_rows >= 0).then_some(source.est_rows),
         );
-        stmts.extend(self.stmts("convert_state.sql.tera", &c)?);
+        // Where DDL commits on its own, the state row comes first (phase `preparing`).
+        sc.insert("part", "begin");
+        let mut stmts = self.stmts("convert_state.sql.tera", &sc)?;
+        stmts.extend(self.stmts("convert_prepare.sql.tera", &c)?);
+        stmts.extend(parts);
+        stmts.extend(self.trigger_stmts(design, true)?);
+        sc.insert("part", "init");
+        stmts.extend(self.stmts("convert_state.sql.tera", &sc)?);
         notes.splice(0..0, design.notes.iter().cloned());
         Ok((stmts, notes, count))
     }
@@ -962,7 +981,20 @@ impl Conv<'_> {
                 self.backend.execute(&s.sql)?;
             }
             c.insert("part", "copy");
-            let counts = self.backend.query_text(&text(&self.t, &c)?)?;
+            // The last statement returns (rows read, rows inserted).
+            let copy = self
+                .t
+                .statements("convert_copy.sql.tera", &c)
+                .map_err(|e| StmtError::other(e.to_string()))?
+                .0;
+            let mut counts = Vec::new();
+            for (i, s) in copy.iter().enumerate() {
+                if i + 1 == copy.len() {
+                    counts = self.backend.query_text(&s.sql)?;
+                } else {
+                    self.backend.execute(&s.sql)?;
+                }
+            }
             let num = |i: usize| -> u64 {
                 counts
                     .first()
@@ -1309,6 +1341,9 @@ impl Conv<'_> {
     ) -> Result<Duration, ConvertError> {
         // Read again: a view or foreign key added since prepare refuses the swap.
         let (source, _) = self.plain_source()?;
+        if self.backend.capabilities().swap_in_second_session {
+            return swap::cutover(self, design, log);
+        }
         let stmts = self.cutover_stmts(&source, design)?;
         let lock = format!(
             "ACCESS EXCLUSIVE on {} and {} for the swap (reads and writes wait; lock_timeout {} ms, retried)",
@@ -1346,6 +1381,9 @@ impl Conv<'_> {
             let sequences = current.map(|s| s.sequences).unwrap_or_default();
             c.insert("sequences", &sequences);
         }
+        if cut_over && self.backend.capabilities().swap_in_second_session {
+            swap::swap_back(self, log)?;
+        }
         let mut stmts = self.stmts("convert_rollback.sql.tera", &c)?;
         stmts.extend(self.state_stmts("delete", None)?);
         let lock = format!("ACCESS EXCLUSIVE on {} for the swap back", self.n.table);
@@ -1369,6 +1407,16 @@ impl Conv<'_> {
             phase: None,
             lines: vec![line],
         })
+    }
+
+    /// Drop what a stopped prepare made (every statement may run again) and its state row.
+    fn drop_prepared(&mut self, log: &mut dyn FnMut(&Event)) -> Result<(), ConvertError> {
+        let mut c = self.ctx();
+        c.insert("cut_over", &false);
+        let mut stmts = self.stmts("convert_rollback.sql.tera", &c)?;
+        stmts.extend(self.state_stmts("delete", None)?);
+        let step = phase_step(&self.n, "clean-up", "none".into(), stmts);
+        self.run_phase(&step, log)
     }
 
     fn finish_stmts(&self, drop_original: bool) -> Result<Vec<Stmt>, ConvertError> {
@@ -1460,7 +1508,12 @@ impl Conv<'_> {
                 },
             );
             notes.extend(n);
-            sections.push(("prepare (one transaction)".to_string(), sql(stmts)));
+            let how = if self.backend.capabilities().transactional_ddl {
+                "one transaction"
+            } else {
+                "statement by statement, each committing; phase `preparing` until the last"
+            };
+            sections.push((format!("prepare ({how})"), sql(stmts)));
         } else {
             notes.push(format!(
                 "the conversion stands at phase {}; convert resumes there",
@@ -1487,7 +1540,7 @@ impl Conv<'_> {
         copy.extend(sql(copy_timeouts));
         c.insert("cut", &Some(key_values(&example, &design.row_key_types)));
         c.insert("part", "copy");
-        copy.push(self.t.text("convert_copy.sql.tera", &c)?);
+        copy.extend(sql(self.stmts("convert_copy.sql.tera", &c)?));
         c.insert("part", "save");
         c.insert("rows", &batch);
         c.insert(
@@ -1507,10 +1560,17 @@ impl Conv<'_> {
             "verify (per batch, each one statement)".to_string(),
             vec![cut_sql, compare],
         ));
-        sections.push((
-            "cutover (one transaction under lock_timeout, retried)".to_string(),
-            sql(self.cutover_stmts(&source, &design)?),
-        ));
+        if self.backend.capabilities().swap_in_second_session {
+            sections.push((
+                "cutover (both tables locked under lock_wait_timeout, retried; the RENAME runs on a second session queued behind the lock)".to_string(),
+                swap::listing(self, &design)?,
+            ));
+        } else {
+            sections.push((
+                "cutover (one transaction under lock_timeout, retried)".to_string(),
+                sql(self.cutover_stmts(&source, &design)?),
+            ));
+        }
         sections.push((
             "finish (`convert --finish`; one transaction)".to_string(),
             sql(self.finish_stmts(false)?),

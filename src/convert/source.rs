@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 /// What the server says about the table.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Source {
+    /// The server's product, for messages (the PostgreSQL template leaves it out).
+    #[serde(default = "postgres_product")]
+    pub product: String,
     pub schema: String,
     pub name: String,
     /// `r` a plain table, `p` a partitioned one.
@@ -31,6 +34,10 @@ pub struct Source {
     pub triggers: Vec<String>,
     pub row_security: bool,
     pub persistence: String,
+}
+
+fn postgres_product() -> String {
+    "PostgreSQL".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +105,8 @@ pub struct Design {
     pub row_key_types: Vec<String>,
     /// `row_key` is the primary key (else a unique index).
     pub primary: bool,
+    /// The name of the row key's index (`PRIMARY` on MySQL for the primary key).
+    pub row_key_index: String,
     /// The partitioned table's key: the row key, plus the partition key when it is not in it
     /// (PostgreSQL requires every unique index of a partitioned table to hold the partition key).
     pub new_key: Vec<String>,
@@ -211,10 +220,18 @@ pub fn design(
         ));
     }
     if !source.foreign_keys.is_empty() {
-        refusals.push(format!(
-            "foreign keys involve {table} and would stay with the original: {} (drop them, convert, add them to the partitioned table)",
-            source.foreign_keys.join("; ")
-        ));
+        refusals.push(if source.product == "PostgreSQL" {
+            format!(
+                "foreign keys involve {table} and would stay with the original: {} (drop them, convert, add them to the partitioned table)",
+                source.foreign_keys.join("; ")
+            )
+        } else {
+            format!(
+                "foreign keys involve {table}, and {} cannot have foreign keys on or to a partitioned table: {} (drop them to convert)",
+                source.product,
+                source.foreign_keys.join("; ")
+            )
+        });
     }
     if !source.triggers.is_empty() {
         refusals.push(format!(
@@ -248,10 +265,11 @@ pub fn design(
     if !new_key.iter().any(|c| c == key) {
         new_key.push(key.to_string());
         notes.push(format!(
-            "the {} ({}) becomes ({}) on the partitioned table: PostgreSQL requires the partition key in every unique index of a partitioned table, so uniqueness is then per ({})",
+            "the {} ({}) becomes ({}) on the partitioned table: {} requires the partition key in every unique index of a partitioned table, so uniqueness is then per ({})",
             if row_key.primary { "primary key".to_string() } else { format!("unique key {}", row_key.name) },
             row_key.columns.join(", "),
             new_key.join(", "),
+            source.product,
             new_key.join(", ")
         ));
     }
@@ -265,8 +283,8 @@ pub fn design(
             let quoted = dialect.quote_ident(key).map_err(|e| vec![e.0])?;
             ix.keys.push(quoted);
             notes.push(format!(
-                "unique index {} is extended by the partition key `{key}` on the partitioned table",
-                ix.name
+                "unique index {} is extended by the partition key `{key}` on the partitioned table ({} requires it)",
+                ix.name, source.product
             ));
         }
         indexes.push(ix);
@@ -285,6 +303,7 @@ pub fn design(
         row_key: row_key.columns.clone(),
         row_key_types,
         primary: row_key.primary,
+        row_key_index: row_key.name.clone(),
         new_key,
         key_type,
         key_kind,

@@ -8,6 +8,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Prepare started where DDL commits statement by statement (MySQL): some of the new
+    /// table and triggers may exist. `convert` cleans them up and prepares again; `--rollback`
+    /// cleans them up.
+    Preparing,
     /// The partitioned table, its partitions and the forward trigger exist; the copy runs (or
     /// stopped) after `last_key`.
     Prepared,
@@ -25,6 +29,7 @@ pub enum Phase {
 impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
+            Phase::Preparing => "preparing",
             Phase::Prepared => "prepared",
             Phase::Copied => "copied",
             Phase::Verified => "verified",
@@ -35,6 +40,7 @@ impl Phase {
 
     pub fn parse(s: &str) -> Option<Phase> {
         [
+            Phase::Preparing,
             Phase::Prepared,
             Phase::Copied,
             Phase::Verified,
@@ -48,6 +54,7 @@ impl Phase {
     /// What happens next, for `--status`.
     pub fn next(self) -> &'static str {
         match self {
+            Phase::Preparing => "prepare again (convert drops what a stopped prepare left)",
             Phase::Prepared => "copy (convert resumes after the last copied key)",
             Phase::Copied => "verify",
             Phase::Verified => "cutover",

@@ -191,6 +191,28 @@ pub trait Dialect: Sync + Send {
     fn key_kind(&self, _sql_type: &str) -> Option<KeyKind> {
         None
     }
+    /// Values the dialect's `convert` templates need beyond the shared ones (MySQL: the
+    /// flavor and its timeouts in seconds).
+    fn convert_context(&self, _policy: &Policy, _ctx: &mut Context) {}
+    /// The statements that give `convert`'s new table its partitions: by default each planned
+    /// create rendered like any other (PostgreSQL attaches them one by one); MySQL partitions
+    /// the empty table in one `ALTER TABLE ... PARTITION BY`.
+    fn convert_partitions(
+        &self,
+        t: &Templates,
+        actions: &[Action],
+        table: &Table,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Stmt>, RenderError> {
+        let mut stmts = Vec::new();
+        for a in actions {
+            for step in self.render(t, a, table, policy, now, actions)? {
+                stmts.extend(step.stmts);
+            }
+        }
+        Ok(stmts)
+    }
     /// A key coordinate as the literal value the engine compares the key column with.
     fn key_literal(&self, kind: KeyKind, coord: i64) -> Value;
     /// The engine's rules a plan must obey, checked before anything is rendered.
@@ -334,7 +356,7 @@ fn literal_value(d: &dyn Dialect, v: &Value) -> Result<String, String> {
     }
 }
 
-fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
+pub(crate) fn split_statements(text: &str) -> Result<(Vec<Stmt>, bool), String> {
     let mut stmts: Vec<Stmt> = Vec::new();
     let mut transactional = true;
     let mut current: Option<(Role, String)> = None;

@@ -178,7 +178,50 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "show_create.sql.tera",
     "waiting_values.sql.tera",
     "coarsen.sql.tera",
+    "convert_partition_by.sql.tera",
 ];
+
+const CONVERT_TEMPLATES: &[(&str, &str)] = templates![
+    "mysql":
+    "timeouts.sql.tera",
+    "key_expr.sql.tera",
+    "convert_source.sql.tera",
+    "convert_key_range.sql.tera",
+    "convert_state.sql.tera",
+    "convert_prepare.sql.tera",
+    "convert_trigger.sql.tera",
+    "convert_copy.sql.tera",
+    "convert_verify.sql.tera",
+    "convert_cutover.sql.tera",
+    "convert_rollback.sql.tera",
+    "convert_finish.sql.tera",
+];
+
+/// The key kind of a MySQL column type (`bigint(20) unsigned`, `datetime(6)`), when `convert`
+/// can lay out range partitions on it.
+pub fn key_kind(sql_type: &str) -> Option<KeyKind> {
+    let t = sql_type.trim().to_ascii_lowercase();
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    match base {
+        "tinyint" | "smallint" => Some(KeyKind::SmallInt),
+        "mediumint" | "int" | "integer" => Some(KeyKind::Int),
+        "bigint" => Some(KeyKind::BigInt),
+        "date" => Some(KeyKind::Date),
+        "datetime" => Some(KeyKind::Timestamp),
+        "timestamp" => Some(KeyKind::Timestamptz),
+        _ => None,
+    }
+}
+
+/// How `convert` partitions a key of this kind: integers `RANGE (col)`, dates and datetimes
+/// `RANGE COLUMNS (col)`, timestamps `RANGE (UNIX_TIMESTAMP(col))` (as the catalog reads them).
+fn convert_key_expr(kind: Option<KeyKind>) -> KeyExpr {
+    match kind {
+        Some(KeyKind::Timestamptz) => KeyExpr::UnixTimestamp,
+        Some(k) if k.is_time() => KeyExpr::Columns,
+        _ => KeyExpr::Column,
+    }
+}
 
 const VERIFY_TEMPLATES: &[(&str, &str)] = templates![
     "mysql":
@@ -342,6 +385,102 @@ impl Dialect for MySql {
 
     fn verify_templates(&self) -> &'static [(&'static str, &'static str)] {
         VERIFY_TEMPLATES
+    }
+
+    fn convert_templates(&self) -> &'static [(&'static str, &'static str)] {
+        CONVERT_TEMPLATES
+    }
+
+    fn key_kind(&self, sql_type: &str) -> Option<KeyKind> {
+        key_kind(sql_type)
+    }
+
+    fn convert_context(&self, policy: &Policy, ctx: &mut Context) {
+        let secs = |d: std::time::Duration| d.as_secs_f64().ceil().max(1.0) as u64;
+        ctx.insert("flavor", self.flavor.as_str());
+        ctx.insert("convert", &true);
+        ctx.insert("lock_wait_seconds", &secs(policy.lock_timeout));
+        ctx.insert("statement_seconds", &secs(policy.statement_timeout));
+        ctx.insert(
+            "statement_ms",
+            &(policy.statement_timeout.as_millis().max(1) as u64),
+        );
+    }
+
+    /// The empty new table is partitioned in one `ALTER TABLE ... PARTITION BY` holding every
+    /// planned partition (MySQL cannot add partitions to a table that has none).
+    fn convert_partitions(
+        &self,
+        t: &Templates,
+        actions: &[Action],
+        table: &Table,
+        policy: &Policy,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<super::Stmt>, RenderError> {
+        let fail = |message: String| RenderError {
+            what: format!("{}/convert/partitions", table.name),
+            message,
+        };
+        if policy.subpartition.is_some() {
+            return Err(fail(
+                "convert does not build sub-partitioned tables on MySQL/MariaDB yet".into(),
+            ));
+        }
+        let kind = table.key.kind;
+        let expr = convert_key_expr(kind);
+        let mut parts = Vec::new();
+        let mut default = None;
+        let mut modulus = 0;
+        for a in actions {
+            match &a.kind {
+                ActionKind::Create { partition, to, .. } => {
+                    let Bound::At(c) = to else {
+                        default = Some(partition.name.clone());
+                        continue;
+                    };
+                    let kind = kind.ok_or_else(|| fail("unknown key type".into()))?;
+                    let (v, numeric) = expr.encode(kind, *c).map_err(|e| fail(e.0))?;
+                    let to = if numeric {
+                        Value::from(
+                            v.parse::<i64>()
+                                .map_err(|_| fail(format!("bad bound {v}")))?,
+                        )
+                    } else {
+                        Value::String(v)
+                    };
+                    parts.push((*c, serde_json::json!({"name": partition.name, "to": to})));
+                }
+                ActionKind::CreateList {
+                    partition, values, ..
+                } => parts.push((
+                    0,
+                    serde_json::json!({"name": partition.name, "values": values}),
+                )),
+                ActionKind::CreateDefault { partition } => {
+                    if table.strategy == Strategy::List && self.flavor == Flavor::Mysql {
+                        return Err(fail(
+                            "MySQL 8 has no DEFAULT partition for LIST tables; set default_partition = false".into(),
+                        ));
+                    }
+                    default = Some(partition.name.clone());
+                }
+                ActionKind::CreateHash { modulus: m, .. } => modulus = *m,
+                _ => {}
+            }
+        }
+        if table.strategy == Strategy::Range {
+            parts.sort_by_key(|p| p.0);
+        }
+        let mut ctx = Context::new();
+        ctx.insert("table", &NameCtx::from(&table.name));
+        ctx.insert("strategy", table.strategy.as_str());
+        ctx.insert("key", &table.key.name);
+        ctx.insert("expr", expr.sql_name());
+        ctx.insert("columns_syntax", &(expr == KeyExpr::Columns));
+        ctx.insert("parts", &parts.into_iter().map(|p| p.1).collect::<Vec<_>>());
+        ctx.insert("default", &default);
+        ctx.insert("modulus", &modulus);
+        Ok(t.statements("convert_partition_by.sql.tera", &ctx)?.0)
     }
 
     /// Integers as numbers; dates and timestamps as text without a zone (MySQL sessions run in

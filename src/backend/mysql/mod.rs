@@ -38,6 +38,8 @@ pub struct MyBackend {
     server: Server,
     /// `DATABASE()` when the session started: where a policy's unqualified table lives.
     database: Option<String>,
+    /// Where it connected, for [`Backend::another_session`].
+    url: DbUrl,
 }
 
 impl MyBackend {
@@ -84,6 +86,7 @@ impl MyBackend {
             conn,
             server: Server::from_version(&version),
             database,
+            url: url.clone(),
         })
     }
 
@@ -193,7 +196,12 @@ impl Backend for MyBackend {
             transactional_ddl: false,
             move_reports_rows: false,
             generic_plans: false,
+            swap_in_second_session: true,
         }
+    }
+
+    fn another_session(&self) -> Option<Result<Box<dyn Backend + Send>, DbError>> {
+        Some(MyBackend::connect(&self.url).map(|b| Box::new(b) as Box<dyn Backend + Send>))
     }
 
     fn dialect(&self) -> &'static dyn Dialect {

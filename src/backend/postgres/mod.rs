@@ -297,6 +297,7 @@ impl Backend for PgBackend {
             move_reports_rows: true,
             // Citus cannot plan a distributed query with unknown parameters (0A000).
             generic_plans: !self.citus,
+            swap_in_second_session: false,
         }
     }
 
