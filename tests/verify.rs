@@ -971,3 +971,66 @@ max_partitions = 9
         assert!(c["error"].as_str().unwrap().contains("$0"), "{c}");
     }
 }
+
+/// Transactions the server has counted in `db` (commits and rollbacks), read from the `postgres`
+/// database so that reading does not count; once the count has stayed put for half a second
+/// (a backend reports its counts when it exits, a moment after its client has gone).
+fn settled_xacts(db: &PgDb) -> i64 {
+    let admin = db.url.rsplit_once('/').unwrap().0.to_string() + "/postgres";
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    let mut read = || -> i64 {
+        c.batch_execute("SELECT pg_stat_clear_snapshot()").unwrap();
+        c.query_one(
+            "SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = $1",
+            &[&db.dbname],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let (mut last, mut since) = (read(), std::time::Instant::now());
+    let start = std::time::Instant::now();
+    while since.elapsed() < std::time::Duration::from_millis(500) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never settled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let n = read();
+        if n != last {
+            (last, since) = (n, std::time::Instant::now());
+        }
+    }
+    last
+}
+
+#[test]
+fn pg_verify_batches_every_explain_into_one_transaction() {
+    // 10 tables, each with an assertion and a probe: 20 EXPLAINs. Before batching every EXPLAIN
+    // had its own transaction and two lookups of its own (3 transactions each, 60 in all).
+    const N: usize = 10;
+    let db = pg();
+    let mut schema = String::new();
+    let mut policy = String::new();
+    for i in 0..N {
+        schema.push_str(&format!(
+            "CREATE TABLE m{i} (ts date NOT NULL) PARTITION BY RANGE (ts);
+             CREATE TABLE m{i}_a PARTITION OF m{i} FOR VALUES FROM ('2026-11-21') TO ('2026-11-22');
+             CREATE TABLE m{i}_b PARTITION OF m{i} FOR VALUES FROM ('2026-11-22') TO ('2026-11-23');\n"
+        ));
+        policy.push_str(&format!(
+            "[[table]]\nname = \"public.m{i}\"\npartition_by = \"range\"\ncolumn = \"ts\"\ninterval = \"1 day\"\npremake = 1\n\n[[table.verify]]\nsql = \"SELECT * FROM m{i} WHERE ts = '{{{{ today }}}}'\"\nmax_partitions = 1\n\n"
+        ));
+    }
+    db.exec(&schema);
+    let policy = write_policy("pg-batched", &policy);
+    let before = settled_xacts(&db);
+    let r = partctl(&policy, &db.url, &["-f", "json", "verify"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let checks = json(&r);
+    assert_eq!(checks.len(), 2 * N, "{checks:#?}");
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
+    let used = settled_xacts(&db) - before;
+    // The connection's start and set-up and the catalog read (7 here), then ONE transaction for
+    // every EXPLAIN and the lookups: 8 whatever the number of tables (before: 3 per EXPLAIN).
+    assert!(used <= 8, "verify over {N} tables used {used} transactions");
+}

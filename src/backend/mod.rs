@@ -226,6 +226,17 @@ pub trait Backend {
     /// EXPLAIN one query (never executed) and count the partitions its plan touches.
     fn explain(&mut self, templates: &Templates, query: &Query) -> Result<Touched, ExplainError>;
 
+    /// EXPLAIN every query, one result each in order: as [`Backend::explain`], but in as few
+    /// round trips as the engine allows (one READ ONLY transaction for them all, one catalog
+    /// lookup for every plan's relations). One query's error is its own.
+    fn explain_all(
+        &mut self,
+        templates: &Templates,
+        queries: &[Query],
+    ) -> Vec<Result<Touched, ExplainError>> {
+        queries.iter().map(|q| self.explain(templates, q)).collect()
+    }
+
     /// Whether the run history table exists.
     fn history_exists(&mut self) -> Result<bool, DbError>;
     /// Create the run history (and its schema or database) when it is missing.

@@ -152,6 +152,7 @@ pub struct DryRun {
 }
 
 /// The names one conversion uses.
+#[derive(Clone)]
 struct Names {
     /// The table's name: the original's until cutover, the partitioned table's after.
     table: QualifiedName,
@@ -363,26 +364,59 @@ pub fn recorded(
     if dialect.convert_templates().is_empty() {
         return Ok(vec![None; policies.len()]);
     }
-    let mut states = Vec::new();
-    for p in policies {
-        let name = crate::backend::qualified_name(backend, &p.table);
-        let (schema, table) = match name.split_once('.') {
-            Some((s, t)) => (s.to_string(), t.to_string()),
-            None => (String::new(), name.clone()),
-        };
-        let mut conv = Conv {
-            t: Templates::from_list(dialect, dialect.convert_templates()),
-            backend: &mut *backend,
-            policy: p,
-            n: Names::new(&schema, &table),
-        };
-        // Whether the state table exists at all is asked once.
-        if states.is_empty() && !conv.state_table_exists()? {
-            return Ok(vec![None; policies.len()]);
-        }
-        states.push(conv.read_state_row()?);
+    let names: Vec<Names> = policies
+        .iter()
+        .map(|p| {
+            let name = crate::backend::qualified_name(backend, &p.table);
+            match name.split_once('.') {
+                Some((s, t)) => Names::new(s, t),
+                None => Names::new("", &name),
+            }
+        })
+        .collect();
+    let Some(first) = policies.first() else {
+        return Ok(vec![]);
+    };
+    let mut conv = Conv {
+        t: Templates::from_list(dialect, dialect.convert_templates()),
+        backend: &mut *backend,
+        policy: first,
+        n: names[0].clone(),
+    };
+    // Whether the state table exists at all is asked once, then every table's row is read in
+    // one statement.
+    if !conv.state_table_exists()? {
+        return Ok(vec![None; policies.len()]);
     }
-    Ok(states)
+    let labels: Vec<&str> = names.iter().map(|n| n.label.as_str()).collect();
+    let mut c = Context::new();
+    c.insert("part", "read_all");
+    c.insert("table_names", &labels);
+    let sql = conv.t.text("convert_state.sql.tera", &c)?;
+    let rows = conv.query("reading partctl.convert_state", &sql)?;
+    let mut by_label: std::collections::BTreeMap<String, Vec<Option<String>>> = rows
+        .into_iter()
+        .filter_map(|mut r| {
+            let label = r.first().cloned().flatten()?;
+            r.remove(0);
+            Some((label, r))
+        })
+        .collect();
+    names
+        .iter()
+        .map(|n| match by_label.remove(&n.label) {
+            None => Ok(None),
+            Some(row) => {
+                State::from_row(&n.label, &row)
+                    .map(Some)
+                    .map_err(|m| ConvertError::Query {
+                        table: n.label.clone(),
+                        context: "reading partctl.convert_state".to_string(),
+                        message: m,
+                    })
+            }
+        })
+        .collect()
 }
 
 /// A duration for people: `45 s`, `12 min`, `3.5 h`.

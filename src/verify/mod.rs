@@ -224,10 +224,14 @@ fn check(kind: Kind, table: &str, sql: String, max: u32, engine: &'static str) -
     }
 }
 
-/// EXPLAIN one query and judge it: at most `max` partitions (assertions), or exactly `max`
+/// Judge one EXPLAINed query: at most `max` partitions (assertions), or exactly `max`
 /// (probes).
-fn judge(backend: &mut dyn Backend, t: &Templates, mut c: Check, q: &Query, exact: bool) -> Check {
-    match backend.explain(t, q) {
+fn judge(
+    mut c: Check,
+    explained: Result<crate::explain::Touched, crate::explain::ExplainError>,
+    exact: bool,
+) -> Check {
+    match explained {
         Ok(touched) => {
             let n = touched.count();
             c.touched = Some(n);
@@ -254,7 +258,20 @@ fn judge(backend: &mut dyn Backend, t: &Templates, mut c: Check, q: &Query, exac
     c
 }
 
-/// Run every assertion of the policies, then (with `opts.probes`) one probe per table.
+/// A check waiting for its EXPLAIN: where it goes in the report, and what to EXPLAIN.
+struct Pending<'p> {
+    at: usize,
+    sql: String,
+    params: Vec<ListValue>,
+    own: Option<QualifiedName>,
+    policy: &'p Policy,
+    /// A probe (exactly `max_partitions`), not an assertion (at most).
+    exact: bool,
+}
+
+/// Run every assertion of the policies, then (with `opts.probes`) one probe per table. Every
+/// query is EXPLAINed in one batch ([`Backend::explain_all`]): one transaction, and the
+/// catalog lookups of all plans together.
 pub fn run(
     backend: &mut dyn Backend,
     policies: &[&Policy],
@@ -273,6 +290,7 @@ pub fn run(
         }
     };
     let mut checks = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for (p, table) in policies.iter().zip(&tables) {
         let (display, own) = name_of(p, table);
         for a in &p.verify {
@@ -301,26 +319,14 @@ pub fn run(
                     caps.product
                 ));
             }
-            let q = Query {
-                sql: &sql,
-                params: &params,
-                own: own.as_ref(),
+            pending.push(Pending {
+                at: checks.len(),
+                sql,
+                params,
+                own: own.clone(),
                 policy: p,
-            };
-            let mut c = judge(backend, &t, c, &q, false);
-            if c.status == Status::Fail {
-                let mut columns = vec![p.column.as_str()];
-                if let Some(s) = &p.subpartition {
-                    columns.push(s.column.as_str());
-                }
-                for f in lint::check(&sql, &columns) {
-                    c.notes.push(format!(
-                        "`{}` wraps the partition key `{}`: the planner cannot prune through it",
-                        sql::one_line(&f.construct),
-                        f.column
-                    ));
-                }
-            }
+                exact: false,
+            });
             checks.push(c);
         }
     }
@@ -353,13 +359,15 @@ pub fn run(
                 Ok(probe::ProbePlan::Run(pr)) => {
                     let mut c = check(Kind::Probe, &display, pr.sql.clone(), pr.expect, engine);
                     c.notes.push(format!("probe: {}", pr.what));
-                    let q = Query {
-                        sql: &pr.sql,
-                        params: &[],
-                        own: Some(&table.name),
+                    pending.push(Pending {
+                        at: checks.len(),
+                        sql: pr.sql,
+                        params: vec![],
+                        own: Some(table.name.clone()),
                         policy: p,
-                    };
-                    checks.push(judge(backend, &t, c, &q, true));
+                        exact: true,
+                    });
+                    checks.push(c);
                 }
                 Err(e) => {
                     let mut c = check(Kind::Probe, &display, String::new(), 1, engine);
@@ -368,6 +376,40 @@ pub fn run(
                 }
             }
         }
+    }
+    let queries: Vec<Query> = pending
+        .iter()
+        .map(|w| Query {
+            sql: &w.sql,
+            params: &w.params,
+            own: w.own.as_ref(),
+            policy: w.policy,
+        })
+        .collect();
+    let explained = if queries.is_empty() {
+        vec![]
+    } else {
+        backend.explain_all(&t, &queries)
+    };
+    for (w, result) in pending.iter().zip(explained) {
+        let p = w.policy;
+        let blank = check(Kind::Probe, "", String::new(), 0, engine);
+        let c = std::mem::replace(&mut checks[w.at], blank);
+        let mut c = judge(c, result, w.exact);
+        if !w.exact && c.status == Status::Fail {
+            let mut columns = vec![p.column.as_str()];
+            if let Some(s) = &p.subpartition {
+                columns.push(s.column.as_str());
+            }
+            for f in lint::check(&w.sql, &columns) {
+                c.notes.push(format!(
+                    "`{}` wraps the partition key `{}`: the planner cannot prune through it",
+                    sql::one_line(&f.construct),
+                    f.column
+                ));
+            }
+        }
+        checks[w.at] = c;
     }
     Report {
         now,

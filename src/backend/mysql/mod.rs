@@ -387,6 +387,14 @@ impl Backend for MyBackend {
         explain::explain(&mut self.conn, self.server.flavor(), templates, query)
     }
 
+    fn explain_all(
+        &mut self,
+        templates: &Templates,
+        queries: &[Query],
+    ) -> Vec<Result<Touched, ExplainError>> {
+        explain::explain_all(&mut self.conn, self.server.flavor(), templates, queries)
+    }
+
     fn history_exists(&mut self) -> Result<bool, DbError> {
         Ok(self
             .conn

@@ -607,6 +607,14 @@ impl Backend for PgBackend {
         explain::explain(&mut self.client, templates, query, self.citus)
     }
 
+    fn explain_all(
+        &mut self,
+        templates: &Templates,
+        queries: &[Query],
+    ) -> Vec<Result<Touched, ExplainError>> {
+        explain::explain_all(&mut self.client, templates, queries, self.citus)
+    }
+
     fn history_exists(&mut self) -> Result<bool, DbError> {
         Ok(self
             .client
