@@ -15,6 +15,15 @@
 -- does. Plain rows, no correlated subqueries and no JSON: each catalog is read once for every
 -- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
 -- query costs about what reading every bound costs.
+--
+-- $5, $6: the bound cache of read-only commands (see src/backend/postgres/bound_cache.rs), the
+-- (oid, xmin) pairs of pg_class row versions whose bound the caller already holds (empty
+-- arrays: none, as for `apply`). Joined by oid (a hash join, not `= ANY` per row), their
+-- bound comes back NULL, not deparsed: deparsing is most of this query's server time. Only
+-- for keys of a built-in base type (an enum's labels can change under an unchanged row).
+-- Each partition row carries its xmin (column `xmin`) for the cache.
+-- The table row's `referenced`: some foreign key references the table, so that
+-- foreign_keys.sql runs only then.
 WITH wanted AS (
     SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name,
            w.catch_all
@@ -39,6 +48,18 @@ WITH wanted AS (
     JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
     WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
       AND d.description LIKE 'partctl: %'
+), cached AS (
+    SELECT k.oid, k.xmin FROM unnest($5::oid[], $6::int8[]) AS k(oid, xmin)
+), keytype AS (
+    SELECT t.relid,
+           ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg' AS cacheable
+    FROM tabs t
+    JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
+    JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
+    JOIN pg_type ty ON ty.oid = ka.atttypid
+), refd AS (
+    SELECT DISTINCT co.confrelid FROM pg_constraint co
+    WHERE co.contype = 'f' AND co.conparentid = 0
 )
 SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS name,
        NULL::text AS bound, NULL::int8 AS rows, NULL::int8 AS bytes, NULL::bool AS pending,
@@ -50,32 +71,39 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
        ka.attname::text AS key_column,
        format_type(ka.atttypid, ka.atttypmod) AS key_type,
        coalesce(cl.columns, '{}') AS columns,
-       NULL::bool AS empty
+       NULL::bool AS empty,
+       NULL::int8 AS xmin,
+       rf.confrelid IS NOT NULL AS referenced
 FROM tabs t
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
 LEFT JOIN cols cl ON cl.attrelid = t.relid
+LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
-SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text, pg_get_expr(ch.relpartbound, 0),
+SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text,
+       CASE WHEN k.oid IS NULL THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
        i.inhdetachpending, ch.relkind::text, ch.oid,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN t.catch_all AND ch.relkind = 'r' AND ch.oid = pt.partdefid
-            THEN pg_relation_size(ch.oid) = 0 END
+            THEN pg_relation_size(ch.oid) = 0 END,
+       ch.xmin::text::int8, NULL
 FROM tabs t
 JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
 JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+LEFT JOIN keytype kt ON kt.relid = t.relid
+LEFT JOIN cached k ON k.oid = ch.oid AND k.xmin = ch.xmin::text::int8 AND kt.cacheable
 UNION ALL
 -- Composite tables: the sub-partitions of a partition that is itself partitioned.
 SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),
        gc.reltuples::int8,
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
        NULL, gc.relkind::text, ch.partrelid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 -- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
 -- partition again.
 FROM pg_partitioned_table ch
@@ -86,12 +114,12 @@ JOIN pg_class gc ON gc.oid = gi.inhrelid
 JOIN pg_namespace gn ON gn.oid = gc.relnamespace
 UNION ALL
 SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.description = 'partctl: detaching from ' || t.schema_name || '.' || t.table_name
 UNION ALL
 SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.relnamespace = t.nsp
  AND l.description = 'partctl: moving rows for ' || t.schema_name || '.' || t.table_name
