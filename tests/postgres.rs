@@ -3014,6 +3014,15 @@ timezone = "UTC"
     assert_counts(&corrupt, 0, 3);
     assert_eq!(plan_json(&corrupt)["steps"], doc["steps"]);
 
+    // An unwritable cache directory is ignored too.
+    let unwritable = cached(&db, &policy, Path::new("/dev/null/cache"), &["plan"]);
+    expect_code(&unwritable, 2, "plan with an unwritable cache directory");
+    assert!(
+        unwritable.stderr.contains("not written"),
+        "{}",
+        unwritable.stderr
+    );
+
     // A deliberately wrong cache: the re-attached partition's row version claims its old
     // bound. plan trusts it (the cache is what it reads) ...
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();

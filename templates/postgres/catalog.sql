@@ -18,8 +18,10 @@
 --
 -- $5, $6: the bound cache of read-only commands (see src/backend/postgres/bound_cache.rs), the
 -- (oid, xmin) pairs of pg_class row versions whose bound the caller already holds (empty
--- arrays: none, as for `apply`). Joined by oid (a hash join, not `= ANY` per row), their
--- bound comes back NULL, not deparsed: deparsing is most of this query's server time. Only
+-- arrays: none, as for `apply`). Looked up in a hashed SubPlan (the pairs hashed once, one
+-- probe per partition: not `= ANY` scanning the array per row; a LEFT JOIN made the planner
+-- hash the wide pg_class rows instead, spilling to disk), their bound comes back NULL, not
+-- deparsed: deparsing is most of this query's server time. Only
 -- for keys of a built-in base type (an enum's labels can change under an unchanged row).
 -- Each partition row carries its xmin (column `xmin`) for the cache.
 -- The table row's `referenced`: some foreign key references the table, so that
@@ -31,10 +33,15 @@ WITH wanted AS (
          WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
 ), tabs AS (
     SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
-           c.relkind
+           c.relkind,
+           coalesce(ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg', false)
+             AS cacheable
     FROM wanted w
     LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
     LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name
+    LEFT JOIN pg_partitioned_table kp ON kp.partrelid = c.oid
+    LEFT JOIN pg_attribute ka ON ka.attrelid = c.oid AND ka.attnum = kp.partattrs[0]
+    LEFT JOIN pg_type ty ON ty.oid = ka.atttypid
 ), cols AS (
     SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS columns
     FROM tabs t
@@ -48,15 +55,6 @@ WITH wanted AS (
     JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
     WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
       AND d.description LIKE 'partctl: %'
-), cached AS (
-    SELECT k.oid, k.xmin FROM unnest($5::oid[], $6::int8[]) AS k(oid, xmin)
-), keytype AS (
-    SELECT t.relid,
-           ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg' AS cacheable
-    FROM tabs t
-    JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
-    JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
-    JOIN pg_type ty ON ty.oid = ka.atttypid
 ), refd AS (
     SELECT DISTINCT co.confrelid FROM pg_constraint co
     WHERE co.contype = 'f' AND co.conparentid = 0
@@ -81,7 +79,9 @@ LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
 SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text,
-       CASE WHEN k.oid IS NULL THEN pg_get_expr(ch.relpartbound, 0) END,
+       CASE WHEN NOT (t.cacheable AND (ch.oid, ch.xmin::text::int8) IN
+                      (SELECT * FROM unnest($5::oid[], $6::int8[])))
+            THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
@@ -95,8 +95,6 @@ JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
 JOIN pg_namespace cn ON cn.oid = ch.relnamespace
-LEFT JOIN keytype kt ON kt.relid = t.relid
-LEFT JOIN cached k ON k.oid = ch.oid AND k.xmin = ch.xmin::text::int8 AND kt.cacheable
 UNION ALL
 -- Composite tables: the sub-partitions of a partition that is itself partitioned.
 SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),

@@ -41,10 +41,13 @@ const HEADER: &str = "partctl bound cache 1";
 #[derive(Debug, Default)]
 pub struct BoundCache {
     path: Option<PathBuf>,
+    /// The file's text; entries without escapes point into it.
+    text: String,
     /// oid -> (xmin, bound text)
-    entries: HashMap<u32, (u32, String)>,
-    /// What this read saw, to be written back.
-    seen: Vec<(u32, u32, String)>,
+    entries: HashMap<u32, (u32, Text)>,
+    /// What this read saw, to be written back: the text of what the server deparsed, `None`
+    /// for what came from `entries`.
+    seen: Vec<(u32, u32, Option<String>)>,
     /// Bounds taken from the cache, bounds deparsed by the server.
     pub hits: usize,
     pub misses: usize,
@@ -111,21 +114,35 @@ fn unescape(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// A cached bound: a span of the file's text (most), or unescaped.
+#[derive(Debug)]
+enum Text {
+    Span(usize, usize),
+    Owned(String),
+}
+
 /// Parse a cache file's text; `None` when it is not one this version wrote.
-fn parse(text: &str) -> Option<HashMap<u32, (u32, String)>> {
-    let mut lines = text.split('\n');
-    if lines.next()? != HEADER {
-        return None;
-    }
-    let mut entries = HashMap::new();
-    for line in lines {
+fn parse(text: &str) -> Option<HashMap<u32, (u32, Text)>> {
+    let body = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
+    let base = text.len() - body.len();
+    let mut entries = HashMap::with_capacity(body.len() / 64);
+    let mut at = base;
+    for line in body.split('\n') {
+        let start = at;
+        at += line.len() + 1;
         if line.is_empty() {
             continue;
         }
         let mut f = line.splitn(3, '\t');
         let oid: u32 = f.next()?.parse().ok()?;
         let xmin: u32 = f.next()?.parse().ok()?;
-        let bound = unescape(f.next()?)?;
+        let bound = f.next()?;
+        let bound = if bound.contains('\\') {
+            Text::Owned(unescape(bound)?)
+        } else {
+            let end = start + line.len();
+            Text::Span(end - bound.len(), end)
+        };
         entries.insert(oid, (xmin, bound));
     }
     Some(entries)
@@ -136,23 +153,31 @@ impl BoundCache {
     /// unreadable.
     pub fn load(dir: &Path, name: &str) -> BoundCache {
         let path = dir.join(name);
-        let entries = match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&text).unwrap_or_else(|| {
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    debug(&format!("bound cache {}: {e}; ignored", path.display()));
+                }
+                String::new()
+            }
+        };
+        let entries = match text.is_empty() {
+            true => HashMap::new(),
+            false => parse(&text).unwrap_or_else(|| {
                 debug(&format!(
                     "bound cache {}: not a cache this version wrote; ignored",
                     path.display()
                 ));
                 HashMap::new()
             }),
-            Err(e) => {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    debug(&format!("bound cache {}: {e}; ignored", path.display()));
-                }
-                HashMap::new()
-            }
         };
+        if entries.is_empty() {
+            text.clear();
+        }
         BoundCache {
             path: Some(path),
+            text,
             entries,
             ..BoundCache::default()
         }
@@ -169,25 +194,34 @@ impl BoundCache {
     /// The bound of a partition row: the server's text when it deparsed it, else the cached
     /// one for this (oid, xmin); recorded for the next run.
     pub fn bound(&mut self, oid: u32, xmin: u32, deparsed: Option<String>) -> Option<String> {
-        let text = match deparsed {
+        match deparsed {
             Some(text) => {
                 self.misses += 1;
-                text
+                self.seen.push((oid, xmin, Some(text.clone())));
+                Some(text)
             }
             None => {
-                let (x, text) = self.entries.get(&oid).filter(|(x, _)| *x == xmin)?;
-                debug_assert_eq!(*x, xmin);
+                let (_, text) = self.entries.get(&oid).filter(|(x, _)| *x == xmin)?;
+                let text = self.text_of(text).to_string();
                 self.hits += 1;
-                text.clone()
+                self.seen.push((oid, xmin, None));
+                Some(text)
             }
-        };
-        self.seen.push((oid, xmin, text.clone()));
-        Some(text)
+        }
+    }
+
+    fn text_of<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::Span(from, to) => &self.text[*from..*to],
+            Text::Owned(s) => s,
+        }
     }
 
     /// Write what this read saw, when it differs from what was loaded. Errors are ignored.
     pub fn save(self) {
-        let Some(path) = self.path else { return };
+        let Some(path) = self.path.clone() else {
+            return;
+        };
         debug(&format!(
             "bound cache {}: {} bounds cached, {} deparsed",
             path.display(),
@@ -201,6 +235,10 @@ impl BoundCache {
         text.push_str(HEADER);
         text.push('\n');
         for (oid, xmin, bound) in &self.seen {
+            let bound = match bound {
+                Some(b) => b,
+                None => self.text_of(&self.entries[oid].1),
+            };
             text.push_str(&format!("{oid}\t{xmin}\t{}\n", escape(bound)));
         }
         let write = || -> std::io::Result<()> {
