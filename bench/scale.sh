@@ -16,7 +16,8 @@
 # Then it times, RUNS times each (default 5) after one warm-up round, and prints the medians
 # (the measurements of a group run interleaved, round by round, so that a slow moment of a
 # shared machine falls on all of them alike):
-#   - partctl no-op `plan` (exit 0 expected) against the catalog floor (one psql round trip
+#   - partctl no-op `plan` (exit 0 expected), warm (its bound cache, in $WORK/cache, filled by the
+#     warm-up round: the steady state of a cron job) and cold (--no-cache), against the catalog floor (one psql round trip
 #     reading every partition bound of the managed tables), the same query without the bounds
 #     (names only: what the server spends deparsing bounds with pg_get_expr) and pg_partman's
 #     no-op `CALL run_maintenance_proc()`;
@@ -213,10 +214,13 @@ peak_mb() { # peak resident set of a command, MB
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
 
 export DATABASE_URL="$PG"
+# The bound cache of plan/check/show (apply never uses it): the warm-up round fills it.
+export PARTCTL_CACHE_DIR="$WORK/cache"
 "$PARTCTL" -p "$WORK/pg.toml" plan >/dev/null || { echo "the no-op plan is not empty (exit $?)" >&2; exit 1; }
 
 echo "== PostgreSQL no-op: $TABLES tables"
 add "partctl plan (no-op)" : "$PARTCTL" -p "$WORK/pg.toml" plan
+add "partctl plan (no-op), cold (--no-cache)" : "$PARTCTL" -p "$WORK/pg.toml" --no-cache plan
 add "catalog floor (psql, one round trip)" : psql_ "$PG" -c "$FLOOR"
 add "catalog floor without the bounds (names only)" : psql_ "$PG" -c "$FLOOR_NAMES"
 add "pg_partman run_maintenance_proc (no-op)" : psql_ "$PG" -c "CALL partman.run_maintenance_proc()"
@@ -278,6 +282,7 @@ if [ "$BIG" = 1 ]; then
     policies "$WORK/big.toml" big "$BIG_TABLES" "$PREMAKE"
     DATABASE_URL="$PGBIG" "$PARTCTL" -p "$WORK/big.toml" plan >/dev/null || { echo "big: the no-op plan is not empty" >&2; exit 1; }
     add "partctl plan (no-op), $((BIG_TABLES * BIG_PARTS)) partitions" : env DATABASE_URL="$PGBIG" "$PARTCTL" -p "$WORK/big.toml" plan
+    add "partctl plan (no-op), cold, $((BIG_TABLES * BIG_PARTS)) partitions" : env DATABASE_URL="$PGBIG" "$PARTCTL" -p "$WORK/big.toml" --no-cache plan
     add "catalog floor, $((BIG_TABLES * BIG_PARTS)) partitions" : psql_ "$PGBIG" -c "$(floor_sql big "$BIG_TABLES")"
     [ -z "$BEFORE" ] || add "before: partctl plan (no-op), $((BIG_TABLES * BIG_PARTS)) partitions" : env DATABASE_URL="$PGBIG" "$BEFORE" -p "$WORK/big.toml" plan
     run_group
@@ -322,6 +327,7 @@ echo
 echo "== summary ($(date -u +%F), $(nproc) cores, $("$PGBIN/postgres" --version), partctl $("$PARTCTL" --version 2>/dev/null | awk '{print $2}'))"
 m() { echo "${MED[$1]}"; }
 echo "no-op plan / catalog floor:              $(ratio "$(m "partctl plan (no-op)")" "$(m "catalog floor (psql, one round trip)")")"
+echo "cold no-op plan / catalog floor:         $(ratio "$(m "partctl plan (no-op), cold (--no-cache)")" "$(m "catalog floor (psql, one round trip)")")"
 echo "floor without bounds / floor:            $(ratio "$(m "catalog floor without the bounds (names only)")" "$(m "catalog floor (psql, one round trip)")")"
 echo "pg_partman no-op / no-op plan:           $(ratio "$(m "pg_partman run_maintenance_proc (no-op)")" "$(m "partctl plan (no-op)")")"
 echo "apply / psql replay of the plan's SQL:   $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay of the plan's SQL")")"
@@ -340,6 +346,7 @@ if [ "$BIG" = 1 ]; then
     B="partctl plan (no-op), $((BIG_TABLES * BIG_PARTS)) partitions"
     echo "no-op plan at $((BIG_TABLES * BIG_PARTS)) / at $((TABLES * PARTS)) partitions: $(ratio "$(m "$B")" "$(m "partctl plan (no-op)")") (partitions: $(ratio $((BIG_TABLES * BIG_PARTS)) $((TABLES * PARTS))))"
     echo "no-op plan / catalog floor at $((BIG_TABLES * BIG_PARTS)):  $(ratio "$(m "$B")" "$(m "catalog floor, $((BIG_TABLES * BIG_PARTS)) partitions")")"
+    echo "cold no-op plan / floor at $((BIG_TABLES * BIG_PARTS)):     $(ratio "$(m "partctl plan (no-op), cold, $((BIG_TABLES * BIG_PARTS)) partitions")" "$(m "catalog floor, $((BIG_TABLES * BIG_PARTS)) partitions")")"
     echo "peak memory, no-op plan, $((BIG_TABLES * BIG_PARTS)) partitions: $MEM100 MB${MEM100B:+ (before: $MEM100B MB)}"
     [ -z "$BEFORE" ] || echo "before, no-op plan at $((BIG_TABLES * BIG_PARTS)): $(m "before: $B") s"
 fi

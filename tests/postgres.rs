@@ -2912,3 +2912,151 @@ fn session_settings_are_in_force_after_connect() {
     assert_eq!(b.server_version(), got[5]);
     assert_eq!(b.default_schema(), Some("public"));
 }
+
+// ---------------------------------------------------------------------------
+// The bound cache of read-only commands (issue 11)
+// ---------------------------------------------------------------------------
+
+/// `partctl ... --cache-dir DIR ARGS` with the cache's debug line on.
+fn cached(db: &PgDb, policy: &Path, dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec![
+        "--policies",
+        policy.to_str().unwrap(),
+        "--database-url",
+        db.url.as_str(),
+        "--now",
+        NOW,
+        "--cache-dir",
+        dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    run(&all, &[("PARTCTL_DEBUG", "1")])
+}
+
+/// The one cache file in `dir`.
+fn cache_file(dir: &Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[track_caller]
+fn assert_counts(r: &Run, cached: usize, deparsed: usize) {
+    let want = format!("{cached} bounds cached, {deparsed} deparsed");
+    assert!(r.stderr.contains(&want), "want `{want}`:\n{}", r.stderr);
+}
+
+#[test]
+fn bound_cache_serves_a_second_plan_and_rereads_a_changed_row() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "bcache",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+timezone = "UTC"
+"#,
+    );
+    let dir = common::temp_dir("bcache");
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
+
+    let first = cached(&db, &policy, &dir, &["plan"]);
+    expect_code(&first, 0, "first plan");
+    assert_counts(&first, 0, 3);
+    let second = cached(&db, &policy, &dir, &["plan"]);
+    expect_code(&second, 0, "second plan");
+    assert_counts(&second, 3, 0);
+    assert!(second.stdout.contains("No changes"), "{}", second.stdout);
+    // check and show share the read, and the cache.
+    assert_counts(&cached(&db, &policy, &dir, &["check"]), 3, 0);
+    assert_counts(&cached(&db, &policy, &dir, &["show"]), 3, 0);
+    let no_cache = cached(&db, &policy, &dir, &["--no-cache", "plan"]);
+    expect_code(&no_cache, 0, "plan --no-cache");
+    assert!(
+        !no_cache.stderr.contains("bounds cached"),
+        "{}",
+        no_cache.stderr
+    );
+
+    // Detach the day after tomorrow's partition and attach it again elsewhere (renamed): a
+    // new row version, whose new bound the plan must see (the day is uncovered again).
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let day23 = text
+        .lines()
+        .find(|l| l.contains("('2026-11-23 00:00:00+00') TO"))
+        .unwrap_or_else(|| panic!("no day-23 entry in\n{text}"))
+        .to_string();
+    let name = names_by_bound(&db, "public", "events")[&day("2026-11-23")].clone();
+    db.exec(&format!(
+        "ALTER TABLE public.events DETACH PARTITION {name};
+         ALTER TABLE {name} RENAME TO events_moved;
+         ALTER TABLE public.events ATTACH PARTITION events_moved
+           FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2026-12-02 00:00:00+00')"
+    ));
+    let changed = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
+    expect_code(&changed, 2, "plan after the re-attach");
+    assert_counts(&changed, 2, 1);
+    let doc = plan_json(&changed);
+    assert_eq!(doc["steps"].as_array().unwrap().len(), 1, "{doc:#}");
+
+    // A corrupt file is ignored: every bound is read again, the plan is the same.
+    std::fs::write(cache_file(&dir), "partctl bound cache 1\nnot a line\n").unwrap();
+    let corrupt = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
+    expect_code(&corrupt, 2, "plan over a corrupt cache");
+    assert_counts(&corrupt, 0, 3);
+    assert_eq!(plan_json(&corrupt)["steps"], doc["steps"]);
+
+    // An unwritable cache directory is ignored too.
+    let unwritable = cached(&db, &policy, Path::new("/dev/null/cache"), &["plan"]);
+    expect_code(&unwritable, 2, "plan with an unwritable cache directory");
+    assert!(
+        unwritable.stderr.contains("not written"),
+        "{}",
+        unwritable.stderr
+    );
+
+    // A deliberately wrong cache: the re-attached partition's row version claims its old
+    // bound. plan trusts it (the cache is what it reads) ...
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let bound23 = day23.splitn(3, '\t').nth(2).unwrap();
+    let wrong: String = text
+        .lines()
+        .map(|l| match l.contains("('2026-12-01 00:00:00+00') TO") {
+            true => {
+                let mut f = l.splitn(3, '\t');
+                format!("{}\t{}\t{bound23}\n", f.next().unwrap(), f.next().unwrap())
+            }
+            false => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(wrong, text);
+    std::fs::write(cache_file(&dir), &wrong).unwrap();
+    let fooled = cached(&db, &policy, &dir, &["plan"]);
+    expect_code(&fooled, 0, "plan over the wrong cache");
+    // ... apply never reads it: it creates the missing day.
+    let applied = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&applied, 0, "apply over the wrong cache");
+    assert!(
+        !applied.stderr.contains("bounds cached"),
+        "{}",
+        applied.stderr
+    );
+    assert!(
+        bounds(&db, "public", "events").contains(&day("2026-11-23")),
+        "{:?}",
+        bounds(&db, "public", "events")
+    );
+    expect_code(
+        &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
+        0,
+        "plan --no-cache after apply",
+    );
+}

@@ -134,6 +134,11 @@ pub trait Backend {
     /// for table locks at most as long as the policies' lock timeouts and retries allow.
     fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
 
+    /// Read-only commands (`plan`, `check`, `show`): keep the partition bounds already read in
+    /// a cache file under `dir`, so that the next read deparses only what changed (PostgreSQL;
+    /// elsewhere nothing). `apply` never calls this: its reads always come from the server.
+    fn use_bound_cache(&mut self, _dir: std::path::PathBuf) {}
+
     /// The schema (PostgreSQL) or database (MySQL) a policy's unqualified table name means on
     /// this connection, when it has one.
     fn default_schema(&self) -> Option<&str>;
@@ -335,6 +340,19 @@ pub fn wanted(policies: &[&Policy]) -> Vec<(TableRef, StatsNeeded)> {
         .iter()
         .map(|p| (p.table.clone(), stats_needed(p)))
         .collect()
+}
+
+/// The bound cache's default directory (see `postgres/bound_cache.rs`): `$PARTCTL_CACHE_DIR`,
+/// `$XDG_CACHE_HOME/partctl`, `~/.cache/partctl`.
+pub fn default_cache_dir() -> Option<std::path::PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("PARTCTL_CACHE_DIR") {
+        return Some(std::path::PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Some(std::path::PathBuf::from(dir).join("partctl"));
+    }
+    var("HOME").map(|h| std::path::PathBuf::from(h).join(".cache").join("partctl"))
 }
 
 /// How long a catalog read may wait for a table lock: the longest a policy's apply would

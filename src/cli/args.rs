@@ -58,6 +58,19 @@ pub struct Cli {
     /// Act on this table only (repeatable).
     #[arg(long = "table", global = true, value_name = "NAME")]
     pub tables: Vec<String>,
+    /// plan, check, show (PostgreSQL): where the bound cache lives (the partition bounds
+    /// already read, so a no-op run deparses only what changed; apply never uses it).
+    /// Default: $XDG_CACHE_HOME/partctl or ~/.cache/partctl.
+    #[arg(
+        long = "cache-dir",
+        global = true,
+        value_name = "DIR",
+        env = "PARTCTL_CACHE_DIR"
+    )]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the bound cache.
+    #[arg(long = "no-cache", global = true)]
+    pub no_cache: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -200,7 +213,20 @@ fn globals_used(command: &str) -> &'static [&'static str] {
     ];
     match command {
         "validate" => &["policies", "now"],
-        "plan" | "verify" | "show" | "check" => ON_A_DATABASE,
+        "plan" | "show" | "check" => &[
+            "policies",
+            "database_url",
+            "targets",
+            "target",
+            "tag",
+            "jobs",
+            "now",
+            "format",
+            "tables",
+            "cache_dir",
+            "no_cache",
+        ],
+        "verify" => ON_A_DATABASE,
         "apply" | "run" => WITH_QUIET,
         "convert" => WITH_QUIET,
         "snapshot" => &[

@@ -4,7 +4,7 @@
 //! `fleet.rs`, which prints them per target once all are done).
 
 use super::args::Cli;
-use super::{connect, load_policies, parse_now, select};
+use super::{connect, connect_read_only, load_policies, parse_now, select};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use partctl::apply;
@@ -107,7 +107,7 @@ pub fn plan(
     let (catalog, unread, converts) = match catalog {
         Some(c) => (c, vec![], vec![]),
         None => {
-            let mut conn = connect(url)?;
+            let mut conn = connect_read_only(cli, url)?;
             let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
             let converts = pending_conversions(conn.as_mut(), selected, &unread);
             (catalog, unread, converts)
@@ -353,7 +353,7 @@ pub fn show(
     selected: &[&Policy],
     now: DateTime<Utc>,
 ) -> Result<u8> {
-    let catalog = connect(url)?.read_catalog(selected, true)?;
+    let catalog = connect_read_only(cli, url)?.read_catalog(selected, true)?;
     let tables = show::tables(selected, &catalog, now);
     show::print_show(io.out, cli.format, &tables)?;
     Ok(0)
@@ -426,7 +426,7 @@ pub fn check(cli: &Cli, url: Result<Option<DbUrl>>, prometheus: Option<&Path>) -
         let selected = select(cli, &policies)?;
         names = selected.iter().map(|p| p.table.to_string()).collect();
         Ok(check::check(
-            connect(url?.as_ref())?.as_mut(),
+            connect_read_only(cli, url?.as_ref())?.as_mut(),
             &selected,
             *now,
         ))

@@ -253,3 +253,15 @@ fn connect(url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
     let url = url.ok_or_else(|| anyhow!(NO_DATABASE))?;
     Ok(backend::connect(url)?)
 }
+
+/// `connect`, for a read-only command (`plan`, `check`, `show`): with the bound cache unless
+/// `--no-cache`. Never for `apply`.
+fn connect_read_only(cli: &Cli, url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
+    let mut conn = connect(url)?;
+    if !cli.no_cache {
+        if let Some(dir) = cli.cache_dir.clone().or_else(backend::default_cache_dir) {
+            conn.use_bound_cache(dir);
+        }
+    }
+    Ok(conn)
+}

@@ -15,6 +15,17 @@
 -- does. Plain rows, no correlated subqueries and no JSON: each catalog is read once for every
 -- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
 -- query costs about what reading every bound costs.
+--
+-- $5, $6: the bound cache of read-only commands (see src/backend/postgres/bound_cache.rs), the
+-- (oid, xmin) pairs of pg_class row versions whose bound the caller already holds (empty
+-- arrays: none, as for `apply`). Looked up in a hashed SubPlan (the pairs hashed once, one
+-- probe per partition: not `= ANY` scanning the array per row; a LEFT JOIN made the planner
+-- hash the wide pg_class rows instead, spilling to disk), their bound comes back NULL, not
+-- deparsed: deparsing is most of this query's server time. Only
+-- for keys of a built-in base type (an enum's labels can change under an unchanged row).
+-- Each partition row carries its xmin (column `xmin`) for the cache.
+-- The table row's `referenced`: some foreign key references the table, so that
+-- foreign_keys.sql runs only then.
 WITH wanted AS (
     SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name,
            w.catch_all
@@ -22,10 +33,15 @@ WITH wanted AS (
          WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
 ), tabs AS (
     SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
-           c.relkind
+           c.relkind,
+           coalesce(ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg', false)
+             AS cacheable
     FROM wanted w
     LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
     LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name
+    LEFT JOIN pg_partitioned_table kp ON kp.partrelid = c.oid
+    LEFT JOIN pg_attribute ka ON ka.attrelid = c.oid AND ka.attnum = kp.partattrs[0]
+    LEFT JOIN pg_type ty ON ty.oid = ka.atttypid
 ), cols AS (
     SELECT a.attrelid, array_agg(a.attname::text ORDER BY a.attnum) AS columns
     FROM tabs t
@@ -39,6 +55,9 @@ WITH wanted AS (
     JOIN pg_namespace on_ ON on_.oid = oc.relnamespace
     WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND NOT oc.relispartition
       AND d.description LIKE 'partctl: %'
+), refd AS (
+    SELECT DISTINCT co.confrelid FROM pg_constraint co
+    WHERE co.contype = 'f' AND co.conparentid = 0
 )
 SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS name,
        NULL::text AS bound, NULL::int8 AS rows, NULL::int8 AS bytes, NULL::bool AS pending,
@@ -50,20 +69,27 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
        ka.attname::text AS key_column,
        format_type(ka.atttypid, ka.atttypmod) AS key_type,
        coalesce(cl.columns, '{}') AS columns,
-       NULL::bool AS empty
+       NULL::bool AS empty,
+       NULL::int8 AS xmin,
+       rf.confrelid IS NOT NULL AS referenced
 FROM tabs t
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
 LEFT JOIN cols cl ON cl.attrelid = t.relid
+LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
-SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text, pg_get_expr(ch.relpartbound, 0),
+SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text,
+       CASE WHEN NOT (t.cacheable AND (ch.oid, ch.xmin::text::int8) IN
+                      (SELECT * FROM unnest($5::oid[], $6::int8[])))
+            THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
        i.inhdetachpending, ch.relkind::text, ch.oid,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN t.catch_all AND ch.relkind = 'r' AND ch.oid = pt.partdefid
-            THEN pg_relation_size(ch.oid) = 0 END
+            THEN pg_relation_size(ch.oid) = 0 END,
+       ch.xmin::text::int8, NULL
 FROM tabs t
 JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 JOIN pg_inherits i ON i.inhparent = t.relid
@@ -75,7 +101,7 @@ SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relp
        gc.reltuples::int8,
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
        NULL, gc.relkind::text, ch.partrelid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 -- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
 -- partition again.
 FROM pg_partitioned_table ch
@@ -86,12 +112,12 @@ JOIN pg_class gc ON gc.oid = gi.inhrelid
 JOIN pg_namespace gn ON gn.oid = gc.relnamespace
 UNION ALL
 SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.description = 'partctl: detaching from ' || t.schema_name || '.' || t.table_name
 UNION ALL
 SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.relnamespace = t.nsp
  AND l.description = 'partctl: moving rows for ' || t.schema_name || '.' || t.table_name

@@ -2,6 +2,7 @@
 //! plan needs (largest key, what sits in the catch-all) for every table that needs them, in
 //! one more statement.
 
+use super::bound_cache::BoundCache;
 use super::error_text;
 use crate::catalog::{
     Catalog, CatalogError, Engine, KeyColumn, KeyStats, PartBound, Partition, StatsNeeded, Table,
@@ -32,6 +33,8 @@ struct Row {
     part: Option<u32>,
     /// The DEFAULT partition, when the plan needs its key range: certainly empty.
     empty: bool,
+    /// The table's row: some foreign key references it.
+    referenced: bool,
     /// A partition's bound, parsed as it arrived when its table's key type was known by then.
     parsed: Option<Option<PartBound>>,
     row: Option<postgres::Row>,
@@ -40,8 +43,11 @@ struct Row {
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
 
 /// The catalog query's rows, decoded as they arrive (while the server still produces the
-/// rest), then sorted.
-fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
+/// rest), then sorted. A partition's bound the server left out comes from the `cache`.
+fn rows_of(
+    mut rows: postgres::RowIter<'_>,
+    mut cache: Option<&mut BoundCache>,
+) -> Result<Vec<Row>, CatalogError> {
     let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
     let mut out = Vec::new();
     // The key kind of each table whose row has arrived (tables come first, in practice).
@@ -64,7 +70,14 @@ fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
             let key_type: Option<&str> = r.try_get(15).map_err(shape)?;
             kinds[slot] = Some(key_type.and_then(key_kind));
         }
-        let bound: Option<String> = r.try_get(4).map_err(shape)?;
+        let mut bound: Option<String> = r.try_get(4).map_err(shape)?;
+        let part: Option<u32> = r.try_get(9).map_err(shape)?;
+        if let (1, Some(cache), Some(oid)) = (rank, cache.as_deref_mut(), part) {
+            let xmin: Option<i64> = r.try_get(18).map_err(shape)?;
+            if let Some(xmin) = xmin.and_then(|x| u32::try_from(x).ok()) {
+                bound = cache.bound(oid, xmin, bound);
+            }
+        }
         let parsed = match (rank, kinds.get(slot)) {
             (1, Some(Some(kind))) => Some(parse_bound(bound.as_deref().unwrap_or_default(), *kind)),
             _ => None,
@@ -81,11 +94,12 @@ fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
                 .try_get::<_, Option<bool>>(7)
                 .map_err(shape)?
                 .unwrap_or(false),
-            part: r.try_get(9).map_err(shape)?,
+            part,
             empty: r
                 .try_get::<_, Option<bool>>(17)
                 .map_err(shape)?
                 .unwrap_or(false),
+            referenced: rank == 0 && r.try_get::<_, Option<bool>>(19).map_err(shape)? == Some(true),
             parsed,
             row: (rank == 0).then_some(r),
         });
@@ -110,17 +124,21 @@ fn rows_of(mut rows: postgres::RowIter<'_>) -> Result<Vec<Row>, CatalogError> {
 /// With `citus` (the extension is installed), tables Citus distributes are marked so, their
 /// catch-alls' key statistics are always read (their rows live on the workers), and their
 /// partitions' estimates (and sizes, with `sizes`) come from the shards.
+/// With a `cache` (read-only commands only, never `apply`), the server deparses only the
+/// bounds the cache does not hold for the same pg_class row version.
 pub fn read(
     client: &mut postgres::Client,
     version: &str,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
     citus: bool,
+    cache: Option<&mut BoundCache>,
 ) -> Result<Catalog, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
     let catch_all: Vec<bool> = wanted.iter().map(|(_, n)| n.catch_all_range).collect();
     let q = |e: postgres::Error| CatalogError::Query(error_text(&e));
+    let (oids, xmins) = cache.as_deref().map(BoundCache::keys).unwrap_or_default();
     let rows = client
         .query_typed_raw(
             include_str!("../../../templates/postgres/catalog.sql"),
@@ -129,10 +147,13 @@ pub fn read(
                 (&names, Type::TEXT_ARRAY),
                 (&sizes, Type::BOOL),
                 (&catch_all, Type::BOOL_ARRAY),
+                (&oids, Type::OID_ARRAY),
+                (&xmins, Type::INT8_ARRAY),
             ],
         )
         .map_err(q)?;
-    let rows = rows_of(rows)?;
+    let rows = rows_of(rows, cache)?;
+    let mut referenced = false;
     let mut tables = Vec::with_capacity(wanted.len());
     let mut empty = Vec::with_capacity(wanted.len());
     let mut rest = rows.into_iter().peekable();
@@ -149,6 +170,7 @@ pub fn read(
             mine.push(r);
         }
         empty.push(mine.iter().any(|r| r.empty));
+        referenced |= head.referenced;
         tables.push(table_of(tref, head, mine)?);
     }
     if citus {
@@ -165,7 +187,10 @@ pub fn read(
         table.stats.in_transit = in_transit;
     }
     super::waiting::read_waiting(client, &mut tables, wanted)?;
-    super::foreign_keys::read_foreign_keys(client, &mut tables)?;
+    // The catalog query tells whether some foreign key references a managed table.
+    if referenced {
+        super::foreign_keys::read_foreign_keys(client, &mut tables)?;
+    }
     Ok(Catalog {
         format_version: CATALOG_FORMAT_VERSION,
         engine: Engine::Postgres,

@@ -2,6 +2,7 @@
 //! protocol (a second statement in one string is refused by the server), SQLSTATEs mapped onto
 //! [`StmtErrorKind`].
 
+mod bound_cache;
 mod catalog;
 mod explain;
 mod foreign_keys;
@@ -16,12 +17,13 @@ use super::{
     advisory_key, catalog_lock_wait, holder_text, script_statements, Backend, Capabilities,
     DbError, StmtError, StmtErrorKind,
 };
-use crate::catalog::{Catalog, CatalogError, Engine};
+use crate::catalog::{Catalog, CatalogError, Engine, StatsNeeded};
 use crate::explain::{ExplainError, Query, Touched};
 use crate::names::QualifiedName;
 use crate::names::TableRef;
 use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
+use bound_cache::BoundCache;
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
@@ -46,6 +48,13 @@ pub struct PgBackend {
     /// A step removed the local copy Citus keeps after distributing a table, since the last
     /// [`Backend::take_notices`]: Citus's notices about that copy no longer apply.
     truncated_local: bool,
+    /// `host:port/database` as the URL names it (no user, no password): part of the bound
+    /// cache's key.
+    target: String,
+    /// The bound cache's directory, when a read-only command enabled it (never `apply`).
+    cache_dir: Option<std::path::PathBuf>,
+    /// The server and database the cache is keyed by, once read; `Some(None)`: unreadable.
+    cache_key: Option<Option<Vec<String>>>,
 }
 
 /// A message the server sent (NOTICE, WARNING, ...).
@@ -173,6 +182,9 @@ impl PgBackend {
             citus,
             notices,
             truncated_local: false,
+            target: url.target_name(),
+            cache_dir: None,
+            cache_key: None,
         })
     }
 
@@ -222,10 +234,50 @@ impl PgBackend {
                     &super::wanted(policies),
                     sizes,
                     true,
+                    None,
                 )
             });
         let _ = self.client.execute("ROLLBACK", &[]);
         result
+    }
+
+    /// The bound cache of this read: `None` unless a read-only command enabled it, or when
+    /// the server's identity cannot be read (see `bound_cache.rs`).
+    fn bound_cache(&mut self, wanted: &[(TableRef, StatsNeeded)]) -> Option<BoundCache> {
+        let dir = self.cache_dir.clone()?;
+        if self.cache_key.is_none() {
+            let key = query_one(
+                &mut self.client,
+                include_str!("../../../templates/postgres/cache_key.sql"),
+                &[],
+            )
+            .map(|row| {
+                (0..4)
+                    .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
+                    .collect::<Vec<String>>()
+            });
+            self.cache_key = Some(match key {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    bound_cache::debug(&format!("bound cache off: {}", e.message));
+                    None
+                }
+            });
+        }
+        let key = self.cache_key.as_ref()?.as_ref()?;
+        let mut server: Vec<&str> = key.iter().map(String::as_str).collect();
+        server.push(&self.target);
+        let tables: Vec<String> = wanted
+            .iter()
+            .map(|(t, _)| {
+                let schema = t.schema.as_deref().or(self.schema.as_deref());
+                format!("{}.{}", schema.unwrap_or_default(), t.name)
+            })
+            .collect();
+        Some(BoundCache::load(
+            &dir,
+            &bound_cache::file_name(&server, &tables),
+        ))
     }
 
     fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
@@ -318,15 +370,25 @@ impl Backend for PgBackend {
                 &[(&format!("{ms}ms"), Type::TEXT)],
             )
             .map_err(|e| CatalogError::Query(format!("setting lock_timeout: {e}")))?;
+        let wanted = super::wanted(policies);
+        let mut cache = self.bound_cache(&wanted);
         let catalog = catalog::read(
             &mut self.client,
             &self.version,
-            &super::wanted(policies),
+            &wanted,
             sizes,
             false,
+            cache.as_mut(),
         );
+        if let (Some(cache), true) = (cache, catalog.is_ok()) {
+            cache.save();
+        }
         let _ = run(&mut self.client, "RESET lock_timeout");
         catalog
+    }
+
+    fn use_bound_cache(&mut self, dir: std::path::PathBuf) {
+        self.cache_dir = Some(dir);
     }
 
     fn default_schema(&self) -> Option<&str> {
@@ -391,7 +453,14 @@ impl Backend for PgBackend {
             .iter()
             .map(|t| (t.clone(), super::INIT_STATS))
             .collect();
-        catalog::read(&mut self.client, &self.version, &wanted, false, self.citus)
+        catalog::read(
+            &mut self.client,
+            &self.version,
+            &wanted,
+            false,
+            self.citus,
+            None,
+        )
     }
 
     fn partman_config(&mut self) -> Result<Vec<super::PartmanConfig>, DbError> {

@@ -1,0 +1,293 @@
+//! The bound cache of read-only commands (`plan`, `check`, `show`): the deparsed partition
+//! bounds (`pg_get_expr(relpartbound, 0)`) a previous run read, so that a steady-state run
+//! deparses only the bounds it has not seen. `apply` never uses it: its read under the
+//! advisory locks always deparses every bound, so a cache bug cannot drive DDL.
+//!
+//! Why an entry never goes stale: it is keyed by the `pg_class` row version, (oid, xmin).
+//! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) is an ordinary
+//!   catalog update (`CatalogTupleUpdate` -> `heap_update`), which writes a new row version
+//!   whose xmin is the changing transaction's; a dropped and re-created table gets a new oid.
+//! - The updates that do not make a new row version are the in-place ones
+//!   (`heap_inplace_update`: VACUUM and ANALYZE's relpages, reltuples, relallvisible,
+//!   relfrozenxid, relminmxid, relhasindex in `vac_update_relstats`); they never write
+//!   `relpartbound`.
+//! - Freezing (PostgreSQL >= 9.4) sets HEAP_XMIN_FROZEN in the infomask and keeps the raw
+//!   xmin, which is what the `xmin` system column shows; before 9.4 it overwrote xmin with
+//!   FrozenTransactionId (partitioning needs 10, so that never applies).
+//! - xmin is 32 bits and wraps: the same (oid, xmin) for a different bound takes a new row
+//!   version of the same table written exactly 2^32 transactions (or a multiple) after the
+//!   cached one: not a practical risk.
+//! - What the text also depends on: the session's TimeZone and DateStyle (fixed by
+//!   session.sql), the server's version (part of the key) and, for an enum key, the enum's
+//!   labels (ALTER TYPE ... RENAME VALUE changes the text without touching pg_class): the
+//!   catalog query deparses the bounds of every key that is not a built-in base type.
+//! - A different cluster (a restore, pg_upgrade) has a new system identifier; a different
+//!   database a different oid; both are part of the key, as are the host and port.
+//!
+//! The file: one per (server, database, set of tables read), under `--cache-dir`,
+//! `$PARTCTL_CACHE_DIR`, `$XDG_CACHE_HOME/partctl` or `~/.cache/partctl`. A line format:
+//! a header line, then `oid <TAB> xmin <TAB> bound` with `\`, tab, CR and newline escaped.
+//! A missing, corrupt, unwritable or foreign-version file is ignored (a debug line with
+//! `PARTCTL_DEBUG=1` at most): a cron run never fails because of it. Written atomically
+//! (a temporary file renamed over it).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const HEADER: &str = "partctl bound cache 1";
+
+/// The cache of one read: the entries loaded, what this read saw, and the counts.
+#[derive(Debug, Default)]
+pub struct BoundCache {
+    path: Option<PathBuf>,
+    /// The file's text; entries without escapes point into it.
+    text: String,
+    /// oid -> (xmin, bound text)
+    entries: HashMap<u32, (u32, Text)>,
+    /// What this read saw, to be written back: the text of what the server deparsed, `None`
+    /// for what came from `entries`.
+    seen: Vec<(u32, u32, Option<String>)>,
+    /// Bounds taken from the cache, bounds deparsed by the server.
+    pub hits: usize,
+    pub misses: usize,
+}
+
+/// Print a debug line when `PARTCTL_DEBUG` is set.
+pub fn debug(message: &str) {
+    if std::env::var_os("PARTCTL_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
+        eprintln!("partctl: debug: {message}");
+    }
+}
+
+/// A stable 64-bit FNV-1a hash (std's hasher is not stable across releases).
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The file name of a server+database and a set of tables.
+pub fn file_name(server: &[&str], tables: &[String]) -> String {
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    format!("pg-{:016x}-{:016x}.bounds", fnv(server), fnv(&tables))
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('\\') {
+        return Some(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            '\\' => '\\',
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// A cached bound: a span of the file's text (most), or unescaped.
+#[derive(Debug)]
+enum Text {
+    Span(usize, usize),
+    Owned(String),
+}
+
+/// Parse a cache file's text; `None` when it is not one this version wrote.
+fn parse(text: &str) -> Option<HashMap<u32, (u32, Text)>> {
+    let body = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
+    let base = text.len() - body.len();
+    let mut entries = HashMap::with_capacity(body.len() / 64);
+    let mut at = base;
+    for line in body.split('\n') {
+        let start = at;
+        at += line.len() + 1;
+        if line.is_empty() {
+            continue;
+        }
+        let mut f = line.splitn(3, '\t');
+        let oid: u32 = f.next()?.parse().ok()?;
+        let xmin: u32 = f.next()?.parse().ok()?;
+        let bound = f.next()?;
+        let bound = if bound.contains('\\') {
+            Text::Owned(unescape(bound)?)
+        } else {
+            let end = start + line.len();
+            Text::Span(end - bound.len(), end)
+        };
+        entries.insert(oid, (xmin, bound));
+    }
+    Some(entries)
+}
+
+impl BoundCache {
+    /// Load `dir/name`; an empty cache (that still writes there) when the file is missing or
+    /// unreadable.
+    pub fn load(dir: &Path, name: &str) -> BoundCache {
+        let path = dir.join(name);
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    debug(&format!("bound cache {}: {e}; ignored", path.display()));
+                }
+                String::new()
+            }
+        };
+        let entries = match text.is_empty() {
+            true => HashMap::new(),
+            false => parse(&text).unwrap_or_else(|| {
+                debug(&format!(
+                    "bound cache {}: not a cache this version wrote; ignored",
+                    path.display()
+                ));
+                HashMap::new()
+            }),
+        };
+        if entries.is_empty() {
+            text.clear();
+        }
+        BoundCache {
+            path: Some(path),
+            text,
+            entries,
+            ..BoundCache::default()
+        }
+    }
+
+    /// The cached (oids, xmins), as the catalog query's parameters.
+    pub fn keys(&self) -> (Vec<u32>, Vec<i64>) {
+        self.entries
+            .iter()
+            .map(|(oid, (xmin, _))| (*oid, i64::from(*xmin)))
+            .unzip()
+    }
+
+    /// The bound of a partition row: the server's text when it deparsed it, else the cached
+    /// one for this (oid, xmin); recorded for the next run.
+    pub fn bound(&mut self, oid: u32, xmin: u32, deparsed: Option<String>) -> Option<String> {
+        match deparsed {
+            Some(text) => {
+                self.misses += 1;
+                self.seen.push((oid, xmin, Some(text.clone())));
+                Some(text)
+            }
+            None => {
+                let (_, text) = self.entries.get(&oid).filter(|(x, _)| *x == xmin)?;
+                let text = self.text_of(text).to_string();
+                self.hits += 1;
+                self.seen.push((oid, xmin, None));
+                Some(text)
+            }
+        }
+    }
+
+    fn text_of<'a>(&'a self, t: &'a Text) -> &'a str {
+        match t {
+            Text::Span(from, to) => &self.text[*from..*to],
+            Text::Owned(s) => s,
+        }
+    }
+
+    /// Write what this read saw, when it differs from what was loaded. Errors are ignored.
+    pub fn save(self) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        debug(&format!(
+            "bound cache {}: {} bounds cached, {} deparsed",
+            path.display(),
+            self.hits,
+            self.misses
+        ));
+        if self.misses == 0 && self.seen.len() == self.entries.len() {
+            return;
+        }
+        let mut text = String::with_capacity(self.seen.len() * 96);
+        text.push_str(HEADER);
+        text.push('\n');
+        for (oid, xmin, bound) in &self.seen {
+            let bound = match bound {
+                Some(b) => b,
+                None => self.text_of(&self.entries[oid].1),
+            };
+            text.push_str(&format!("{oid}\t{xmin}\t{}\n", escape(bound)));
+        }
+        let write = || -> std::io::Result<()> {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(text.as_bytes())?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            debug(&format!("bound cache {}: not written: {e}", path.display()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = BoundCache::load(dir.path(), "x.bounds");
+        assert_eq!(c.bound(7, 9, None), None);
+        assert_eq!(
+            c.bound(7, 9, Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())),
+            Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())
+        );
+        c.save();
+        let mut c = BoundCache::load(dir.path(), "x.bounds");
+        assert_eq!(c.keys(), (vec![7], vec![9]));
+        assert_eq!(c.bound(7, 10, None), None, "another row version");
+        assert_eq!(
+            c.bound(7, 9, None),
+            Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())
+        );
+        assert_eq!(c.hits, 1);
+        for junk in [
+            "",
+            "partctl bound cache 0\n1\t2\tx\n",
+            "partctl bound cache 1\nx\t2\tx\n",
+        ] {
+            std::fs::write(dir.path().join("x.bounds"), junk).unwrap();
+            assert!(BoundCache::load(dir.path(), "x.bounds").entries.is_empty());
+        }
+        assert_ne!(
+            file_name(&["a", "b"], &["t".into()]),
+            file_name(&["ab"], &["t".into()])
+        );
+    }
+}
