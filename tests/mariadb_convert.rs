@@ -564,3 +564,125 @@ fn dry_run_prints_every_phase_and_changes_nothing() {
     assert_eq!(before, tables_and_triggers(&db));
     assert_eq!(rows_copied(&db), 0);
 }
+
+/// `convert --replica URL --max-lag 1s` against a real MariaDB replica held behind by
+/// `MASTER_DELAY`: the copy waits (nothing copied, "waiting for the replica" said) until the
+/// delay is lifted, then converts; a replica whose replication is stopped is refused before
+/// anything changes.
+#[test]
+fn the_copy_waits_while_the_replica_lags() {
+    let (db, replica_url) = common::maria_with_replica();
+    events(&db, 5_000);
+    let replica = || {
+        let opts = mysql::Opts::from_url(&replica_url).unwrap();
+        mysql::Conn::new(opts).unwrap_or_else(|e| panic!("connect {replica_url}: {e}"))
+    };
+    use mysql::prelude::Queryable;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let caught_up: Option<i64> = replica()
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.TABLES
+                  WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = 'control'",
+                db.dbname
+            ))
+            .unwrap();
+        if caught_up == Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up in 30 s"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let policy = write_policy("maria-convert-replica", &policy_text(&db));
+    let t = table(&db);
+
+    // Replication stopped: the lag is unknown (NULL), refused before anything changes.
+    replica().query_drop("STOP SLAVE SQL_THREAD").unwrap();
+    let out = partctl(
+        &db,
+        &policy,
+        &["--table", &t, "convert", "--replica", &replica_url],
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("replication is not running"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(kind(&db, "events"), Some("r"));
+    no_conversion_objects(&db);
+
+    // Events held 60 s on the replica: its lag (whole seconds, 0 until the SQL thread holds an
+    // event) grows past 1 s; waited for, as 1 s is not over `--max-lag 1s`.
+    replica()
+        .query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 60; START SLAVE")
+        .unwrap();
+    db.exec("CREATE TABLE filler (g int); INSERT INTO filler VALUES (1)");
+    let lag = || -> Option<u64> {
+        let row: mysql::Row = replica()
+            .query_first("SHOW SLAVE STATUS")
+            .unwrap()
+            .expect("a replica");
+        row.get::<Option<u64>, _>("Seconds_Behind_Master").flatten()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let l = lag();
+        seen.push(l);
+        if l.is_some_and(|l| l >= 2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lag never passed 2 s: {seen:?}"
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env_remove("DATABASE_URL")
+        .args([
+            "--policies",
+            policy.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+        ])
+        .args(["--now", NOW, "--table", &t, "convert"])
+        .args(["--replica", &replica_url, "--max-lag", "1s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn partctl");
+    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.query_strings(
+        "SELECT COUNT(*) FROM information_schema.TABLES
+              WHERE TABLE_SCHEMA = 'partctl' AND TABLE_NAME = 'convert_state'",
+    )[0][0]
+        .as_deref()
+        != Some("1")
+    {
+        assert!(Instant::now() < deadline, "no prepare in 30 s");
+        sleep(Duration::from_millis(50));
+    }
+    sleep(Duration::from_secs(3));
+    assert_eq!(rows_copied(&db), 0, "the copy ran while the replica lagged");
+    replica()
+        .query_drop("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 0; START SLAVE")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("copy: waiting for the replica: lag")
+            && stderr.contains("> --max-lag 1.0 s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(kind(&db, "events"), Some("p"));
+    assert_eq!(sum(&db, "events"), sum(&db, "control"));
+}

@@ -795,6 +795,12 @@ fn maria_try_connect(port: u16) -> Result<(), String> {
 }
 
 fn start_maria() -> MariaServer {
+    start_maria_with(&["--skip-log-bin"])
+}
+
+/// A throwaway MariaDB server started with `replication` (`--skip-log-bin` for the shared one; a
+/// binary log and a server id for a replication primary, a server id for its replica).
+fn start_maria_with(replication: &[&str]) -> MariaServer {
     let (mariadbd, install_db) = maria_binaries();
     let base = temp_dir("maria");
     let data = base.join("data");
@@ -847,7 +853,6 @@ fn start_maria() -> MariaServer {
             .args([
                 "--bind-address=127.0.0.1",
                 "--skip-name-resolve",
-                "--skip-log-bin",
                 "--innodb-buffer-pool-size=64M",
                 "--innodb-flush-log-at-trx-commit=0",
                 "--innodb-doublewrite=0",
@@ -858,6 +863,7 @@ fn start_maria() -> MariaServer {
                 "--collation-server=utf8mb4_general_ci",
                 "--default-time-zone=+00:00",
             ])
+            .args(replication)
             .args(user_arg)
             .stdout(file_stdio(&tool_log))
             .stderr(file_stdio(&tool_log))
@@ -1133,6 +1139,71 @@ pub fn url_port(url: &str) -> u16 {
         .and_then(|(_, rest)| rest.split('/').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {url}"))
+}
+
+// ---------------------------------------------------------------------------
+// MariaDB with a replica
+// ---------------------------------------------------------------------------
+
+/// A fresh database on a throwaway MariaDB primary of its own (binary log on), and the URL of
+/// the same database on a replica of it: a second server replicating from the primary's first
+/// binary log position (`CHANGE MASTER TO ..., MASTER_USE_GTID = no; START SLAVE`), the database
+/// created on the primary once the replica runs. Both stopped by the watchdog.
+pub fn maria_with_replica() -> (MariaDb, String) {
+    let primary = start_maria_with(&[
+        "--log-bin=primary-bin",
+        "--server-id=1",
+        "--binlog-format=ROW",
+    ]);
+    let replica = start_maria_with(&["--skip-log-bin", "--server-id=2"]);
+    let mut p = maria_connect(&maria_url(primary.port, ""));
+    let status = maria_run(&mut p, "SHOW MASTER STATUS").expect("SHOW MASTER STATUS");
+    let (file, pos) = match status.first() {
+        Some(row) => (
+            row[0].clone().expect("binary log file"),
+            row[1].clone().expect("binary log position"),
+        ),
+        None => panic!("the primary has no binary log (SHOW MASTER STATUS is empty)"),
+    };
+    let mut r = maria_connect(&maria_url(replica.port, ""));
+    maria_run(
+        &mut r,
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {port}, MASTER_USER = 'root', \
+             MASTER_PASSWORD = '', MASTER_USE_GTID = no, MASTER_LOG_FILE = '{file}', \
+             MASTER_LOG_POS = {pos}, MASTER_CONNECT_RETRY = 1; START SLAVE",
+            port = primary.port
+        ),
+    )
+    .unwrap_or_else(|e| panic!("starting the replica: {e}"));
+    let dbname = format!("t_{}_{}", std::process::id(), next_id());
+    maria_run(&mut p, &format!("CREATE DATABASE `{dbname}`"))
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {dbname}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let there = maria_run(
+            &mut r,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{dbname}'"
+            ),
+        )
+        .expect("reading the replica");
+        if there[0][0].as_deref() == Some("1") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let status = maria_run(&mut r, "SHOW SLAVE STATUS").unwrap_or_default();
+            panic!("the replica did not replicate CREATE DATABASE in 30 s: {status:?}");
+        }
+        sleep(Duration::from_millis(50));
+    }
+    (
+        MariaDb {
+            url: maria_url(primary.port, &dbname),
+            dbname: dbname.clone(),
+        },
+        maria_url(replica.port, &dbname),
+    )
 }
 
 // ---------------------------------------------------------------------------

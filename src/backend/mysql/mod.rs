@@ -339,6 +339,40 @@ impl Backend for MyBackend {
             .collect())
     }
 
+    fn replica_lag(&mut self) -> Result<Option<std::time::Duration>, StmtError> {
+        // MariaDB and MySQL before 8.0.22 know only SLAVE; MySQL 8.0.22+ knows REPLICA (and
+        // still accepts SLAVE, deprecated, until 8.4). No row: not a replica. A NULL lag: the
+        // replication threads are not running, so the lag is unknown: an error, not a wait
+        // without end (the copy stops, and `convert` resumes it once replication runs).
+        let rows: Vec<mysql::Row> = match self.server.flavor() {
+            Flavor::Mariadb => self.conn.query("SHOW SLAVE STATUS"),
+            // MySQL before 8.0.22 answers REPLICA with a syntax error (1064); 8.4 knows only it.
+            Flavor::Mysql => match self.conn.query("SHOW REPLICA STATUS") {
+                Err(mysql::Error::MySqlError(m)) if m.code == 1064 => {
+                    self.conn.query("SHOW SLAVE STATUS")
+                }
+                other => other,
+            },
+        }
+        .map_err(|e| stmt_error(&e))?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let column = ["Seconds_Behind_Master", "Seconds_Behind_Source"]
+            .into_iter()
+            .find_map(|c| row.get_opt::<Option<u64>, _>(c).and_then(Result::ok));
+        match column {
+            Some(Some(secs)) => Ok(Some(std::time::Duration::from_secs(secs))),
+            Some(None) => Err(StmtError::other(
+                "replication is not running on the replica (its lag is NULL: START SLAVE, or \
+                 see SHOW SLAVE STATUS for the error)",
+            )),
+            None => Err(StmtError::other(
+                "the replica's status has no Seconds_Behind_Master column",
+            )),
+        }
+    }
+
     fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
         self.execute(&format!("SET @partctl_batch = {rows}"))
             .map(|_| ())
