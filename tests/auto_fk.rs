@@ -34,7 +34,7 @@ fn auto_lists_on(url: &str, policy: &std::path::Path, count: &dyn Fn(&str) -> i6
         .iter()
         .map(|s| s["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(steps.len(), 2, "{reasons:?}");
+    assert_eq!(steps.len(), 2, "{reasons:?} {}", plan.stderr);
     assert!(
         reasons[0].contains(r#"value "US" has 1500 rows"#),
         "{reasons:?}"

@@ -54,6 +54,10 @@ const CATALOG_TEMPLATES: &[(&str, &str)] = &[
         "key_stats.sql.tera",
         include_str!("../../../templates/mysql/key_stats.sql.tera"),
     ),
+    (
+        "waiting_values.sql.tera",
+        include_str!("../../../templates/mysql/waiting_values.sql.tera"),
+    ),
 ];
 
 fn catalog_templates() -> &'static Templates {
