@@ -348,3 +348,68 @@ fn pg_fk_detached_partition_keeps_the_constraint() {
         again.stderr
     );
 }
+
+/// `coarsen` on a referenced table: merging detaches the fine partitions, which PostgreSQL
+/// refuses while rows reference them, so the merge is refused at plan time, naming the
+/// constraint, and nothing changes; once no row references the month, it is merged.
+#[test]
+fn pg_fk_coarsening_referenced_partitions_refused_at_plan_time() {
+    let db = pg();
+    db.exec(
+        "CREATE TABLE public.parent (id int, created date, PRIMARY KEY (id, created)) PARTITION BY RANGE (created);
+         DO $$ BEGIN FOR d IN 0..89 LOOP
+             EXECUTE format('CREATE TABLE public.parent_p%s PARTITION OF public.parent FOR VALUES FROM (%L) TO (%L)',
+                 to_char(date '2026-01-01' + d, 'YYYYMMDD'), date '2026-01-01' + d, date '2026-01-01' + d + 1);
+         END LOOP; END $$;
+         CREATE TABLE public.child (id int, parent_id int, parent_created date,
+             CONSTRAINT child_parent_fk FOREIGN KEY (parent_id, parent_created) REFERENCES public.parent);
+         INSERT INTO public.parent SELECT g, date '2026-01-01' + (g % 90) FROM generate_series(1, 900) g;
+         INSERT INTO public.child VALUES (1, 1, '2026-01-02');",
+    );
+    let policy = write_policy(
+        "fk-coarsen",
+        r#"
+[[table]]
+name = "public.parent"
+partition_by = "range"
+column = "created"
+interval = "1 day"
+premake = 2
+timezone = "UTC"
+coarsen = [{ after = "7 days", interval = "1 month" }]
+"#,
+    );
+    let plan = ctl(&db.url, &policy, NOW, &["plan"]);
+    expect_code(&plan, 1, "the January merge is refused");
+    assert!(
+        plan.stderr.contains("coarsening the 31 partitions [2026-01-01, 2026-02-01) into public.parent_p202601 is refused: 1 row of public.child still references them through foreign key child_parent_fk"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        !plan.stdout.contains("coarsen/parent_p202601"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("coarsen/parent_p202602"),
+        "February is merged: {}",
+        plan.stdout
+    );
+    let apply = ctl(&db.url, &policy, NOW, &["apply"]);
+    expect_code(&apply, 1, "apply reports the refusal");
+    assert!(exists(&db, "parent_p20260102"), "January left alone");
+    assert!(exists(&db, "parent_p202602") && !exists(&db, "parent_p20260205"));
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.parent"), 900);
+
+    db.exec("DELETE FROM public.child");
+    let apply = ctl(&db.url, &policy, NOW, &["apply"]);
+    expect_code(&apply, 0, "January merged once nothing references it");
+    assert!(exists(&db, "parent_p202601") && !exists(&db, "parent_p20260102"));
+    assert_eq!(db.query_i64("SELECT count(*) FROM public.parent"), 900);
+    expect_code(
+        &ctl(&db.url, &policy, NOW, &["plan"]),
+        0,
+        "nothing left to do",
+    );
+}

@@ -345,3 +345,43 @@ fn fk_rows_left_behind_refuse_the_expiry() {
     );
     assert!(j.refused.is_empty() && j.notes.is_empty());
 }
+
+/// Coarsening a referenced table would detach partitions whose rows are referenced: refused
+/// at plan time, naming the constraint; without referencing rows in the period it is planned.
+#[test]
+fn fk_refuses_coarsening_referenced_partitions() {
+    let text = "[[table]]\nname = \"public.parent\"\npartition_by = \"range\"\ncolumn = \"created\"\ninterval = \"1 day\"\npremake = 0\ncoarsen = [{ after = \"7 days\", interval = \"1 month\" }]\n";
+    let ps = policies(text);
+    let refs: Vec<&Policy> = ps.iter().collect();
+    let catalog = |referencing: ForeignKeyRef| {
+        let mut parent = daily("parent");
+        parent.stats.referenced_by.push(referencing);
+        Catalog {
+            format_version: 1,
+            engine: Engine::Postgres,
+            server_version: "15".into(),
+            tables: vec![parent],
+        }
+    };
+    // Day 45: January 1970 (days 0 and 1 here) ended more than 7 days ago.
+    let now = chrono::DateTime::from_timestamp_micros(45 * DAY).unwrap();
+    let coarsens = |c: &Catalog| -> usize {
+        let mut actions = crate::plan::plan_table(refs[0], &c.tables[0], now).unwrap();
+        foreign_keys::judge(&refs, c, now).adjust(&mut actions);
+        actions
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Coarsen { .. }))
+            .count()
+    };
+    let referenced = catalog(fk("child_d0", &[(DAY + DAY / 2, 2)], false));
+    let j = foreign_keys::judge(&refs, &referenced, now);
+    assert_eq!(j.refused.len(), 1, "{j:?}");
+    insta::assert_snapshot!(j.refused[0].2, @"coarsening the 31 partitions [1970-01-01 00:00:00, 1970-02-01 00:00:00) into public.parent_p197001 is refused: 2 rows of public.child still reference them through foreign key child_fk (public.child.parent_created), and PostgreSQL refuses to detach a referenced partition (the merge detaches the fine partitions before it attaches public.parent_p197001); remove `coarsen` from this policy, or drop the constraint");
+    assert_eq!(coarsens(&referenced), 0);
+    // Referencing rows outside January: the merge goes ahead.
+    let elsewhere = catalog(fk("child_d0", &[(40 * DAY, 2)], false));
+    assert!(foreign_keys::judge(&refs, &elsewhere, now)
+        .refused
+        .is_empty());
+    assert_eq!(coarsens(&elsewhere), 1);
+}

@@ -9,11 +9,12 @@
 //!   not expire in the same plan, or expire by `detach`/`archive` (a detached partition keeps
 //!   its own copy of the constraint, which still references the table). The refusal names the
 //!   constraint, the referencing table and the referencing rows counted (up to the reader's
-//!   sample of the oldest [`FK_SAMPLE_ROWS`] rows). Nothing is ever dropped with CASCADE.
+//!   sample of the oldest [`FK_SAMPLE_ROWS`] rows). Nothing is ever dropped with CASCADE;
+//! - refuses a `coarsen` merge of partitions that rows reference (the merge detaches them).
 //!
 //! Pure: it reads what the catalog reader found (`KeyStats::referenced_by`).
 
-use super::{describe, expiring_actions, resolve, ActionKind};
+use super::{describe, plan_table, resolve, ActionKind};
 use crate::catalog::{Catalog, PartBound, FK_SAMPLE_ROWS};
 use crate::key::Bound;
 use crate::names::QualifiedName;
@@ -36,7 +37,7 @@ impl FkJudgement {
     /// Remove the refused expiries from `actions` and add the notes to the reasons.
     pub fn adjust(&self, actions: &mut Vec<super::Action>) {
         actions.retain(|a| {
-            !(a.kind.is_expiry()
+            !((a.kind.is_expiry() || matches!(a.kind, ActionKind::Coarsen { .. }))
                 && self
                     .refused
                     .iter()
@@ -75,21 +76,26 @@ pub fn judge(policies: &[&Policy], catalog: &Catalog, now: DateTime<Utc>) -> FkJ
     {
         return out;
     }
-    // Every policy's expiries: (partition, dropped?).
-    let expiring: Vec<Vec<(QualifiedName, bool)>> = policies
+    // Every policy's plan, and its expiries: (partition, dropped?).
+    let planned: Vec<Vec<super::Action>> = policies
         .iter()
         .zip(&tables)
         .map(|(p, t)| {
-            t.map(|t| {
-                expiring_actions(p, t, now)
-                    .into_iter()
-                    .map(|a| {
-                        let dropped = matches!(a.kind, ActionKind::Drop { .. });
-                        (a.kind.partition().clone(), dropped)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+            t.and_then(|t| plan_table(p, t, now).ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let expiring: Vec<Vec<(QualifiedName, bool)>> = planned
+        .iter()
+        .map(|actions| {
+            actions
+                .iter()
+                .filter(|a| a.kind.is_expiry())
+                .map(|a| {
+                    let dropped = matches!(a.kind, ActionKind::Drop { .. });
+                    (a.kind.partition().clone(), dropped)
+                })
+                .collect()
         })
         .collect();
     let managed = |name: &QualifiedName| {
@@ -223,6 +229,65 @@ pub fn judge(policies: &[&Policy], catalog: &Catalog, now: DateTime<Utc>) -> FkJ
                         }
                     }
                 }
+            }
+        }
+    }
+    // Coarsening detaches the fine partitions before the merged one is attached: PostgreSQL
+    // refuses that while rows reference theirs, so the merge is refused at plan time too.
+    for (i, t) in tables.iter().enumerate() {
+        let Some(t) = t else { continue };
+        for a in &planned[i] {
+            let ActionKind::Coarsen {
+                partition,
+                from: Bound::At(from),
+                to: Bound::At(to),
+                parts,
+            } = &a.kind
+            else {
+                continue;
+            };
+            for fk in &t.stats.referenced_by {
+                let r = managed(&fk.table);
+                let blocking: u64 = fk
+                    .oldest
+                    .iter()
+                    .filter(|x| *from <= x.key && x.key < *to)
+                    .filter(|x| {
+                        // Rows whose partition this plan drops first are gone by then.
+                        !r.is_some_and(|r| {
+                            expiring[r]
+                                .iter()
+                                .any(|(p, dropped)| *dropped && *p == x.leaf)
+                        })
+                    })
+                    .map(|x| x.rows)
+                    .sum();
+                let unseen = fk.truncated && fk.oldest.last().is_none_or(|last| last.key < *to);
+                if blocking == 0 && !unseen {
+                    continue;
+                }
+                let count = if unseen {
+                    format!("more than {blocking} rows (counted up to the oldest {FK_SAMPLE_ROWS} referencing rows)")
+                } else {
+                    format!("{blocking} row{}", if blocking == 1 { "" } else { "s" })
+                };
+                let range = t.key.kind.map_or_else(String::new, |k| {
+                    format!(" {}", describe(k, Bound::At(*from), Bound::At(*to)))
+                });
+                out.refused.push((
+                    t.name.clone(),
+                    partition.clone(),
+                    format!(
+                        "coarsening the {} partitions{range} into {partition} is refused: {count} of {} still {} them through foreign key {} ({}.{}), and PostgreSQL refuses to detach a referenced partition (the merge detaches the fine partitions before it attaches {partition}); remove `coarsen` from this policy, or drop the constraint",
+                        parts.len(),
+                        fk.table,
+                        if blocking == 1 && !unseen { "references" } else { "reference" },
+                        fk.constraint,
+                        fk.table,
+                        fk.column
+                    ),
+                ));
+                break;
             }
         }
     }
