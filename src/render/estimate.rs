@@ -11,6 +11,7 @@
 //! - hash growth (PostgreSQL, one step per old partition): the old partition's estimate, since
 //!   every one of its rows is re-inserted; MySQL/MariaDB (one step that rehashes the table,
 //!   growing or shrinking): the sum of every partition's estimate;
+//! - a coarsen merge: the sum of the merged partitions' estimates (every row is copied);
 //! - nothing when the estimate it rests on is missing (a table never analyzed), and nothing for
 //!   steps that move no rows.
 
@@ -59,6 +60,18 @@ pub fn for_steps(action: &Action, table: &Table, steps: usize) -> Vec<Option<Row
             })
             .collect(),
         ActionKind::GrowHash { .. } | ActionKind::ShrinkHash { .. } => one(whole_table(table)),
+        ActionKind::Coarsen { parts, .. } => one(parts
+            .iter()
+            .map(|c| table.partitions.iter().find(|p| p.name == c.partition))
+            .map(|p| p.and_then(known))
+            .sum::<Option<u64>>()
+            .map(|rows| RowEstimate {
+                rows,
+                basis: format!(
+                    "the {} merged partitions' estimates: every row is copied",
+                    parts.len()
+                ),
+            })),
         _ => vec![None; steps],
     }
 }
@@ -230,6 +243,52 @@ mod tests {
             to: Bound::At(to),
             move_rows,
         })
+    }
+
+    #[test]
+    fn a_coarsen_merge_copies_every_row_of_its_partitions() {
+        let range = |a, b| PartBound::Range {
+            from: Bound::At(a),
+            to: Bound::At(b),
+        };
+        let fine = |name: &str, a, b| crate::plan::CoarsePart {
+            partition: QualifiedName::new("public", name),
+            from: Bound::At(a),
+            to: Bound::At(b),
+        };
+        let merge = action(ActionKind::Coarsen {
+            partition: QualifiedName::new("public", "t_m"),
+            from: Bound::At(0),
+            to: Bound::At(20),
+            parts: vec![fine("t_a", 0, 10), fine("t_b", 10, 20)],
+        });
+        let t = table(
+            Strategy::Range,
+            vec![
+                part("t_a", range(0, 10), 700),
+                part("t_b", range(10, 20), 50),
+                part("t_c", range(20, 30), 9_000),
+            ],
+            None,
+            None,
+        );
+        let e = for_steps(&merge, &t, 1)[0].clone().unwrap();
+        assert_eq!(e.rows, 750);
+        assert_eq!(
+            e.basis,
+            "the 2 merged partitions' estimates: every row is copied"
+        );
+        // One never analyzed (-1): no estimate.
+        let t = table(
+            Strategy::Range,
+            vec![
+                part("t_a", range(0, 10), 700),
+                part("t_b", range(10, 20), -1),
+            ],
+            None,
+            None,
+        );
+        assert_eq!(for_steps(&merge, &t, 1), vec![None]);
     }
 
     #[test]
