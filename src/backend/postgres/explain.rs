@@ -49,27 +49,7 @@ pub fn explain(
         for stmt in script_statements(&begin) {
             run(client, stmt.as_str()).map_err(|e| error_text(&e))?;
         }
-        let mut explain = part("explain");
-        if prepared_with_params {
-            let mut prep = part("prepare");
-            prep.insert("name", STATEMENT_NAME);
-            prep.insert("sql", text);
-            // One statement, extended protocol: the server refuses a second one.
-            run(client, &text_of(t, "verify.sql.tera", &prep)?).map_err(|e| error_text(&e))?;
-            prepared = true;
-            explain.insert("name", STATEMENT_NAME);
-            explain.insert("params", q.params);
-        } else {
-            explain.insert("sql", text);
-        }
-        let rows = client
-            .query_typed(&text_of(t, "verify.sql.tera", &explain)?, &[])
-            .map_err(|e| error_text(&e))?;
-        let row = rows
-            .first()
-            .ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
-        let v: serde_json::Value = row.try_get(0).map_err(|e| error_text(&e))?;
-        Ok(v.to_string())
+        explain_json(client, t, q, text, prepared_with_params, &mut prepared)
     })();
 
     let mut end = part("end");
@@ -272,6 +252,39 @@ pub fn explain_all(
         .collect()
 }
 
+/// The EXPLAIN of `text` as JSON text, in the transaction begun; with `params`, through a
+/// prepared statement (`prepared` set once it exists, for the caller to deallocate).
+fn explain_json(
+    client: &mut postgres::Client,
+    t: &Templates,
+    q: &Query,
+    text: &str,
+    with_params: bool,
+    prepared: &mut bool,
+) -> Result<String, ExplainError> {
+    let mut explain = part("explain");
+    if with_params {
+        let mut prep = part("prepare");
+        prep.insert("name", STATEMENT_NAME);
+        prep.insert("sql", text);
+        // One statement, extended protocol: the server refuses a second one.
+        run(client, &text_of(t, "verify.sql.tera", &prep)?).map_err(|e| error_text(&e))?;
+        *prepared = true;
+        explain.insert("name", STATEMENT_NAME);
+        explain.insert("params", q.params);
+    } else {
+        explain.insert("sql", text);
+    }
+    let rows = client
+        .query_typed(&text_of(t, "verify.sql.tera", &explain)?, &[])
+        .map_err(|e| error_text(&e))?;
+    let row = rows
+        .first()
+        .ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
+    let v: serde_json::Value = row.try_get(0).map_err(|e| error_text(&e))?;
+    Ok(v.to_string())
+}
+
 fn rollback(client: &mut postgres::Client, t: &Templates) -> Result<(), ExplainError> {
     run(client, &text_of(t, "verify.sql.tera", &part("end"))?)
         .map(|_| ())
@@ -309,29 +322,7 @@ fn plan_in(
         *open = Some(begin);
     }
     let mut prepared = false;
-    let result = (|| -> Result<String, ExplainError> {
-        let mut explain = part("explain");
-        if with_params {
-            let mut prep = part("prepare");
-            prep.insert("name", STATEMENT_NAME);
-            prep.insert("sql", text);
-            // One statement, extended protocol: the server refuses a second one.
-            run(client, &text_of(t, "verify.sql.tera", &prep)?).map_err(|e| error_text(&e))?;
-            prepared = true;
-            explain.insert("name", STATEMENT_NAME);
-            explain.insert("params", q.params);
-        } else {
-            explain.insert("sql", text);
-        }
-        let rows = client
-            .query_typed(&text_of(t, "verify.sql.tera", &explain)?, &[])
-            .map_err(|e| error_text(&e))?;
-        let row = rows
-            .first()
-            .ok_or(ExplainError::from("EXPLAIN returned no rows"))?;
-        let v: serde_json::Value = row.try_get(0).map_err(|e| error_text(&e))?;
-        Ok(v.to_string())
-    })();
+    let result = explain_json(client, t, q, text, with_params, &mut prepared);
     let mut cleanup = Ok(());
     if result.is_err() {
         // The error aborted the transaction: the next query begins another.
