@@ -339,6 +339,40 @@ impl Backend for MyBackend {
             .collect())
     }
 
+    fn free_space(&mut self) -> super::FreeSpace {
+        // The server runs here when this connection reaches it from the loopback address or a
+        // Unix socket (`localhost`), as the server sees it (the processlist's HOST, without
+        // the client's port).
+        let sql = "SELECT @@datadir, @@pid_file,
+                          (SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID())";
+        match self
+            .conn
+            .query_first::<(String, String, Option<String>), _>(sql)
+        {
+            Ok(Some((dir, pid_file, host))) => {
+                let host = host.unwrap_or_default();
+                let addr = match host.rsplit_once(':') {
+                    Some((a, port)) if port.bytes().all(|b| b.is_ascii_digit()) => a,
+                    _ => host.as_str(),
+                };
+                let addr = addr.trim_start_matches('[').trim_end_matches(']');
+                let dir = dir.trim_end_matches('/');
+                super::disk::local_free_space(
+                    if dir.is_empty() { "/" } else { dir },
+                    addr,
+                    super::disk::Owner::PidFile(pid_file),
+                )
+            }
+            Ok(None) => {
+                super::FreeSpace::Unknown("the server does not tell its data directory".into())
+            }
+            Err(e) => super::FreeSpace::Unknown(format!(
+                "the server does not tell its data directory ({})",
+                error_text(&e)
+            )),
+        }
+    }
+
     fn replica_lag(&mut self) -> Result<Option<std::time::Duration>, StmtError> {
         // MariaDB and MySQL before 8.0.22 know only SLAVE; MySQL 8.0.22+ knows REPLICA (and
         // still accepts SLAVE, deprecated, until 8.4). No row: not a replica. A NULL lag: the

@@ -403,7 +403,7 @@ impl Backend for PgBackend {
             Ok(row) => super::disk::local_free_space(
                 &row.get::<_, String>(0),
                 &row.get::<_, String>(1),
-                &row.get::<_, String>(2),
+                super::disk::Owner::PostgresPort(row.get(2)),
             ),
             Err(e) => super::FreeSpace::Unknown(format!(
                 "the server does not tell its data directory ({})",
