@@ -25,34 +25,11 @@ BATCH=${BATCH:-50000}
 SECS=${SECS:-120}
 SLOW=${SLOW:-5}
 
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
-[ -x "$PGBIN/initdb" ] || PGBIN=$(pg_config --bindir)
-if [ -z "${PARTCTL:-}" ]; then
-    cargo build --quiet --release
-    PARTCTL=$PWD/target/release/partctl
-fi
-
-WORK=$(mktemp -d /tmp/partctl-convert.XXXXXX)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then
-    chown nobody "$WORK"
-    AS=(runuser -u nobody --)
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-stop() {
-    "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" stop -m fast >/dev/null 2>&1 || true
-    if [ -n "${KEEP:-}" ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap stop EXIT
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 \
-          -c log_lock_waits=on -c deadlock_timeout=100ms -c log_min_duration_statement=200 \
-          -c log_statement=ddl -c log_checkpoints=on -c log_autovacuum_min_duration=0 \
-          -c log_line_prefix=%m_[%p]_%a_" start >/dev/null
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
-PSQL=("$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -At "$DATABASE_URL")
+. bench/lib.sh
+need_partctl
+start_pg convert "-c log_lock_waits=on -c deadlock_timeout=100ms -c log_min_duration_statement=200 \
+    -c log_statement=ddl -c log_checkpoints=on -c log_autovacuum_min_duration=0 \
+    -c log_line_prefix=%m_[%p]_%a_"
 
 TODAY=$(date -u +%F)
 echo "== filling ev (plain) and ev_control: $ROWS rows across the 30 days before $TODAY"

@@ -17,31 +17,9 @@ BATCH=${BATCH:-50000}
 MODE=${MODE:-batched}
 SECS=${SECS:-120}
 
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -1)
-[ -x "$PGBIN/initdb" ] || PGBIN=$(pg_config --bindir)
-if [ -z "${PARTCTL:-}" ]; then
-    cargo build --quiet --release
-    PARTCTL=$PWD/target/release/partctl
-fi
-
-WORK=$(mktemp -d /tmp/partctl-drain.XXXXXX)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then
-    chown nobody "$WORK"
-    AS=(runuser -u nobody --)
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-stop() {
-    "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" stop -m fast >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap stop EXIT
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-    -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50" start >/dev/null
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
-PSQL=("$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -At "$DATABASE_URL")
+. bench/lib.sh
+need_partctl
+start_pg drain
 
 TODAY=$(date -u +%F)
 TOMORROW=$(date -u -d tomorrow +%F)

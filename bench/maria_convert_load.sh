@@ -23,37 +23,10 @@ CLIENTS=${CLIENTS:-4}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-1s}
 NO_CONVERT=${NO_CONVERT:-0}   # 1: the load alone (a control run)
 
-if [ -z "${PARTCTL:-}" ]; then
-    cargo build --quiet --release
-    PARTCTL=$PWD/target/release/partctl
-fi
-if [ -z "${LOADGEN:-}" ]; then
-    cargo build --quiet --release --example maria_load
-    LOADGEN=$PWD/target/release/examples/maria_load
-fi
-
-WORK=$(mktemp -d /tmp/partctl-mconvert.XXXXXX)
-USERARG=()
-[ "$(id -u)" = 0 ] && USERARG=(--user=root)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SRV=
-stop() {
-    [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap stop EXIT
-mariadb-install-db --no-defaults --datadir="$WORK/data" --auth-root-authentication-method=normal \
-    --skip-test-db --skip-name-resolve "${USERARG[@]}" > "$WORK/install.log" 2>&1
-mariadbd --no-defaults --datadir="$WORK/data" --socket="$WORK/mysqld.sock" \
-    --pid-file="$WORK/mysqld.pid" --log-error="$WORK/error.log" --tmpdir="$WORK" --port="$PORT" \
-    --bind-address=127.0.0.1 --skip-name-resolve --skip-log-bin --innodb-buffer-pool-size=512M \
-    --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --innodb-use-native-aio=0 \
-    --max-connections=200 --default-time-zone=+00:00 "${USERARG[@]}" > "$WORK/server.out" 2>&1 &
-SRV=$!
-SQL=(mariadb --no-defaults -h 127.0.0.1 -P "$PORT" -u root -N -B)
-for _ in $(seq 1 300); do "${SQL[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
-"${SQL[@]}" -e "SELECT CONCAT('server: ', VERSION(), ', innodb_autoinc_lock_mode ', @@innodb_autoinc_lock_mode)"
-export DATABASE_URL="mysql://root@127.0.0.1:$PORT/bench"
+. bench/lib.sh
+need_partctl
+need_loadgen
+start_maria mconvert
 
 echo "== filling ev (plain) and ev_control: $ROWS rows across the 30 days before $(date -u +%F)"
 T0=$(date +%s.%N)
