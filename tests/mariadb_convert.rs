@@ -359,6 +359,15 @@ fn a_copy_killed_with_sigkill_resumes_and_converges() {
         status.stdout
     );
     assert_eq!(kind(&db, "events"), Some("r"), "not cut over");
+    let check = partctl(&db, &policy, &["check"]);
+    expect_code(&check, 1, "check on a conversion left half-way: WARNING");
+    assert!(
+        check
+            .stdout
+            .contains("conversion left half-way: phase prepared, last progress"),
+        "{}",
+        check.stdout
+    );
     writer.wait_ops(200);
     let r = partctl(&db, &policy, &["--table", &t, "convert"]);
     expect_code(&r, 0, "convert again");
