@@ -35,10 +35,8 @@ pub fn local_free_space(dir: &str, addr: &str, owner: Owner) -> FreeSpace {
             "the server's data directory {dir} is not visible on this machine"
         ));
     }
-    if !owner.matches(path) {
-        return FreeSpace::Unknown(format!(
-            "{dir} on this machine belongs to another server than the one connected to"
-        ));
+    if let Some(why) = owner.disproves(path) {
+        return FreeSpace::Unknown(why);
     }
     match Command::new("df")
         .args(["-P", "-k", "--"])
@@ -56,29 +54,67 @@ pub fn local_free_space(dir: &str, addr: &str, owner: Owner) -> FreeSpace {
     }
 }
 
-/// How a data directory seen here is known to be the connected server's.
+/// How a data directory seen here is known to be the connected server's: without that proof
+/// (an SSH tunnel makes a remote server look local; a directory of the same path may belong to
+/// another server), the space is unknown, never this machine's by mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    /// PostgreSQL: `postmaster.pid`'s fourth line, when readable, is the server's port.
-    PostgresPort(String),
-    /// MySQL/MariaDB: the server's pid file (`@@pid_file`, relative to the data directory
-    /// when not absolute), when readable, names a process running here.
-    PidFile(String),
+    /// PostgreSQL: `postmaster.pid` names the server's port (line 4) and its start time
+    /// (line 3, epoch seconds; `pg_postmaster_start_time()`, within 2 s).
+    Postgres { port: String, started: i64 },
+    /// MySQL/MariaDB: the server's host name (`@@hostname`) is this machine's, and its pid file
+    /// (`@@pid_file`, relative to the data directory when not absolute) names a process here.
+    PidFile { file: String, hostname: String },
 }
 
 impl Owner {
-    fn matches(&self, dir: &Path) -> bool {
+    /// Why `dir` is not known to be the connected server's, if it is not.
+    fn disproves(&self, dir: &Path) -> Option<String> {
         match self {
-            Owner::PostgresPort(port) => std::fs::read_to_string(dir.join("postmaster.pid"))
-                .map_or(true, |pid| {
-                    pid.lines().nth(3).is_none_or(|p| p.trim() == port.trim())
-                }),
-            Owner::PidFile(file) => std::fs::read_to_string(dir.join(file)).map_or(true, |pid| {
+            Owner::Postgres { port, started } => {
+                let file = dir.join("postmaster.pid");
+                let Ok(pid) = std::fs::read_to_string(&file) else {
+                    return Some(format!(
+                        "cannot read {} to confirm it is the connected server's",
+                        file.display()
+                    ));
+                };
+                let mut lines = pid.lines().skip(2);
+                let at: Option<i64> = lines.next().and_then(|l| l.trim().parse().ok());
+                let p = lines.next().map(str::trim);
+                if p != Some(port.trim()) || at.is_none_or(|at| (at - started).abs() > 2) {
+                    return Some(format!(
+                        "{} belongs to another server than the one connected to",
+                        dir.display()
+                    ));
+                }
+                None
+            }
+            Owner::PidFile { file, hostname } => {
+                let here = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_default();
+                if here.is_empty() || !here.eq_ignore_ascii_case(hostname.trim()) {
+                    return Some(format!(
+                        "the server's host name {hostname} is not this machine's ({here})"
+                    ));
+                }
+                let file = dir.join(file);
+                let Ok(pid) = std::fs::read_to_string(&file) else {
+                    return Some(format!(
+                        "cannot read {} to confirm it is the connected server's",
+                        file.display()
+                    ));
+                };
                 let pid = pid.trim();
-                // Another machine's (or container's) server: its pid is no process here.
-                !Path::new("/proc/self").exists()
-                    || (!pid.is_empty() && Path::new("/proc").join(pid).exists())
-            }),
+                if pid.is_empty() || !Path::new("/proc").join(pid).exists() {
+                    return Some(format!(
+                        "{} belongs to another server than the one connected to",
+                        dir.display()
+                    ));
+                }
+                None
+            }
         }
     }
 }
@@ -113,41 +149,62 @@ mod tests {
             local_free_space("/no/such/partctl/dir", "", pg("5432")),
             FreeSpace::Unknown(m) if m.contains("not visible")
         ));
-        assert!(matches!(
-            local_free_space("/", "127.0.0.1", pg("5432")),
-            FreeSpace::Known { bytes, .. } if bytes > 0
-        ));
     }
 
     fn pg(port: &str) -> Owner {
-        Owner::PostgresPort(port.into())
+        Owner::Postgres {
+            port: port.into(),
+            started: 1_700_000_000,
+        }
     }
 
     #[test]
-    fn a_directory_owned_by_another_server_is_unknown() {
+    fn a_directory_not_proven_the_servers_is_unknown() {
         let dir = std::env::temp_dir().join(format!("partctl-disk-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.to_str().unwrap();
-        std::fs::write(dir.join("postmaster.pid"), "123\n/data\n1700000000\n5433\n").unwrap();
-        assert!(matches!(local_free_space(d, "", pg("5432")),
-            FreeSpace::Unknown(m) if m.contains("another server")));
+        let unknown = |f: FreeSpace, why: &str| {
+            assert!(
+                matches!(&f, FreeSpace::Unknown(m) if m.contains(why)),
+                "{f:?}"
+            )
+        };
+        // No postmaster.pid to read: not proven.
+        unknown(local_free_space(d, "", pg("5432")), "cannot read");
+        std::fs::write(dir.join("postmaster.pid"), "123\n/data\n1700000001\n5433\n").unwrap();
+        unknown(local_free_space(d, "", pg("5432")), "another server");
+        let restarted = Owner::Postgres {
+            port: "5433".into(),
+            started: 1_700_009_000,
+        };
+        unknown(local_free_space(d, "", restarted), "another server");
         assert!(matches!(
             local_free_space(d, "", pg("5433")),
             FreeSpace::Known { .. }
         ));
-        // A pid file naming no process here; then this process.
-        std::fs::write(dir.join("my.pid"), "999999999\n").unwrap();
-        assert!(
-            matches!(local_free_space(d, "localhost", Owner::PidFile("my.pid".into())),
-            FreeSpace::Unknown(m) if m.contains("another server"))
-        );
+        let here = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let maria = |file: &str, host: &str| Owner::PidFile {
+            file: file.into(),
+            hostname: host.into(),
+        };
         std::fs::write(dir.join("my.pid"), format!("{}\n", std::process::id())).unwrap();
+        // Through an SSH tunnel: another machine's host name.
+        unknown(
+            local_free_space(d, "127.0.0.1", maria("my.pid", "db-elsewhere")),
+            "not this machine's",
+        );
+        unknown(
+            local_free_space(d, "127.0.0.1", maria("none.pid", here.trim())),
+            "cannot read",
+        );
+        std::fs::write(dir.join("gone.pid"), "999999999\n").unwrap();
+        unknown(
+            local_free_space(d, "127.0.0.1", maria("gone.pid", here.trim())),
+            "another server",
+        );
+        let absolute = dir.join("my.pid").display().to_string();
         assert!(matches!(
-            local_free_space(
-                d,
-                "localhost",
-                Owner::PidFile(dir.join("my.pid").display().to_string())
-            ),
+            local_free_space(d, "localhost", maria(&absolute, here.trim())),
             FreeSpace::Known { .. }
         ));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -343,13 +343,13 @@ impl Backend for MyBackend {
         // The server runs here when this connection reaches it from the loopback address or a
         // Unix socket (`localhost`), as the server sees it (the processlist's HOST, without
         // the client's port).
-        let sql = "SELECT @@datadir, @@pid_file,
+        let sql = "SELECT @@datadir, @@pid_file, @@hostname,
                           (SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID())";
         match self
             .conn
-            .query_first::<(String, String, Option<String>), _>(sql)
+            .query_first::<(String, String, String, Option<String>), _>(sql)
         {
-            Ok(Some((dir, pid_file, host))) => {
+            Ok(Some((dir, pid_file, hostname, host))) => {
                 let host = host.unwrap_or_default();
                 let addr = match host.rsplit_once(':') {
                     Some((a, port)) if port.bytes().all(|b| b.is_ascii_digit()) => a,
@@ -360,7 +360,10 @@ impl Backend for MyBackend {
                 super::disk::local_free_space(
                     if dir.is_empty() { "/" } else { dir },
                     addr,
-                    super::disk::Owner::PidFile(pid_file),
+                    super::disk::Owner::PidFile {
+                        file: pid_file,
+                        hostname,
+                    },
                 )
             }
             Ok(None) => {

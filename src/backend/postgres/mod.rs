@@ -398,12 +398,16 @@ impl Backend for PgBackend {
     fn free_space(&mut self) -> super::FreeSpace {
         // data_directory needs superuser or pg_read_all_settings; the address the server was
         // reached on (NULL through a Unix socket) tells whether it runs here.
-        let sql = "SELECT current_setting('data_directory'), coalesce(host(inet_server_addr()), ''), current_setting('port')";
+        let sql = "SELECT current_setting('data_directory'), coalesce(host(inet_server_addr()), ''),
+                          current_setting('port'), extract(epoch FROM pg_postmaster_start_time())::int8";
         match query_one(&mut self.client, sql, &[]) {
             Ok(row) => super::disk::local_free_space(
                 &row.get::<_, String>(0),
                 &row.get::<_, String>(1),
-                super::disk::Owner::PostgresPort(row.get(2)),
+                super::disk::Owner::Postgres {
+                    port: row.get(2),
+                    started: row.get(3),
+                },
             ),
             Err(e) => super::FreeSpace::Unknown(format!(
                 "the server does not tell its data directory ({})",
