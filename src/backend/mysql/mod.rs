@@ -377,13 +377,14 @@ impl Backend for MyBackend {
     }
 
     fn replica_lag(&mut self) -> Result<Option<std::time::Duration>, StmtError> {
-        // MariaDB and MySQL before 8.0.22 know only SLAVE; MySQL 8.0.22+ knows REPLICA (and
-        // still accepts SLAVE, deprecated, until 8.4). No row: not a replica. A NULL lag: the
-        // replication threads are not running, so the lag is unknown: an error, not a wait
-        // without end (the copy stops, and `convert` resumes it once replication runs).
+        // Every replication connection (MariaDB's named connections, MySQL's channels): the
+        // largest lag. MariaDB: SHOW ALL SLAVES STATUS. MySQL before 8.0.22 knows only SLAVE;
+        // 8.4 only REPLICA. No row: not a replica. A NULL lag: that connection's threads are
+        // not running, so the lag is unknown: an error, not a wait without end (the copy
+        // stops, and `convert` resumes it once replication runs). The lag is the applier's
+        // (`Seconds_Behind_Master`): what the receiving thread has not fetched yet is not in it.
         let rows: Vec<mysql::Row> = match self.server.flavor() {
-            Flavor::Mariadb => self.conn.query("SHOW SLAVE STATUS"),
-            // MySQL before 8.0.22 answers REPLICA with a syntax error (1064); 8.4 knows only it.
+            Flavor::Mariadb => self.conn.query("SHOW ALL SLAVES STATUS"),
             Flavor::Mysql => match self.conn.query("SHOW REPLICA STATUS") {
                 Err(mysql::Error::MySqlError(m)) if m.code == 1064 => {
                     self.conn.query("SHOW SLAVE STATUS")
@@ -392,22 +393,35 @@ impl Backend for MyBackend {
             },
         }
         .map_err(|e| stmt_error(&e))?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let column = ["Seconds_Behind_Master", "Seconds_Behind_Source"]
-            .into_iter()
-            .find_map(|c| row.get_opt::<Option<u64>, _>(c).and_then(Result::ok));
-        match column {
-            Some(Some(secs)) => Ok(Some(std::time::Duration::from_secs(secs))),
-            Some(None) => Err(StmtError::other(
-                "replication is not running on the replica (its lag is NULL: START SLAVE, or \
-                 see SHOW SLAVE STATUS for the error)",
-            )),
-            None => Err(StmtError::other(
-                "the replica's status has no Seconds_Behind_Master column",
-            )),
+        let mut lag: Option<u64> = None;
+        for row in &rows {
+            let name = ["Connection_name", "Channel_Name", "Channel_name"]
+                .into_iter()
+                .find_map(|c| row.get_opt::<String, _>(c).and_then(Result::ok))
+                .filter(|n| !n.is_empty())
+                .map_or_else(
+                    || "the default connection".to_string(),
+                    |n| format!("connection {n}"),
+                );
+            let column = ["Seconds_Behind_Master", "Seconds_Behind_Source"]
+                .into_iter()
+                .find_map(|c| row.get_opt::<Option<u64>, _>(c).and_then(Result::ok));
+            match column {
+                Some(Some(secs)) => lag = Some(lag.map_or(secs, |l| l.max(secs))),
+                Some(None) => {
+                    return Err(StmtError::other(format!(
+                        "replication is not running on the replica ({name}: its lag is NULL; \
+                         START SLAVE, or see SHOW ALL SLAVES STATUS for the error)"
+                    )))
+                }
+                None => {
+                    return Err(StmtError::other(
+                        "the replica's status has no Seconds_Behind_Master column",
+                    ))
+                }
+            }
         }
+        Ok(lag.map(std::time::Duration::from_secs))
     }
 
     fn set_batch_rows(&mut self, rows: u64) -> Result<(), StmtError> {
