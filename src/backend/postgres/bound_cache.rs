@@ -21,13 +21,17 @@
 //!   session.sql), the server's version (part of the key) and, for an enum key, the enum's
 //!   labels (ALTER TYPE ... RENAME VALUE changes the text without touching pg_class): the
 //!   catalog query deparses the bounds of every key that is not a built-in base type.
-//! - A different cluster (a restore, pg_upgrade) has a new system identifier; a different
-//!   database a different oid; both are part of the key, as are the host and port.
+//! - A different cluster (pg_dump and restore, pg_upgrade) has a new system identifier; a
+//!   point-in-time restore or a promoted replica keeps it but starts a new timeline (both
+//!   rewind the oid and xid counters, so an old (oid, xmin) could come back with another
+//!   bound); a different database has a different oid; all are part of the key, as are the
+//!   host and port.
 //!
 //! The file: one per (server, database, set of tables read), under `--cache-dir`,
 //! `$PARTCTL_CACHE_DIR`, `$XDG_CACHE_HOME/partctl` or `~/.cache/partctl`. A line format:
-//! a header line, then `oid <TAB> xmin <TAB> bound` with `\`, tab, CR and newline escaped.
-//! A missing, corrupt, unwritable or foreign-version file is ignored (a debug line with
+//! a header line, then `oid <TAB> xmin <TAB> bound` with `\`, tab, CR and newline escaped,
+//! then `end <TAB> count` (a file cut short, by a full disk or a crash, lacks it and is not
+//! trusted). A missing, corrupt, unwritable or foreign-version file is ignored (a debug line with
 //! `PARTCTL_DEBUG=1` at most): a cron run never fails because of it. Written atomically
 //! (a temporary file renamed over it).
 
@@ -35,7 +39,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "partctl bound cache 1";
+const HEADER: &str = "partctl bound cache 2";
 
 /// The cache of one read: the entries loaded, what this read saw, and the counts.
 #[derive(Debug, Default)]
@@ -127,10 +131,18 @@ fn parse(text: &str) -> Option<HashMap<u32, (u32, Text)>> {
     let base = text.len() - body.len();
     let mut entries = HashMap::with_capacity(body.len() / 64);
     let mut at = base;
+    let mut end = None;
     for line in body.split('\n') {
         let start = at;
         at += line.len() + 1;
         if line.is_empty() {
+            continue;
+        }
+        if end.is_some() {
+            return None;
+        }
+        if let Some(count) = line.strip_prefix("end\t") {
+            end = Some(count.parse::<usize>().ok()?);
             continue;
         }
         let mut f = line.splitn(3, '\t');
@@ -145,7 +157,7 @@ fn parse(text: &str) -> Option<HashMap<u32, (u32, Text)>> {
         };
         entries.insert(oid, (xmin, bound));
     }
-    Some(entries)
+    (end? == entries.len()).then_some(entries)
 }
 
 impl BoundCache {
@@ -241,11 +253,13 @@ impl BoundCache {
             };
             text.push_str(&format!("{oid}\t{xmin}\t{}\n", escape(bound)));
         }
+        text.push_str(&format!("end\t{}\n", self.seen.len()));
         let write = || -> std::io::Result<()> {
             let dir = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             tmp.write_all(text.as_bytes())?;
+            tmp.as_file().sync_all()?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };
@@ -277,10 +291,17 @@ mod tests {
             Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())
         );
         assert_eq!(c.hits, 1);
+        let text = std::fs::read_to_string(dir.path().join("x.bounds")).unwrap();
+        assert!(text.ends_with("\nend\t1\n"), "{text:?}");
         for junk in [
             "",
             "partctl bound cache 0\n1\t2\tx\n",
             "partctl bound cache 1\nx\t2\tx\n",
+            "partctl bound cache 2\nx\t2\tx\nend\t1\n",
+            // Cut short (a full disk, a crash): no end line.
+            "partctl bound cache 2\n1\t2\tFOR VALUES FROM ('2026-0",
+            "partctl bound cache 2\n1\t2\tx\nend\t2\n",
+            "partctl bound cache 2\n1\t2\tx\nend\t1\n3\t4\ty\n",
         ] {
             std::fs::write(dir.path().join("x.bounds"), junk).unwrap();
             assert!(BoundCache::load(dir.path(), "x.bounds").entries.is_empty());

@@ -252,7 +252,7 @@ impl PgBackend {
                 &[],
             )
             .map(|row| {
-                (0..4)
+                (0..5)
                     .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
                     .collect::<Vec<String>>()
             });
