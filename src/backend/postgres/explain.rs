@@ -206,50 +206,86 @@ pub fn explain_all(
         .iter()
         .map(|q| plan_in(client, t, q, &mut open))
         .collect();
-    let counted = count_all(client, &plans, queries);
+    if !plans.iter().any(Result::is_ok) {
+        if open.is_some() {
+            let _ = rollback(client, t);
+        }
+        return plans
+            .into_iter()
+            .map(|p| p.map(|_| Touched::default()))
+            .collect();
+    }
+    // The lookups lock what they read (pg_partition_tree): inside a transaction with the
+    // timeouts, begun again when the last query's error ended the batch's.
+    let counted = (|| {
+        if open.is_none() {
+            begin_in(client, t, &queries[0], &mut open)?;
+        }
+        let planned: Vec<_> = plans
+            .iter()
+            .zip(queries)
+            .filter_map(|(p, q)| Some((p.as_ref().ok()?, q)))
+            .collect();
+        count_all(client, &planned)
+    })();
     let closed = match open {
         Some(_) => rollback(client, t),
         None => Ok(()),
     };
-    let (leaves, totals) = match counted.and_then(|c| closed.map(|()| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            return plans
-                .into_iter()
-                .map(|p| p.and_then(|_| Err(e.clone())))
-                .collect()
+    match counted.and_then(|c| closed.map(|()| c)) {
+        Ok((leaves, totals)) => plans
+            .into_iter()
+            .zip(queries)
+            .map(|(plan, q)| Ok(touched_of(&plan?, q, &leaves, &totals)))
+            .collect(),
+        // One table's lookup failed (a lock timeout behind another run's DDL): each query's
+        // counted on its own, so that the failure stays that query's.
+        Err(_) => plans
+            .into_iter()
+            .zip(queries)
+            .map(|(plan, q)| {
+                let plan = plan?;
+                let mut open = None;
+                let counted = begin_in(client, t, q, &mut open)
+                    .and_then(|()| count_all(client, &[(&plan, q)]));
+                let closed = rollback(client, t);
+                let (leaves, totals) = counted.and_then(|c| closed.map(|()| c))?;
+                Ok(touched_of(&plan, q, &leaves, &totals))
+            })
+            .collect(),
+    }
+}
+
+/// What one plan touched: its relations' top-most tables, their leaf totals, the notes.
+fn touched_of(
+    plan: &crate::explain::PgPlan,
+    q: &Query,
+    leaves: &BTreeMap<Rel, Rel>,
+    totals: &BTreeMap<Rel, i64>,
+) -> Touched {
+    let mut touched = Touched::default();
+    let mut roots: BTreeSet<Rel> = BTreeSet::new();
+    for r in &plan.relations {
+        let key = (r.schema.clone().unwrap_or_default(), r.name.clone());
+        if let Some(root) = leaves.get(&key) {
+            touched
+                .by_table
+                .entry(format!("{}.{}", root.0, root.1))
+                .or_default()
+                .insert(r.name.clone());
+            roots.insert(root.clone());
         }
-    };
-    plans
-        .into_iter()
-        .zip(queries)
-        .map(|(plan, q)| {
-            let plan = plan?;
-            let mut touched = Touched::default();
-            let mut roots: BTreeSet<Rel> = BTreeSet::new();
-            for r in &plan.relations {
-                let key = (r.schema.clone().unwrap_or_default(), r.name.clone());
-                if let Some(root) = leaves.get(&key) {
-                    touched
-                        .by_table
-                        .entry(format!("{}.{}", root.0, root.1))
-                        .or_default()
-                        .insert(r.name.clone());
-                    roots.insert(root.clone());
-                }
-            }
-            if let Some(o) = q.own {
-                roots.insert((o.schema.clone(), o.name.clone()));
-            }
-            touched.total = roots
-                .iter()
-                .filter_map(|r| totals.get(r))
-                .map(|n| *n as u32)
-                .sum();
-            plan_notes(&plan, &mut touched);
-            Ok(touched)
-        })
-        .collect()
+    }
+    if let Some(o) = q.own {
+        roots.insert((o.schema.clone(), o.name.clone()));
+    }
+    touched.total = roots
+        .iter()
+        .filter_map(|r| totals.get(r))
+        .map(|n| *n as u32)
+        .sum();
+    plan_notes(plan, &mut touched);
+    touched
 }
 
 /// The EXPLAIN of `text` as JSON text, in the transaction begun; with `params`, through a
@@ -291,20 +327,18 @@ fn rollback(client: &mut postgres::Client, t: &Templates) -> Result<(), ExplainE
         .map_err(|e| ExplainError(error_text(&e)))
 }
 
-/// EXPLAIN one query of a batch in the open transaction (begun first when there is none, or
-/// when it was begun with other settings), and parse its plan.
-fn plan_in(
+/// Make the open transaction the one `q`'s settings want (its timeouts, generic plans for
+/// params): begun when there is none, begun again when it was begun with other settings.
+fn begin_in(
     client: &mut postgres::Client,
     t: &Templates,
     q: &Query,
     open: &mut Option<String>,
-) -> Result<crate::explain::PgPlan, ExplainError> {
-    let text = q.statement()?;
-    let with_params = !q.params.is_empty();
+) -> Result<(), ExplainError> {
     let mut begin = part("begin");
     begin.insert("lock_timeout", &millis(q.policy.lock_timeout));
     begin.insert("statement_timeout", &millis(q.policy.statement_timeout));
-    begin.insert("generic", &with_params);
+    begin.insert("generic", &!q.params.is_empty());
     begin.insert("custom", &false);
     begin.insert("citus", &false);
     let begin = text_of(t, "verify.sql.tera", &begin)?;
@@ -321,6 +355,20 @@ fn plan_in(
         }
         *open = Some(begin);
     }
+    Ok(())
+}
+
+/// EXPLAIN one query of a batch in the open transaction (begun first when there is none, or
+/// when it was begun with other settings), and parse its plan.
+fn plan_in(
+    client: &mut postgres::Client,
+    t: &Templates,
+    q: &Query,
+    open: &mut Option<String>,
+) -> Result<crate::explain::PgPlan, ExplainError> {
+    let text = q.statement()?;
+    let with_params = !q.params.is_empty();
+    begin_in(client, t, q, open)?;
     let mut prepared = false;
     let result = explain_json(client, t, q, text, with_params, &mut prepared);
     let mut cleanup = Ok(());
@@ -355,13 +403,11 @@ fn plan_in(
 #[allow(clippy::type_complexity)]
 fn count_all(
     client: &mut postgres::Client,
-    plans: &[Result<crate::explain::PgPlan, ExplainError>],
-    queries: &[Query],
+    planned: &[(&crate::explain::PgPlan, &Query)],
 ) -> Result<(BTreeMap<Rel, Rel>, BTreeMap<Rel, i64>), ExplainError> {
-    let rels: BTreeSet<Rel> = plans
+    let rels: BTreeSet<Rel> = planned
         .iter()
-        .flatten()
-        .flat_map(|p| &p.relations)
+        .flat_map(|(p, _)| &p.relations)
         .map(|r| (r.schema.clone().unwrap_or_default(), r.name.clone()))
         .collect();
     let mut leaves: BTreeMap<Rel, Rel> = BTreeMap::new();
@@ -381,8 +427,8 @@ fn count_all(
         }
     }
     let mut roots: BTreeSet<Rel> = leaves.values().cloned().collect();
-    for (p, q) in plans.iter().zip(queries) {
-        if let (Ok(_), Some(o)) = (p, q.own) {
+    for (_, q) in planned {
+        if let Some(o) = q.own {
             roots.insert((o.schema.clone(), o.name.clone()));
         }
     }
