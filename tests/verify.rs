@@ -1034,3 +1034,39 @@ fn pg_verify_batches_every_explain_into_one_transaction() {
     // every EXPLAIN and the lookups: 8 whatever the number of tables (before: 3 per EXPLAIN).
     assert!(used <= 8, "verify over {N} tables used {used} transactions");
 }
+
+/// The batch's transaction ends once its plans have named 1,000 relations (the lock budget):
+/// 4 tables of 400 daily partitions, each assertion reading all of them (and each probe one),
+/// take 2 transactions, not 1, and every check still passes with its own count.
+#[test]
+fn pg_verify_ends_the_batch_when_its_locks_pass_the_budget() {
+    const N: usize = 4;
+    let db = pg();
+    let mut schema = String::new();
+    let mut policy = String::new();
+    for i in 0..N {
+        schema.push_str(&format!(
+            "CREATE TABLE w{i} (ts date NOT NULL) PARTITION BY RANGE (ts);
+             DO $$ BEGIN FOR p IN 0..399 LOOP
+                 EXECUTE format('CREATE TABLE w{i}_%s PARTITION OF w{i} FOR VALUES FROM (%L) TO (%L)',
+                     p, date '2026-11-23' - 399 + p, date '2026-11-23' - 398 + p);
+             END LOOP; END $$;\n"
+        ));
+        policy.push_str(&format!(
+            "[[table]]\nname = \"public.w{i}\"\npartition_by = \"range\"\ncolumn = \"ts\"\ninterval = \"1 day\"\npremake = 1\n\n[[table.verify]]\nsql = \"SELECT * FROM w{i} WHERE ts > '2000-01-01'\"\nmax_partitions = 400\n\n"
+        ));
+    }
+    db.exec(&schema);
+    let policy = write_policy("pg-lock-budget", &policy);
+    let before = settled_xacts(&db);
+    let r = partctl(&policy, &db.url, &["-f", "json", "verify"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let checks = json(&r);
+    assert_eq!(checks.len(), 2 * N, "{checks:#?}");
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{checks:#?}");
+    let used = settled_xacts(&db) - before;
+    // 5 for the start and the catalog read here, then the EXPLAINs: ended once the third
+    // assertion brought the plans to 1,200 relations, one more transaction for the rest and
+    // the lookups. Without the budget: 6.
+    assert_eq!(used, 7, "verify used {used} transactions");
+}

@@ -15,6 +15,9 @@ const RELATIONS_CITUS: &str =
     include_str!("../../../templates/postgres/verify_relations_citus.sql");
 const TOTALS: &str = include_str!("../../../templates/postgres/verify_totals.sql");
 const STATEMENT_NAME: &str = "partctl_verify";
+/// How many relations the plans of one READ ONLY transaction may name before it is ended (a
+/// sixth of the default lock table: 64 locks per transaction x 100 connections).
+const LOCK_BUDGET: usize = 1000;
 
 fn millis(d: std::time::Duration) -> String {
     format!("{}ms", d.as_millis().max(1))
@@ -202,9 +205,25 @@ pub fn explain_all(
             .collect();
     }
     let mut open: Option<String> = None;
+    // The locks of the open transaction's plans (a generic plan locks every partition it may
+    // read, and their indexes): ended once they pass the budget, so that a long run neither
+    // fills the server's lock table nor holds back DDL for its whole length.
+    let mut held = 0usize;
     let plans: Vec<Result<crate::explain::PgPlan, ExplainError>> = queries
         .iter()
-        .map(|q| plan_in(client, t, q, &mut open))
+        .map(|q| {
+            if open.is_none() {
+                held = 0;
+            }
+            let plan = plan_in(client, t, q, &mut open);
+            if let Ok(p) = &plan {
+                held += p.relations.len().max(1);
+                if held > LOCK_BUDGET && open.take().is_some() {
+                    rollback(client, t)?;
+                }
+            }
+            plan
+        })
         .collect();
     if !plans.iter().any(Result::is_ok) {
         if open.is_some() {
