@@ -1070,3 +1070,28 @@ fn pg_verify_ends_the_batch_when_its_locks_pass_the_budget() {
     // the lookups. Without the budget: 6.
     assert_eq!(used, 7, "verify used {used} transactions");
 }
+
+/// More EXPLAINs than one MariaDB batch holds (32): the transaction is ended and begun again
+/// between them, and every check keeps its own verdict (the 40th fails on its own).
+#[test]
+fn maria_verify_over_more_checks_than_one_batch() {
+    let db = maria_db();
+    let mut verify = String::new();
+    for i in 0..40 {
+        let max = if i == 39 { 0 } else { 1 };
+        verify.push_str(&format!(
+            "\n[[table.verify]]\nsql = \"SELECT * FROM events WHERE created_at >= '{{{{ today }}}}' AND created_at < '{{{{ tomorrow }}}}' AND id > {i}\"\nmax_partitions = {max}\n"
+        ));
+    }
+    let policy = write_policy("maria-verify-many", &maria_policy(&db, &verify));
+    let r = partctl(&policy, &db.url, &["-f", "json", "verify"]);
+    let checks = json(&r);
+    assert_eq!(checks.len(), 41, "{checks:#?}");
+    let failed: Vec<_> = checks.iter().filter(|c| c["status"] != "ok").collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        failed[0]["sql"].as_str().unwrap().contains("id > 39"),
+        "{failed:#?}"
+    );
+    assert_ne!(r.code, 0);
+}

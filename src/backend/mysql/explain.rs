@@ -88,6 +88,10 @@ fn explain_in(
     })
 }
 
+/// How many EXPLAINs one READ ONLY transaction holds before it is ended (and its metadata
+/// locks released).
+const BATCH_QUERIES: usize = 32;
+
 /// A table a plan reads, as the SQL names it: (schema if written, name).
 type Named = (Option<String>, String);
 
@@ -108,7 +112,21 @@ pub fn explain_all(
             .map_err(|e| ExplainError(error_text(&e)))
     };
     let mut plans: Vec<Result<crate::explain::MyPlan, ExplainError>> = Vec::new();
+    // Queries EXPLAINed in the open transaction: ended every BATCH_QUERIES, so that the
+    // metadata locks it holds do not hold back DDL for the whole run.
+    let mut in_open = 0usize;
     for q in queries {
+        if open.is_none() {
+            in_open = 0;
+        }
+        if in_open >= BATCH_QUERIES && open.take().is_some() {
+            in_open = 0;
+            if let Err(e) = rollback(conn) {
+                plans.push(Err(e));
+                continue;
+            }
+        }
+        in_open += 1;
         let plan = (|| {
             let text = q.statement()?;
             let begin = begin_script(flavor, t, q)?;
