@@ -233,10 +233,13 @@ impl Report {
 /// at once fails.
 pub fn check(backend: &mut dyn Backend, policies: &[&Policy], now: DateTime<Utc>) -> Report {
     let (meta, reads) = backend::read_tables(backend, policies);
-    // A conversion's state that cannot be read leaves the tables' own verdicts as they are.
-    let states =
-        crate::convert::recorded(backend, policies).unwrap_or_else(|_| vec![None; policies.len()]);
-    assess_with_conversions(policies, &reads, &states, meta, now)
+    // Conversions' states that cannot be read (the table exists, the read fails): a WARNING on
+    // every table, since a conversion left half-way could be any of them.
+    let (states, state_error) = match crate::convert::recorded(backend, policies) {
+        Ok(states) => (states, None),
+        Err(e) => (vec![None; policies.len()], Some(e.to_string())),
+    };
+    assess_all_with(policies, &reads, &states, state_error.as_deref(), meta, now)
 }
 
 /// Judge every table (pure).
@@ -255,6 +258,18 @@ pub fn assess_with_conversions(
     policies: &[&Policy],
     reads: &[TableRead],
     states: &[Option<State>],
+    meta: ServerMeta,
+    now: DateTime<Utc>,
+) -> Report {
+    assess_all_with(policies, reads, states, None, meta, now)
+}
+
+/// [`assess_with_conversions`], with why the conversions' states could not be read, if so.
+pub fn assess_all_with(
+    policies: &[&Policy],
+    reads: &[TableRead],
+    states: &[Option<State>],
+    state_error: Option<&str>,
     meta: ServerMeta,
     now: DateTime<Utc>,
 ) -> Report {
@@ -288,6 +303,14 @@ pub fn assess_with_conversions(
         })
         .collect();
     let mut checks: Vec<TableCheck> = checks;
+    if let Some(e) = state_error {
+        for c in &mut checks {
+            c.add(
+                Status::Warning,
+                format!("a conversion's state cannot be read: {e}"),
+            );
+        }
+    }
     foreign_key_refusals(policies, reads, &meta, now, &mut checks);
     Report::new(now, meta.map(|m| m.0), checks)
 }

@@ -384,6 +384,29 @@ fn a_conversion_left_half_way_is_a_warning_with_its_phase_and_age() {
         r.tables[0].findings[0].message,
         "conversion left half-way: phase copied, last progress 2 h 30 min ago (started 2026-03-10T09:00:00Z; 1200 rows copied); `partctl --table public.events convert` resumes it, `partctl --table public.events convert --rollback` abandons it"
     );
+    // A state table that cannot be read: a WARNING, not silence.
+    let r = assess_all_with(
+        &[&policy],
+        std::slice::from_ref(&refused),
+        &[None],
+        Some("permission denied for table convert_state"),
+        meta.clone(),
+        now,
+    );
+    assert_eq!(
+        r.status,
+        Status::Critical,
+        "the plain table's own verdict stays"
+    );
+    assert!(
+        r.tables[0].findings.iter().any(|f| {
+            f.status == Status::Warning
+            && f.message
+                == "a conversion's state cannot be read: permission denied for table convert_state"
+        }),
+        "{:?}",
+        r.tables[0].findings
+    );
     let mut c = TableCheck::new("public.events".into());
     judge::conversion(&mut c, &conversion_state(Phase::CutOver), now);
     assert_eq!(c.status, Status::Warning);
