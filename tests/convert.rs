@@ -7,7 +7,6 @@ mod common;
 
 use common::{ctl, expect_code, pg, write_policy, PgDb, Run};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
@@ -261,26 +260,13 @@ fn rows_copied(db: &PgDb) -> i64 {
 
 /// Start `convert` throttled, and kill -9 it once some batches are copied.
 fn kill_during_copy(db: &PgDb, policy: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
-        .env_remove("DATABASE_URL")
-        .args([
-            "--policies",
-            policy.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--now",
-            NOW,
-            "--table",
-            "public.events",
-            "convert",
-            "--max-rate",
-            "2000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn partctl");
+    let mut child = common::spawn_ctl(
+        &db.url,
+        policy,
+        NOW,
+        &["--table", "public.events", "convert", "--max-rate", "2000"],
+        false,
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while rows_copied(db) < 3000 {
         assert!(Instant::now() < deadline, "no copy progress in 30 s");
@@ -735,21 +721,21 @@ fn the_copy_waits_while_the_replica_lags() {
     db.exec("CREATE TABLE public.filler AS SELECT g FROM generate_series(1, 1000) g");
     sleep(Duration::from_millis(1500));
     let policy = write_policy("convert-replica", POLICY);
-    let child = Command::new(env!("CARGO_BIN_EXE_partctl"))
-        .env_remove("DATABASE_URL")
-        .args([
-            "--policies",
-            policy.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-        ])
-        .args(["--now", NOW, "--table", "public.events", "convert"])
-        .args(["--replica", &replica_url, "--max-lag", "1s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn partctl");
+    let child = common::spawn_ctl(
+        &db.url,
+        &policy,
+        NOW,
+        &[
+            "--table",
+            "public.events",
+            "convert",
+            "--replica",
+            &replica_url,
+            "--max-lag",
+            "1s",
+        ],
+        true,
+    );
     let started = Instant::now();
     // Prepare runs; the copy waits for the replica.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -7,7 +7,6 @@ mod common;
 
 use common::{ctl, expect_code, maria, write_policy, MariaDb, Run};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
@@ -312,26 +311,13 @@ fn rows_copied(db: &MariaDb) -> i64 {
 /// Start `convert` throttled, and kill -9 it once some batches are copied.
 fn kill_during_copy(db: &MariaDb, policy: &Path) {
     let t = table(db);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
-        .env_remove("DATABASE_URL")
-        .args([
-            "--policies",
-            policy.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--now",
-            NOW,
-            "--table",
-            &t,
-            "convert",
-            "--max-rate",
-            "2000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn partctl");
+    let mut child = common::spawn_ctl(
+        &db.url,
+        policy,
+        NOW,
+        &["--table", &t, "convert", "--max-rate", "2000"],
+        false,
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while rows_copied(db) < 3000 {
         assert!(Instant::now() < deadline, "no copy progress in 30 s");
@@ -660,21 +646,21 @@ fn the_copy_waits_while_the_replica_lags() {
         );
         sleep(Duration::from_millis(100));
     }
-    let child = Command::new(env!("CARGO_BIN_EXE_partctl"))
-        .env_remove("DATABASE_URL")
-        .args([
-            "--policies",
-            policy.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-        ])
-        .args(["--now", NOW, "--table", &t, "convert"])
-        .args(["--replica", &replica_url, "--max-lag", "1s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn partctl");
+    let child = common::spawn_ctl(
+        &db.url,
+        &policy,
+        NOW,
+        &[
+            "--table",
+            &t,
+            "convert",
+            "--replica",
+            &replica_url,
+            "--max-lag",
+            "1s",
+        ],
+        true,
+    );
     let started = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(30);
     while db.query_strings(

@@ -1048,6 +1048,37 @@ pub fn ctl(url: &str, policy: &Path, now: &str, args: &[&str]) -> Run {
     run(&all, &[])
 }
 
+/// [`ctl`] without waiting: the output captured (read it with `wait_with_output`, which drains
+/// both pipes) or, without `capture`, discarded (a child that is killed, or prints more than a
+/// pipe holds while nobody reads).
+pub fn spawn_ctl(
+    url: &str,
+    policy: &Path,
+    now: &str,
+    args: &[&str],
+    capture: bool,
+) -> std::process::Child {
+    let out = || {
+        if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_partctl"));
+    scrub_env(&mut cmd, &["PARTCTL_"]);
+    cmd.env_remove("DATABASE_URL")
+        .arg("--policies")
+        .arg(policy)
+        .args(["--database-url", url, "--now", now])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run partctl: {e}"))
+}
+
 /// Assert an exit status, showing the output when it differs.
 #[track_caller]
 pub fn expect_code(r: &Run, code: i32, what: &str) {
