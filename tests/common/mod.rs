@@ -1079,6 +1079,21 @@ pub fn spawn_ctl(
         .unwrap_or_else(|e| panic!("cannot run partctl: {e}"))
 }
 
+/// Wait for a `convert --replica ... --max-lag 1s` started with [`spawn_ctl`] (capturing): it
+/// succeeded, said it waited for the replica, and took at least `held` from `started`.
+#[track_caller]
+pub fn expect_waited_for_replica(child: std::process::Child, started: Instant, held: Duration) {
+    let out = child.wait_with_output().expect("wait for partctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("copy: waiting for the replica: lag")
+            && stderr.contains("> --max-lag 1.0 s"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() >= held);
+}
+
 /// Assert an exit status, showing the output when it differs.
 #[track_caller]
 pub fn expect_code(r: &Run, code: i32, what: &str) {
