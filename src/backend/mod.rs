@@ -19,6 +19,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod tls;
 pub mod url;
+pub mod waiting;
 
 use crate::catalog::{self, Catalog, CatalogError, Engine, ServerMeta, StatsNeeded, TableRead};
 use crate::explain::{ExplainError, Query, Touched};
