@@ -58,17 +58,7 @@ PARTS_BEFORE=$("${PSQL[@]}" -c "$PARTS")
 SUM="SELECT count(*) || ' ' || sum(hashtext(t::text)) FROM ev t WHERE payload <> 'bench'"
 BEFORE=$("${PSQL[@]}" -c "$SUM")
 
-cat > "$WORK/read.sql" <<'SQL'
-\set id random(1, 1000000)
-SELECT * FROM ev WHERE id = :id;
-SQL
-cat > "$WORK/write.sql" <<'SQL'
-INSERT INTO ev (ts, payload) VALUES (now(), 'bench');
-SQL
-echo "== pgbench: 4 clients, $SECS s, reads on the parent + inserts into the current period"
-(cd "$WORK" && "$PGBIN/pgbench" -n -c 4 -j 4 -T "$SECS" -f read.sql -f write.sql \
-    --log --log-prefix="$WORK/pgb" "$DATABASE_URL" > "$WORK/pgbench.out" 2>&1) &
-PGB=$!
+pgbench_load "$SECS"
 sleep 3
 echo "== partctl apply (coarsen after 90 days into months, lock_timeout = $LOCK)"
 T0=$(date +%s.%N)
@@ -85,9 +75,7 @@ echo "== results"
 grep -cE "^applied .*/coarsen/" "$WORK/apply.err" | sed 's/^/coarsen steps applied: /' || true
 echo "apply seconds:        $(python3 -c "print(round($T1 - $T0, 2))")"
 echo "load average (1/5/15 min, at the end of apply): $LOAD"
-grep -E "number of (transactions actually processed|failed transactions)|latency average|aborted" "$WORK/pgbench.out" || true
-# pgbench --log: client_id transaction_no time(us) script_no time_epoch time_us
-echo "largest latency (ms): $(cat "$WORK"/pgb.* | awk 'BEGIN{m=0} {if ($3>m) m=$3} END{printf "%.1f", m/1000}') (2 x lock_timeout = 2 x $LOCK)"
+pgbench_report " (2 x lock_timeout = 2 x $LOCK)"
 echo "partitions before: $PARTS_BEFORE, after: $PARTS_AFTER"
 echo "count+checksum before: $BEFORE"
 echo "count+checksum after:  $AFTER"

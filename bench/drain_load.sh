@@ -53,17 +53,7 @@ chmod 644 "$WORK/policy.toml"
 SUM="SELECT count(*) || ' ' || sum(hashtext(t::text)) FROM ev t WHERE payload <> 'bench'"
 BEFORE=$("${PSQL[@]}" -c "$SUM")
 
-cat > "$WORK/read.sql" <<'SQL'
-\set id random(1, 1000000)
-SELECT * FROM ev WHERE id = :id;
-SQL
-cat > "$WORK/write.sql" <<'SQL'
-INSERT INTO ev (ts, payload) VALUES (now(), 'bench');
-SQL
-echo "== pgbench: 4 clients, $SECS s, reads on the parent + inserts into the current period"
-(cd "$WORK" && "$PGBIN/pgbench" -n -c 4 -j 4 -T "$SECS" -f read.sql -f write.sql \
-    --log --log-prefix="$WORK/pgb" "$DATABASE_URL" > "$WORK/pgbench.out" 2>&1) &
-PGB=$!
+pgbench_load "$SECS"
 sleep 3
 echo "== partctl apply (move_mode = $MODE, move_batch_rows = $BATCH)"
 T0=$(date +%s.%N)
@@ -77,9 +67,7 @@ PLAN=0; "$PARTCTL" --policies "$WORK/policy.toml" plan >/dev/null 2>&1 || PLAN=$
 echo "== results"
 grep -E "moving step=" "$WORK/apply.err" | tail -3 || true
 echo "apply seconds:        $(python3 -c "print(round($T1 - $T0, 2))")"
-grep -E "number of (transactions actually processed|failed transactions)|latency average|aborted" "$WORK/pgbench.out" || true
-# pgbench --log: client_id transaction_no time(us) script_no time_epoch time_us
-echo "largest latency (ms): $(cat "$WORK"/pgb.* | awk 'BEGIN{m=0} {if ($3>m) m=$3} END{printf "%.1f", m/1000}')"
+pgbench_report
 echo "count+checksum before: $BEFORE"
 echo "count+checksum after:  $AFTER"
 [ "$BEFORE" = "$AFTER" ] && echo "rows: every row present exactly once" || echo "rows: MISMATCH"

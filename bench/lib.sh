@@ -8,6 +8,9 @@
 #                           OPTS: more server options (`-c name=value ...`)
 #   start_maria NAME        WORK, PORT, SRV, SQL (the mariadb client as root); prints the
 #                           server's version; DATABASE_URL names the database `bench`
+#   pgbench_load SECS       4 pgbench clients for SECS s in the background (PGB): reads of
+#                           `ev` by id (no pruning) and inserts into the current period
+#   pgbench_report          its transaction counts, failures and the largest latency (ms)
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -82,4 +85,24 @@ start_maria() {
     for _ in $(seq 1 300); do "${SQL[@]}" -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
     "${SQL[@]}" -e "SELECT CONCAT('server: ', VERSION(), ', innodb_autoinc_lock_mode ', @@innodb_autoinc_lock_mode)"
     export DATABASE_URL="mysql://root@127.0.0.1:$PORT/bench"
+}
+
+pgbench_load() {
+    cat > "$WORK/read.sql" <<'SQL'
+\set id random(1, 1000000)
+SELECT * FROM ev WHERE id = :id;
+SQL
+    cat > "$WORK/write.sql" <<'SQL'
+INSERT INTO ev (ts, payload) VALUES (now(), 'bench');
+SQL
+    echo "== pgbench: 4 clients, $1 s, reads on the parent + inserts into the current period"
+    (cd "$WORK" && "$PGBIN/pgbench" -n -c 4 -j 4 -T "$1" -f read.sql -f write.sql \
+        --log --log-prefix="$WORK/pgb" "$DATABASE_URL" > "$WORK/pgbench.out" 2>&1) &
+    PGB=$!
+}
+
+pgbench_report() {
+    grep -E "number of (transactions actually processed|failed transactions)|latency average|aborted" "$WORK/pgbench.out" || true
+    # pgbench --log: client_id transaction_no time(us) script_no time_epoch time_us
+    echo "largest latency (ms): $(cat "$WORK"/pgb.* | awk 'BEGIN{m=0} {if ($3>m) m=$3} END{printf "%.1f", m/1000}')$*"
 }
