@@ -72,10 +72,19 @@ fn postgres_hundred_days_coarsened_into_months() {
     let before = pg_sum(&db);
     assert_eq!(before.0, 5000);
     let n_before = pg_parts(&db).len();
+    db.exec("ANALYZE ev");
 
     let plan = ctl(&db.url, &policy, LATER, &["plan", "--format", "json"]);
     expect_code(&plan, 2, "plan");
     let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    // The merge's estimate: its 31 days' estimates summed (50 rows a day).
+    let january = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["partition"] == "public.ev_p202601")
+        .unwrap();
+    assert_eq!(january["est_rows_moved"], 1550, "{january}");
     let merges: Vec<&str> = doc["steps"]
         .as_array()
         .unwrap()
