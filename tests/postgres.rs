@@ -3041,9 +3041,10 @@ timezone = "UTC"
     std::fs::write(cache_file(&dir), &wrong).unwrap();
     let fooled = cached(&db, &policy, &dir, &["plan"]);
     expect_code(&fooled, 0, "plan over the wrong cache");
-    // ... apply never reads it: it creates the missing day.
-    let applied = cached(&db, &policy, &dir, &["apply"]);
-    expect_code(&applied, 0, "apply over the wrong cache");
+    // ... as does apply for what exists (what it removes is another matter: see
+    // a_wrong_bound_cache_never_removes_a_partition); --no-cache reads every bound.
+    let applied = cached(&db, &policy, &dir, &["--no-cache", "apply"]);
+    expect_code(&applied, 0, "apply --no-cache over the wrong cache");
     assert!(
         !applied.stderr.contains("bounds cached"),
         "{}",
@@ -3058,5 +3059,98 @@ timezone = "UTC"
         &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
         0,
         "plan --no-cache after apply",
+    );
+}
+
+/// apply reads through the bound cache too, but a bound from the cache never chooses what is
+/// removed: before a step detaches or drops, its partitions' bounds are read from the server
+/// again. A cache claiming that a current partition is an old one: the table fails with
+/// nothing done, the cache is removed, and the next run converges.
+#[test]
+fn a_wrong_bound_cache_never_removes_a_partition() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "bcache_drop",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+retain = "5 days"
+on_expire = "drop"
+timezone = "UTC"
+"#,
+    );
+    let dir = common::temp_dir("bcache_drop");
+    expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "apply");
+    // A partition ahead of the premake horizon, which the plan leaves alone.
+    db.exec(
+        "CREATE TABLE public.events_later PARTITION OF public.events
+           FOR VALUES FROM ('2026-11-28 00:00:00+00') TO ('2026-11-29 00:00:00+00')",
+    );
+    let before = bounds(&db, "public", "events");
+    assert!(before.contains(&day("2026-11-28")), "{before:?}");
+    let fill = cached(&db, &policy, &dir, &["plan"]);
+    expect_code(&fill, 0, "plan");
+    assert_counts(&fill, 0, before.len());
+    let warm = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&warm, 0, "apply with the cache");
+    assert_counts(&warm, before.len(), 0);
+
+    // The cache now says that the 11-28 partition holds 11-01, long expired.
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let wrong: String = text
+        .lines()
+        .map(|l| match l.contains("('2026-11-28 00:00:00+00') TO") {
+            true => {
+                let mut f = l.splitn(3, '\t');
+                format!(
+                    "{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                    f.next().unwrap(),
+                    f.next().unwrap()
+                )
+            }
+            false => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(wrong, text);
+    std::fs::write(cache_file(&dir), &wrong).unwrap();
+    let fooled = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
+    expect_code(&fooled, 2, "plan over the wrong cache");
+    let verbs: Vec<String> = plan_json(&fooled)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(verbs.iter().any(|v| v == "drop"), "{verbs:?}");
+
+    let refused = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&refused, 1, "apply over the wrong cache");
+    assert!(
+        refused
+            .stderr
+            .contains("the bound cache disagreed with the server")
+            && refused
+                .stderr
+                .contains("FOR VALUES FROM ('2026-11-28 00:00:00+00')"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(bounds(&db, "public", "events"), before, "nothing was done");
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "the cache was removed"
+    );
+    let again = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&again, 0, "apply after the cache was removed");
+    assert_eq!(bounds(&db, "public", "events"), before);
+    expect_code(
+        &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
+        0,
+        "plan --no-cache at the end",
     );
 }

@@ -12,6 +12,7 @@ pub use step::{
 
 use crate::backend::{self, Backend, DbError};
 use crate::catalog::{Catalog, CatalogError, TableRead, CATALOG_FORMAT_VERSION};
+use crate::names::QualifiedName;
 use crate::policy::Policy;
 use crate::render::{plan_steps_judged, PlanDoc, PlanStepsError, Step};
 use chrono::{DateTime, Utc};
@@ -293,6 +294,12 @@ fn apply_locked(
                 outcomes.push((name.clone(), failed(policy, message)));
                 continue;
             }
+        }
+        // A bound taken from the cache never chooses what is removed.
+        let removed: Vec<&QualifiedName> = actions.iter().flat_map(|a| a.kind.removes()).collect();
+        if let Err(m) = backend.confirm_bounds(&catalog.tables[0], &removed) {
+            outcomes.push((name.clone(), failed(policy, m)));
+            continue;
         }
         if let Some(doc) = opts.expected {
             let fresh = PlanDoc::new(now, &steps);

@@ -135,10 +135,23 @@ pub trait Backend {
     /// for table locks at most as long as the policies' lock timeouts and retries allow.
     fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
 
-    /// Read-only commands (`plan`, `check`, `show`): keep the partition bounds already read in
-    /// a cache file under `dir`, so that the next read deparses only what changed (PostgreSQL;
-    /// elsewhere nothing). `apply` never calls this: its reads always come from the server.
+    /// Keep the partition bounds already read in a cache file under `dir`, so that the next
+    /// read deparses only what changed (PostgreSQL; elsewhere nothing). `--no-cache` and
+    /// `snapshot` never call this.
     fn use_bound_cache(&mut self, _dir: std::path::PathBuf) {}
+
+    /// Before a step that detaches, drops, archives or merges `partitions` of `table` (as the
+    /// last catalog read gave it): when that read took bounds from the cache, ask the server
+    /// for these partitions' bounds once more and check that they are the ones planned with,
+    /// so that a cache can never choose what is removed. `Err` (the cache removed): the
+    /// step must not run.
+    fn confirm_bounds(
+        &mut self,
+        _table: &crate::catalog::Table,
+        _partitions: &[&QualifiedName],
+    ) -> Result<(), String> {
+        Ok(())
+    }
 
     /// The schema (PostgreSQL) or database (MySQL) a policy's unqualified table name means on
     /// this connection, when it has one.

@@ -8,9 +8,10 @@ use crate::render::{NameCtx, Templates};
 
 /// The statement asking every table whose policy has `auto_lists` and that has a catch-all;
 /// `None` when none does. Each entry: `ord` (the table's place), `table`, `default` (the
-/// catch-all partition, qualified), `key`, `min_rows`, `limit`.
-pub fn statement(
-    templates: &Templates,
+/// catch-all partition, qualified), `key`, `min_rows`, `limit`. `templates` is called only
+/// when some table asks (compiling a dialect's templates costs more than a no-op read).
+pub fn statement<'t>(
+    templates: impl FnOnce() -> &'t Templates,
     tables: &[Table],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<Option<String>, CatalogError> {
@@ -36,7 +37,7 @@ pub fn statement(
     }
     let mut ctx = tera::Context::new();
     ctx.insert("tables", &entries);
-    templates
+    templates()
         .text("waiting_values.sql.tera", &ctx)
         .map(Some)
         .map_err(|e| CatalogError::Query(e.to_string()))

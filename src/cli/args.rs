@@ -58,8 +58,9 @@ pub struct Cli {
     /// Act on this table only (repeatable).
     #[arg(long = "table", global = true, value_name = "NAME")]
     pub tables: Vec<String>,
-    /// plan, check, show (PostgreSQL): where the bound cache lives (the partition bounds
-    /// already read, so a no-op run deparses only what changed; apply never uses it).
+    /// plan, check, show, apply, run (PostgreSQL): where the bound cache lives (the
+    /// partition bounds already read, so a run deparses only what changed; what apply
+    /// removes is always checked against the server first).
     /// Default: $XDG_CACHE_HOME/partctl or ~/.cache/partctl.
     #[arg(
         long = "cache-dir",
@@ -227,7 +228,20 @@ fn globals_used(command: &str) -> &'static [&'static str] {
             "no_cache",
         ],
         "verify" => ON_A_DATABASE,
-        "apply" | "run" => WITH_QUIET,
+        "apply" | "run" => &[
+            "policies",
+            "database_url",
+            "targets",
+            "target",
+            "tag",
+            "jobs",
+            "now",
+            "format",
+            "tables",
+            "quiet",
+            "cache_dir",
+            "no_cache",
+        ],
         "convert" => WITH_QUIET,
         "snapshot" => &[
             "policies",

@@ -4,7 +4,7 @@
 //! `fleet.rs`, which prints them per target once all are done).
 
 use super::args::Cli;
-use super::{connect, connect_read_only, load_policies, parse_now, select};
+use super::{connect, connect_cached, load_policies, parse_now, select};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use partctl::apply;
@@ -107,7 +107,7 @@ pub fn plan(
     let (catalog, unread, converts) = match catalog {
         Some(c) => (c, vec![], vec![]),
         None => {
-            let mut conn = connect_read_only(cli, url)?;
+            let mut conn = connect_cached(cli, url)?;
             let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
             let converts = pending_conversions(conn.as_mut(), selected, &unread);
             (catalog, unread, converts)
@@ -230,7 +230,7 @@ pub fn apply(
         Some(doc) => saved_plan_clock(doc, cli.now.is_some().then_some(now), real_now)?,
         None => now,
     };
-    let mut conn = connect(url)?;
+    let mut conn = connect_cached(cli, url)?;
     if dry_run {
         let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
         let doc = plan_doc(selected, &catalog, unread, now);
@@ -353,7 +353,7 @@ pub fn show(
     selected: &[&Policy],
     now: DateTime<Utc>,
 ) -> Result<u8> {
-    let catalog = connect_read_only(cli, url)?.read_catalog(selected, true)?;
+    let catalog = connect_cached(cli, url)?.read_catalog(selected, true)?;
     let tables = show::tables(selected, &catalog, now);
     show::print_show(io.out, cli.format, &tables)?;
     Ok(0)
@@ -386,8 +386,7 @@ pub fn run(
     now: DateTime<Utc>,
     history_only: bool,
 ) -> Result<u8> {
-    let url = url.ok_or_else(|| anyhow!(super::NO_DATABASE))?;
-    let mut conn = backend::connect(url)?;
+    let mut conn = connect_cached(cli, url)?;
     if history_only {
         let h = partctl::run::history_only(conn.as_mut(), selected, now, 10)?;
         io.out
@@ -401,7 +400,7 @@ pub fn run(
             say(target.as_deref(), m)
         }
     };
-    let report = partctl::run::run(conn.as_mut(), Some(url), selected, now, &mut log)?;
+    let report = partctl::run::run(conn.as_mut(), url, selected, now, &mut log)?;
     io.out
         .write_all(partctl::run::render(&report, cli.format).as_bytes())?;
     for t in &report.tables {
@@ -426,7 +425,7 @@ pub fn check(cli: &Cli, url: Result<Option<DbUrl>>, prometheus: Option<&Path>) -
         let selected = select(cli, &policies)?;
         names = selected.iter().map(|p| p.table.to_string()).collect();
         Ok(check::check(
-            connect_read_only(cli, url?.as_ref())?.as_mut(),
+            connect_cached(cli, url?.as_ref())?.as_mut(),
             &selected,
             *now,
         ))

@@ -254,9 +254,9 @@ fn connect(url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
     Ok(backend::connect(url)?)
 }
 
-/// `connect`, for a read-only command (`plan`, `check`, `show`): with the bound cache unless
-/// `--no-cache`. Never for `apply`.
-fn connect_read_only(cli: &Cli, url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
+/// `connect`, with the bound cache unless `--no-cache` (`plan`, `check`, `show`, `apply`,
+/// `run`).
+fn connect_cached(cli: &Cli, url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
     let mut conn = connect(url)?;
     if !cli.no_cache {
         if let Some(dir) = cli.cache_dir.clone().or_else(backend::default_cache_dir) {

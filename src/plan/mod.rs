@@ -173,6 +173,24 @@ impl ActionKind {
         )
     }
 
+    /// The partitions this action detaches, drops, archives or replaces because of their
+    /// bounds (what a wrong bound would make it remove): see `Backend::confirm_bounds`.
+    pub fn removes(&self) -> Vec<&QualifiedName> {
+        match self {
+            ActionKind::Detach { partition, .. }
+            | ActionKind::Drop { partition, .. }
+            | ActionKind::Archive { partition, .. }
+            | ActionKind::ShrinkHash { partition, .. }
+            | ActionKind::Finalize {
+                partition,
+                then: Some(_),
+            } => vec![partition],
+            ActionKind::GrowHash { splits, .. } => splits.iter().map(|s| &s.old).collect(),
+            ActionKind::Coarsen { parts, .. } => parts.iter().map(|p| &p.partition).collect(),
+            _ => vec![],
+        }
+    }
+
     /// A range create that may take rows from a catch-all (it picks up the rows a stopped run
     /// left in the table's holding table).
     pub fn stages(&self) -> bool {

@@ -16,14 +16,12 @@
 -- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
 -- query costs about what reading every bound costs.
 --
--- $5, $6: the bound cache of read-only commands (see src/backend/postgres/bound_cache.rs), the
--- (oid, xmin) pairs of pg_class row versions whose bound the caller already holds (empty
--- arrays: none, as for `apply`). Looked up in a hashed SubPlan (the pairs hashed once, one
--- probe per partition: not `= ANY` scanning the array per row; a LEFT JOIN made the planner
--- hash the wide pg_class rows instead, spilling to disk), their bound comes back NULL, not
--- deparsed: deparsing is most of this query's server time. Only
--- for keys of a built-in base type (an enum's labels can change under an unchanged row).
--- Each partition row carries its xmin (column `xmin`) for the cache.
+-- $5: the bound cache is in use (see src/backend/postgres/bound_cache.rs): the bounds of keys
+-- of a built-in base type come back NULL, not deparsed (deparsing is most of this query's
+-- server time), and the reader takes them from its cache by the partition's pg_class row
+-- version (oid, column `xmin`), asking bounds.sql for the few it lacks. Not for other keys:
+-- an enum's labels can change under an unchanged row. Sending the cached (oid, xmin) pairs
+-- instead would upload the whole cache (12 bytes a partition) with every run.
 -- The table row's `referenced`: some foreign key references the table, so that
 -- foreign_keys.sql runs only then.
 WITH wanted AS (
@@ -79,9 +77,7 @@ LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
 SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text,
-       CASE WHEN NOT (t.cacheable AND (ch.oid, ch.xmin::text::int8) IN
-                      (SELECT * FROM unnest($5::oid[], $6::int8[])))
-            THEN pg_get_expr(ch.relpartbound, 0) END,
+       CASE WHEN NOT ($5 AND t.cacheable) THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,

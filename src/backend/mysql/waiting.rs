@@ -16,7 +16,7 @@ pub fn read_waiting(
     tables: &mut [Table],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<(), CatalogError> {
-    let Some(sql) = waiting::statement(templates, tables, wanted)? else {
+    let Some(sql) = waiting::statement(|| templates, tables, wanted)? else {
         return Ok(());
     };
     let rows: Vec<(i64, Option<String>, i64)> = conn.query(sql).map_err(|e| {

@@ -43,13 +43,17 @@ struct Row {
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
 
 /// The catalog query's rows, decoded as they arrive (while the server still produces the
-/// rest), then sorted. A partition's bound the server left out comes from the `cache`.
+/// rest), then sorted. A partition's bound the server left out comes from the `cache`; the
+/// ones it lacks are listed in the second value, (row, oid, xmin), for bounds.sql.
+type Missing = Vec<(usize, u32, u32)>;
+
 fn rows_of(
     mut rows: postgres::RowIter<'_>,
     mut cache: Option<&mut BoundCache>,
-) -> Result<Vec<Row>, CatalogError> {
+) -> Result<(Vec<Row>, Missing), CatalogError> {
     let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(cache.as_deref().map_or(0, BoundCache::len));
+    let mut missing = Vec::new();
     // The key kind of each table whose row has arrived (tables come first, in practice).
     let mut kinds: Vec<Option<Option<KeyKind>>> = Vec::new();
     while let Some(r) = rows
@@ -72,16 +76,32 @@ fn rows_of(
         }
         let mut bound: Option<String> = r.try_get(4).map_err(shape)?;
         let part: Option<u32> = r.try_get(9).map_err(shape)?;
+        // A partition's bound, parsed now when its table's key type is known.
+        let kind = match (rank, kinds.get(slot)) {
+            (1, Some(Some(kind))) => Some(*kind),
+            _ => None,
+        };
+        let mut parsed = None;
         if let (1, Some(cache), Some(oid)) = (rank, cache.as_deref_mut(), part) {
             let xmin: Option<i64> = r.try_get(18).map_err(shape)?;
             if let Some(xmin) = xmin.and_then(|x| u32::try_from(x).ok()) {
-                bound = cache.bound(oid, xmin, bound);
+                if bound.is_some() {
+                    bound = cache.bound(oid, xmin, bound);
+                } else if let Some(text) = cache.cached(oid, xmin) {
+                    // Parsed from the cache's text; kept as text only when it does not parse
+                    // (for the error) or the key type is not known yet.
+                    match kind.map(|k| parse_bound(text, k)) {
+                        Some(Some(b)) => parsed = Some(Some(b)),
+                        _ => bound = Some(text.to_string()),
+                    }
+                } else {
+                    missing.push((out.len(), oid, xmin));
+                }
             }
         }
-        let parsed = match (rank, kinds.get(slot)) {
-            (1, Some(Some(kind))) => Some(parse_bound(bound.as_deref().unwrap_or_default(), *kind)),
-            _ => None,
-        };
+        if let (None, Some(kind), Some(text)) = (&parsed, kind, &bound) {
+            parsed = Some(parse_bound(text, kind));
+        }
         out.push(Row {
             ord,
             rank,
@@ -104,9 +124,13 @@ fn rows_of(
             row: (rank == 0).then_some(r),
         });
     }
-    // Names sort byte-wise, as the `name` type's C collation orders them; sub-partitions by
-    // name alone.
-    out.sort_unstable_by(|a, b| {
+    Ok((out, missing))
+}
+
+/// Names sort byte-wise, as the `name` type's C collation orders them; sub-partitions by name
+/// alone.
+fn sort_rows(rows: &mut [Row]) {
+    rows.sort_unstable_by(|a, b| {
         (a.ord, a.rank)
             .cmp(&(b.ord, b.rank))
             .then_with(|| match a.rank {
@@ -115,30 +139,53 @@ fn rows_of(
             })
             .then_with(|| a.name.cmp(&b.name))
     });
-    Ok(out)
 }
 
-/// Read the given tables. A table that does not exist, or is not partitioned, is an error
-/// naming it. Two round trips: the catalog query, then the key statistics of every table
-/// that needs them in one statement.
-/// With `citus` (the extension is installed), tables Citus distributes are marked so, their
-/// catch-alls' key statistics are always read (their rows live on the workers), and their
-/// partitions' estimates (and sizes, with `sizes`) come from the shards.
-/// With a `cache` (read-only commands only, never `apply`), the server deparses only the
-/// bounds the cache does not hold for the same pg_class row version.
-pub fn read(
+/// A partition changed (or went) between the catalog query and bounds.sql: read again
+/// without the cache.
+struct Stale;
+
+/// The bounds the cache lacked, from the server (bounds.sql), each checked to belong to the
+/// row version the catalog query saw.
+fn fill_missing(
     client: &mut postgres::Client,
-    version: &str,
+    rows: &mut [Row],
+    missing: &Missing,
+    cache: &mut BoundCache,
+) -> Result<Result<(), Stale>, CatalogError> {
+    let oids: Vec<u32> = missing.iter().map(|(_, oid, _)| *oid).collect();
+    let mut found: std::collections::HashMap<u32, (i64, Option<String>)> = client
+        .query_typed(
+            include_str!("../../../templates/postgres/bounds.sql"),
+            &[(&oids, Type::OID_ARRAY)],
+        )
+        .map_err(|e| CatalogError::Query(error_text(&e)))?
+        .into_iter()
+        .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2))))
+        .collect();
+    for (at, oid, xmin) in missing {
+        match found.remove(oid) {
+            Some((x, Some(text))) if x == i64::from(*xmin) => {
+                rows[*at].bound = cache.bound(*oid, *xmin, Some(text));
+            }
+            _ => return Ok(Err(Stale)),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The catalog query's rows, sorted, every partition's bound filled in (from the server or
+/// the cache). `use_cache`: the server leaves out the bounds the cache may hold.
+fn read_rows(
+    client: &mut postgres::Client,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
-    citus: bool,
-    cache: Option<&mut BoundCache>,
-) -> Result<Catalog, CatalogError> {
+    use_cache: bool,
+    mut cache: Option<&mut BoundCache>,
+) -> Result<Result<Vec<Row>, Stale>, CatalogError> {
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
     let catch_all: Vec<bool> = wanted.iter().map(|(_, n)| n.catch_all_range).collect();
-    let q = |e: postgres::Error| CatalogError::Query(error_text(&e));
-    let (oids, xmins) = cache.as_deref().map(BoundCache::keys).unwrap_or_default();
     let rows = client
         .query_typed_raw(
             include_str!("../../../templates/postgres/catalog.sql"),
@@ -147,12 +194,61 @@ pub fn read(
                 (&names, Type::TEXT_ARRAY),
                 (&sizes, Type::BOOL),
                 (&catch_all, Type::BOOL_ARRAY),
-                (&oids, Type::OID_ARRAY),
-                (&xmins, Type::INT8_ARRAY),
+                (&use_cache, Type::BOOL),
             ],
         )
-        .map_err(q)?;
-    let rows = rows_of(rows, cache)?;
+        .map_err(|e| CatalogError::Query(error_text(&e)))?;
+    let (mut rows, missing) = rows_of(rows, cache.as_deref_mut())?;
+    if let (false, Some(cache)) = (missing.is_empty(), cache) {
+        if let Err(stale) = fill_missing(client, &mut rows, &missing, cache)? {
+            return Ok(Err(stale));
+        }
+    }
+    sort_rows(&mut rows);
+    Ok(Ok(rows))
+}
+
+/// Read the given tables. A table that does not exist, or is not partitioned, is an error
+/// naming it. The catalog query, then (only when some table needs them) the key statistics of
+/// every table that needs them in one statement.
+/// With `citus` (the extension is installed), tables Citus distributes are marked so, their
+/// catch-alls' key statistics are always read (their rows live on the workers), and their
+/// partitions' estimates (and sizes, with `sizes`) come from the shards.
+/// With a `cache`, the server deparses no bound of a built-in key type; the reader takes them
+/// from the cache by pg_class row version, and asks for the few it lacks in one more
+/// statement (bounds.sql).
+pub fn read(
+    client: &mut postgres::Client,
+    version: &str,
+    wanted: &[(TableRef, StatsNeeded)],
+    sizes: bool,
+    citus: bool,
+    mut cache: Option<&mut BoundCache>,
+) -> Result<Catalog, CatalogError> {
+    // With an empty cache (a first run) the server deparses every bound at once.
+    let use_cache = cache.as_deref().is_some_and(|c| !c.is_empty());
+    let rows = match read_rows(client, wanted, sizes, use_cache, cache.as_deref_mut())? {
+        Ok(rows) => rows,
+        Err(Stale) => {
+            // A concurrent change between the two statements: once more, every bound from
+            // the server (and recorded for the next run).
+            super::bound_cache::debug(
+                "bound cache: a partition changed during the read; read again",
+            );
+            if let Some(c) = cache.as_deref_mut() {
+                c.restart();
+            }
+            match read_rows(client, wanted, sizes, false, cache)? {
+                Ok(rows) => rows,
+                // Every bound deparsed: nothing can be missing.
+                Err(Stale) => {
+                    return Err(CatalogError::Query(
+                        "the catalog changed while it was read".into(),
+                    ))
+                }
+            }
+        }
+    };
     let mut referenced = false;
     let mut tables = Vec::with_capacity(wanted.len());
     let mut empty = Vec::with_capacity(wanted.len());
@@ -494,7 +590,7 @@ pub fn parse_bound(text: &str, kind: Option<KeyKind>) -> Option<PartBound> {
                 _ => kind?.parse(v).map(Bound::At),
             }
         };
-        return match (kind, conv(&from), conv(&to)) {
+        return match (kind, conv(from), conv(to)) {
             (Some(_), Some(from), Some(to)) => Some(PartBound::Range { from, to }),
             _ => Some(PartBound::Other {
                 text: t.to_string(),
@@ -506,7 +602,7 @@ pub fn parse_bound(text: &str, kind: Option<KeyKind>) -> Option<PartBound> {
         let mut rest = rest;
         loop {
             let (v, r) = split_value(rest)?;
-            values.push(unquote(&v));
+            values.push(unquote(v));
             if let Some(r) = r.strip_prefix(", ") {
                 rest = r;
             } else if r == ")" {
@@ -530,27 +626,26 @@ pub fn parse_bound(text: &str, kind: Option<KeyKind>) -> Option<PartBound> {
     })
 }
 
-/// Split one value off the front: a quoted literal (with '' escapes) or a bare token.
-fn split_value(s: &str) -> Option<(String, &str)> {
+/// Split one value off the front: a quoted literal (with '' escapes, as written) or a bare
+/// token, without copying.
+fn split_value(s: &str) -> Option<(&str, &str)> {
     if let Some(body) = s.strip_prefix('\'') {
-        let mut out = String::from("'");
-        let mut chars = body.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c == '\'' {
-                if body[i + 1..].starts_with('\'') {
-                    out.push_str("''");
-                    chars.next();
+        let bytes = body.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    i += 2;
                     continue;
                 }
-                out.push('\'');
-                return Some((out, &body[i + 1..]));
+                return Some((&s[..i + 2], &body[i + 1..]));
             }
-            out.push(c);
+            i += 1;
         }
         None
     } else {
         let end = s.find([',', ')']).unwrap_or(s.len());
-        Some((s[..end].trim().to_string(), &s[end..]))
+        Some((s[..end].trim(), &s[end..]))
     }
 }
 

@@ -51,8 +51,11 @@ pub struct PgBackend {
     /// `host:port/database` as the URL names it (no user, no password): part of the bound
     /// cache's key.
     target: String,
-    /// The bound cache's directory, when a read-only command enabled it (never `apply`).
+    /// The bound cache's directory, when the command enabled it.
     cache_dir: Option<std::path::PathBuf>,
+    /// The cache file the last catalog read took bounds from, if it took any: see
+    /// [`Backend::confirm_bounds`].
+    cache_file: Option<std::path::PathBuf>,
     /// The server and database the cache is keyed by, once read; `Some(None)`: unreadable.
     cache_key: Option<Option<Vec<String>>>,
 }
@@ -184,6 +187,7 @@ impl PgBackend {
             truncated_local: false,
             target: url.target_name(),
             cache_dir: None,
+            cache_file: None,
             cache_key: None,
         })
     }
@@ -241,18 +245,37 @@ impl PgBackend {
         result
     }
 
-    /// The bound cache of this read: `None` unless a read-only command enabled it, or when
-    /// the server's identity cannot be read (see `bound_cache.rs`).
-    fn bound_cache(&mut self, wanted: &[(TableRef, StatsNeeded)]) -> Option<BoundCache> {
-        let dir = self.cache_dir.clone()?;
+    /// Before a catalog read: set the session's `lock_timeout` to `ms`, and the first time
+    /// (when a command enabled the bound cache) read the cache's key in the same round trip;
+    /// then the cache of this read: `None` unless enabled, or when the server's identity
+    /// cannot be read (see `bound_cache.rs`; the timeout is then set on its own).
+    fn prepare_read(
+        &mut self,
+        ms: u128,
+        wanted: &[(TableRef, StatsNeeded)],
+    ) -> Result<Option<BoundCache>, CatalogError> {
+        let timeout = format!("{ms}ms");
+        let set_alone = |client: &mut postgres::Client| {
+            client
+                .query_typed(
+                    include_str!("../../../templates/postgres/session_lock_timeout.sql"),
+                    &[(&timeout, Type::TEXT)],
+                )
+                .map(|_| ())
+                .map_err(|e| CatalogError::Query(format!("setting lock_timeout: {e}")))
+        };
+        let Some(dir) = self.cache_dir.clone() else {
+            set_alone(&mut self.client)?;
+            return Ok(None);
+        };
         if self.cache_key.is_none() {
             let key = query_one(
                 &mut self.client,
                 include_str!("../../../templates/postgres/cache_key.sql"),
-                &[],
+                &[(&timeout, Type::TEXT)],
             )
             .map(|row| {
-                (0..5)
+                (1..6)
                     .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
                     .collect::<Vec<String>>()
             });
@@ -260,11 +283,16 @@ impl PgBackend {
                 Ok(key) => Some(key),
                 Err(e) => {
                     bound_cache::debug(&format!("bound cache off: {}", e.message));
+                    set_alone(&mut self.client)?;
                     None
                 }
             });
+        } else {
+            set_alone(&mut self.client)?;
         }
-        let key = self.cache_key.as_ref()?.as_ref()?;
+        let Some(Some(key)) = self.cache_key.as_ref() else {
+            return Ok(None);
+        };
         let mut server: Vec<&str> = key.iter().map(String::as_str).collect();
         server.push(&self.target);
         let tables: Vec<String> = wanted
@@ -274,10 +302,10 @@ impl PgBackend {
                 format!("{}.{}", schema.unwrap_or_default(), t.name)
             })
             .collect();
-        Some(BoundCache::load(
+        Ok(Some(BoundCache::load(
             &dir,
             &bound_cache::file_name(&server, &tables),
-        ))
+        )))
     }
 
     fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
@@ -364,14 +392,8 @@ impl Backend for PgBackend {
         if self.citus {
             return self.read_catalog_citus(policies, sizes, ms);
         }
-        self.client
-            .query_typed(
-                include_str!("../../../templates/postgres/session_lock_timeout.sql"),
-                &[(&format!("{ms}ms"), Type::TEXT)],
-            )
-            .map_err(|e| CatalogError::Query(format!("setting lock_timeout: {e}")))?;
         let wanted = super::wanted(policies);
-        let mut cache = self.bound_cache(&wanted);
+        let mut cache = self.prepare_read(ms, &wanted)?;
         let catalog = catalog::read(
             &mut self.client,
             &self.version,
@@ -380,7 +402,11 @@ impl Backend for PgBackend {
             false,
             cache.as_mut(),
         );
+        self.cache_file = None;
         if let (Some(cache), true) = (cache, catalog.is_ok()) {
+            if cache.hits > 0 {
+                self.cache_file = cache.path().map(std::path::Path::to_path_buf);
+            }
             cache.save();
         }
         let _ = run(&mut self.client, "RESET lock_timeout");
@@ -389,6 +415,56 @@ impl Backend for PgBackend {
 
     fn use_bound_cache(&mut self, dir: std::path::PathBuf) {
         self.cache_dir = Some(dir);
+    }
+
+    fn confirm_bounds(
+        &mut self,
+        table: &crate::catalog::Table,
+        partitions: &[&QualifiedName],
+    ) -> Result<(), String> {
+        let Some(file) = self.cache_file.clone() else {
+            return Ok(());
+        };
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let (schemas, names): (Vec<&str>, Vec<&str>) = partitions
+            .iter()
+            .map(|p| (p.schema.as_str(), p.name.as_str()))
+            .unzip();
+        let rows = self
+            .client
+            .query_typed(
+                include_str!("../../../templates/postgres/bounds_by_name.sql"),
+                &[(&schemas, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
+            )
+            .map_err(|e| {
+                format!(
+                    "reading the bounds of the partitions to remove: {}",
+                    error_text(&e)
+                )
+            })?;
+        for (p, row) in partitions.iter().zip(&rows) {
+            let server: Option<String> = row.get(1);
+            let planned = table
+                .partitions
+                .iter()
+                .find(|q| q.name == **p)
+                .map(|q| &q.bound);
+            let parsed = server
+                .as_deref()
+                .and_then(|text| catalog::parse_bound(text, table.key.kind));
+            if parsed.as_ref() != planned {
+                self.cache_file = None;
+                BoundCache::discard(&file);
+                return Err(format!(
+                    "the bound cache disagreed with the server on partition {p} (server: `{}`); nothing was done on this table; the cache ({}) was removed: run again",
+                    server.as_deref().unwrap_or("no such partition"),
+                    file.display()
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn default_schema(&self) -> Option<&str> {

@@ -14,7 +14,7 @@ pub fn read_waiting(
     tables: &mut [Table],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<(), CatalogError> {
-    let Some(sql) = waiting::statement(Templates::shared(&POSTGRES), tables, wanted)? else {
+    let Some(sql) = waiting::statement(|| Templates::shared(&POSTGRES), tables, wanted)? else {
         return Ok(());
     };
     let rows = client.query_typed(&sql, &[]).map_err(|e| {
