@@ -161,7 +161,6 @@ pub fn mariadb(version: &str) -> &'static MySql {
 const TEMPLATES: &[(&str, &str)] = templates![
     "mysql":
     "catalog.sql.tera",
-    "columns.sql.tera",
     "key_stats.sql.tera",
     "key_expr.sql.tera",
     "timeouts.sql.tera",

@@ -12,11 +12,11 @@ use mysql::prelude::Queryable;
 /// partition.
 pub fn read_waiting(
     conn: &mut mysql::Conn,
-    templates: &Templates,
+    templates: fn() -> &'static Templates,
     tables: &mut [Table],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<(), CatalogError> {
-    let Some(sql) = waiting::statement(|| templates, tables, wanted)? else {
+    let Some(sql) = waiting::statement(templates, tables, wanted)? else {
         return Ok(());
     };
     let rows: Vec<(i64, Option<String>, i64)> = conn.query(sql).map_err(|e| {
