@@ -217,22 +217,33 @@ fn apply_locked(
     let (meta, reads) = backend::read_tables(backend, policies);
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     // Foreign keys across the tables: referencing tables first, refused expiries left out.
-    let fk = crate::plan::foreign_keys::judge(
-        policies,
-        &Catalog {
-            format_version: CATALOG_FORMAT_VERSION,
-            engine,
-            server_version: version.clone(),
-            tables: reads
-                .iter()
-                .filter_map(|r| match r {
-                    TableRead::Found(t) => Some((**t).clone()),
-                    _ => None,
-                })
-                .collect(),
+    // Without a foreign key referencing a managed table there is nothing to judge (and no
+    // need to copy every table read).
+    let referenced = reads
+        .iter()
+        .any(|r| matches!(r, TableRead::Found(t) if !t.stats.referenced_by.is_empty()));
+    let fk = match referenced {
+        false => crate::plan::foreign_keys::FkJudgement {
+            order: (0..policies.len()).collect(),
+            ..Default::default()
         },
-        now,
-    );
+        true => crate::plan::foreign_keys::judge(
+            policies,
+            &Catalog {
+                format_version: CATALOG_FORMAT_VERSION,
+                engine,
+                server_version: version.clone(),
+                tables: reads
+                    .iter()
+                    .filter_map(|r| match r {
+                        TableRead::Found(t) => Some((**t).clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            },
+            now,
+        ),
+    };
     let mut reads: Vec<Option<TableRead>> = reads.into_iter().map(Some).collect();
     let mut outcomes = Vec::new();
     for i in fk.order.clone() {
