@@ -87,8 +87,8 @@ pub fn read(
 ) -> Result<Catalog, CatalogError> {
     // Tables grouped by schema (in order of first appearance): a group per `TABLE_SCHEMA = ?`.
     // An unqualified name means the connection's database (NULL when it has none: no
-    // table matches), bound as a value: `COALESCE(?, DATABASE())` kept MariaDB from opening
-    // that one database only (a third more time at 50 tables x 93 partitions).
+    // table matches), bound as a value: with `COALESCE(?, DATABASE())` MariaDB 10.11 took
+    // about 8 ms more to read information_schema.PARTITIONS at 50 tables x 93 partitions.
     let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for (t, _) in wanted {
         let schema = t.schema.clone().or_else(|| database.map(str::to_string));

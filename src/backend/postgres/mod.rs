@@ -53,9 +53,10 @@ pub struct PgBackend {
     target: String,
     /// The bound cache's directory, when the command enabled it.
     cache_dir: Option<std::path::PathBuf>,
-    /// The cache file the last catalog read took bounds from, if it took any: see
+    /// The cache files that any catalog read of this session took bounds from (a read of
+    /// one table after a failed read of all uses its own file): see
     /// [`Backend::confirm_bounds`].
-    cache_file: Option<std::path::PathBuf>,
+    cache_files: Vec<std::path::PathBuf>,
     /// The server and database the cache is keyed by, once read; `Some(None)`: unreadable.
     cache_key: Option<Option<Vec<String>>>,
 }
@@ -187,7 +188,7 @@ impl PgBackend {
             truncated_local: false,
             target: url.target_name(),
             cache_dir: None,
-            cache_file: None,
+            cache_files: Vec::new(),
             cache_key: None,
         })
     }
@@ -402,10 +403,11 @@ impl Backend for PgBackend {
             false,
             cache.as_mut(),
         );
-        self.cache_file = None;
         if let (Some(cache), true) = (cache, catalog.is_ok()) {
-            if cache.hits > 0 {
-                self.cache_file = cache.path().map(std::path::Path::to_path_buf);
+            if let (true, Some(path)) = (cache.hits > 0, cache.path()) {
+                if !self.cache_files.iter().any(|f| f == path) {
+                    self.cache_files.push(path.to_path_buf());
+                }
             }
             cache.save();
         }
@@ -422,10 +424,7 @@ impl Backend for PgBackend {
         table: &crate::catalog::Table,
         partitions: &[&QualifiedName],
     ) -> Result<(), String> {
-        let Some(file) = self.cache_file.clone() else {
-            return Ok(());
-        };
-        if partitions.is_empty() {
+        if self.cache_files.is_empty() || partitions.is_empty() {
             return Ok(());
         }
         let (schemas, names): (Vec<&str>, Vec<&str>) = partitions
@@ -444,6 +443,13 @@ impl Backend for PgBackend {
                     error_text(&e)
                 )
             })?;
+        if rows.len() != partitions.len() {
+            return Err(format!(
+                "reading the bounds of the partitions to remove: {} rows for {} partitions",
+                rows.len(),
+                partitions.len()
+            ));
+        }
         for (p, row) in partitions.iter().zip(&rows) {
             let server: Option<String> = row.get(1);
             let planned = table
@@ -455,12 +461,15 @@ impl Backend for PgBackend {
                 .as_deref()
                 .and_then(|text| catalog::parse_bound(text, table.key.kind));
             if parsed.as_ref() != planned {
-                self.cache_file = None;
-                BoundCache::discard(&file);
+                let files = std::mem::take(&mut self.cache_files);
+                for file in &files {
+                    BoundCache::discard(file);
+                }
+                let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 return Err(format!(
                     "the bound cache disagreed with the server on partition {p} (server: `{}`); nothing was done on this table; the cache ({}) was removed: run again",
                     server.as_deref().unwrap_or("no such partition"),
-                    file.display()
+                    files.join(", ")
                 ));
             }
         }
