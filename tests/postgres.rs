@@ -3070,11 +3070,12 @@ timezone = "UTC"
 fn a_wrong_bound_cache_never_removes_a_partition() {
     let db = pg();
     db.exec(EVENTS);
-    let policy = write_policy(
-        "bcache_drop",
-        r#"
+    db.exec(&EVENTS.replace("public.events", "public.events_b"));
+    let table = |name: &str| {
+        format!(
+            r#"
 [[table]]
-name = "public.events"
+name = "public.{name}"
 partition_by = "range"
 column = "created_at"
 interval = "1 day"
@@ -3082,25 +3083,31 @@ premake = 2
 retain = "5 days"
 on_expire = "drop"
 timezone = "UTC"
-"#,
-    );
+"#
+        )
+    };
+    // Two tables in one apply: the second is checked too, after the first failed.
+    let policy = write_policy("bcache_drop", &(table("events") + &table("events_b")));
     let dir = common::temp_dir("bcache_drop");
     expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "apply");
     // A partition ahead of the premake horizon, which the plan leaves alone.
-    db.exec(
-        "CREATE TABLE public.events_later PARTITION OF public.events
-           FOR VALUES FROM ('2026-11-28 00:00:00+00') TO ('2026-11-29 00:00:00+00')",
-    );
+    for t in ["events", "events_b"] {
+        db.exec(&format!(
+            "CREATE TABLE public.{t}_later PARTITION OF public.{t}
+               FOR VALUES FROM ('2026-11-28 00:00:00+00') TO ('2026-11-29 00:00:00+00')"
+        ));
+    }
     let before = bounds(&db, "public", "events");
+    let before_b = bounds(&db, "public", "events_b");
     assert!(before.contains(&day("2026-11-28")), "{before:?}");
     let fill = cached(&db, &policy, &dir, &["plan"]);
     expect_code(&fill, 0, "plan");
-    assert_counts(&fill, 0, before.len());
+    assert_counts(&fill, 0, before.len() + before_b.len());
     let warm = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&warm, 0, "apply with the cache");
-    assert_counts(&warm, before.len(), 0);
+    assert_counts(&warm, before.len() + before_b.len(), 0);
 
-    // The cache now says that the 11-28 partition holds 11-01, long expired.
+    // The cache now says that each table's 11-28 partition holds 11-01, long expired.
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
     let wrong: String = text
         .lines()
@@ -3130,17 +3137,23 @@ timezone = "UTC"
 
     let refused = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&refused, 1, "apply over the wrong cache");
-    assert!(
+    assert_eq!(
         refused
             .stderr
-            .contains("the bound cache disagreed with the server")
-            && refused
-                .stderr
-                .contains("FOR VALUES FROM ('2026-11-28 00:00:00+00')"),
-        "{}",
+            .matches(
+                "is not the one planned with (server: `FOR VALUES FROM ('2026-11-28 00:00:00+00')"
+            )
+            .count(),
+        2,
+        "both tables refused:\n{}",
         refused.stderr
     );
     assert_eq!(bounds(&db, "public", "events"), before, "nothing was done");
+    assert_eq!(
+        bounds(&db, "public", "events_b"),
+        before_b,
+        "nothing was done"
+    );
     assert!(
         std::fs::read_dir(&dir).unwrap().next().is_none(),
         "the cache was removed"
@@ -3148,6 +3161,7 @@ timezone = "UTC"
     let again = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&again, 0, "apply after the cache was removed");
     assert_eq!(bounds(&db, "public", "events"), before);
+    assert_eq!(bounds(&db, "public", "events_b"), before_b);
     expect_code(
         &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
         0,

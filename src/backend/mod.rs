@@ -136,8 +136,8 @@ pub trait Backend {
     fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
 
     /// Keep the partition bounds already read in a cache file under `dir`, so that the next
-    /// read deparses only what changed (PostgreSQL; elsewhere nothing). `--no-cache` and
-    /// `snapshot` never call this.
+    /// read deparses only what changed (PostgreSQL; elsewhere nothing). Called for `plan`,
+    /// `check`, `show`, `apply` and `run` unless `--no-cache`.
     fn use_bound_cache(&mut self, _dir: std::path::PathBuf) {}
 
     /// Before a step that detaches, drops, archives or merges `partitions` of `table` (as the

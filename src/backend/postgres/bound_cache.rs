@@ -4,7 +4,7 @@
 //! them, and bounds.sql the few missing). A cached bound never chooses what is removed:
 //! `apply` reads the bounds of the partitions a step would detach, drop, archive or merge from
 //! the server again first (`Backend::confirm_bounds`); on a difference the table fails with
-//! nothing done and the file is removed.
+//! nothing done and every cache file the session read is removed.
 //!
 //! Why an entry never goes stale: it is keyed by the `pg_class` row version, (oid, xmin).
 //! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) is an ordinary
@@ -128,7 +128,8 @@ struct OidHash(u64);
 
 impl std::hash::Hasher for OidHash {
     fn finish(&self) -> u64 {
-        self.0
+        // The table picks buckets from the low bits: bring the well-mixed high bits down.
+        self.0.rotate_left(26)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {

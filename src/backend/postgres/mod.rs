@@ -57,6 +57,9 @@ pub struct PgBackend {
     /// one table after a failed read of all uses its own file): see
     /// [`Backend::confirm_bounds`].
     cache_files: Vec<std::path::PathBuf>,
+    /// Some catalog read of this session took bounds from the cache: every removal is
+    /// confirmed from then on (never cleared, even once the files are removed).
+    confirm_needed: bool,
     /// The server and database the cache is keyed by, once read; `Some(None)`: unreadable.
     cache_key: Option<Option<Vec<String>>>,
 }
@@ -189,6 +192,7 @@ impl PgBackend {
             target: url.target_name(),
             cache_dir: None,
             cache_files: Vec::new(),
+            confirm_needed: false,
             cache_key: None,
         })
     }
@@ -404,6 +408,7 @@ impl Backend for PgBackend {
             cache.as_mut(),
         );
         if let (Some(cache), true) = (cache, catalog.is_ok()) {
+            self.confirm_needed |= cache.hits > 0;
             if let (true, Some(path)) = (cache.hits > 0, cache.path()) {
                 if !self.cache_files.iter().any(|f| f == path) {
                     self.cache_files.push(path.to_path_buf());
@@ -424,7 +429,7 @@ impl Backend for PgBackend {
         table: &crate::catalog::Table,
         partitions: &[&QualifiedName],
     ) -> Result<(), String> {
-        if self.cache_files.is_empty() || partitions.is_empty() {
+        if !self.confirm_needed || partitions.is_empty() {
             return Ok(());
         }
         let (schemas, names): (Vec<&str>, Vec<&str>) = partitions
@@ -467,7 +472,7 @@ impl Backend for PgBackend {
                 }
                 let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 return Err(format!(
-                    "the bound cache disagreed with the server on partition {p} (server: `{}`); nothing was done on this table; the cache ({}) was removed: run again",
+                    "the bound of partition {p} is not the one planned with (server: `{}`): it changed since it was read, or the bound cache was wrong; nothing was done on this table; the cache ({}) was removed: run again",
                     server.as_deref().unwrap_or("no such partition"),
                     files.join(", ")
                 ));
