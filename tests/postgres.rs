@@ -3089,6 +3089,13 @@ timezone = "UTC"
     // Two tables in one apply: the second is checked too, after the first failed.
     let policy = write_policy("bcache_drop", &(table("events") + &table("events_b")));
     let dir = common::temp_dir("bcache_drop");
+    // apply's help lists the cache's options.
+    let help = run(&["apply", "--help"], &[]);
+    assert!(
+        help.stdout.contains("--cache-dir") && help.stdout.contains("--no-cache"),
+        "{}",
+        help.stdout
+    );
     expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "apply");
     // A partition ahead of the premake horizon, which the plan leaves alone.
     for t in ["events", "events_b"] {

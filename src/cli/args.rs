@@ -188,7 +188,7 @@ const GLOBAL: &str = "Global options";
 
 /// The global options that mean something to each command; the others are still accepted
 /// after it (scripts keep working) but left out of its help.
-fn globals_used(command: &str) -> &'static [&'static str] {
+fn globals_used(command: &str) -> Vec<&'static str> {
     const ON_A_DATABASE: &[&str] = &[
         "policies",
         "database_url",
@@ -200,50 +200,14 @@ fn globals_used(command: &str) -> &'static [&'static str] {
         "format",
         "tables",
     ];
-    const WITH_QUIET: &[&str] = &[
-        "policies",
-        "database_url",
-        "targets",
-        "target",
-        "tag",
-        "jobs",
-        "now",
-        "format",
-        "tables",
-        "quiet",
-    ];
-    match command {
-        "validate" => &["policies", "now"],
-        "plan" | "show" | "check" => &[
-            "policies",
-            "database_url",
-            "targets",
-            "target",
-            "tag",
-            "jobs",
-            "now",
-            "format",
-            "tables",
-            "cache_dir",
-            "no_cache",
-        ],
-        "verify" => ON_A_DATABASE,
-        "apply" | "run" => &[
-            "policies",
-            "database_url",
-            "targets",
-            "target",
-            "tag",
-            "jobs",
-            "now",
-            "format",
-            "tables",
-            "quiet",
-            "cache_dir",
-            "no_cache",
-        ],
-        "convert" => WITH_QUIET,
-        "snapshot" => &[
+    const CACHE: &[&str] = &["cache_dir", "no_cache"];
+    let parts: &[&[&str]] = match command {
+        "validate" => &[&["policies", "now"]],
+        "plan" | "show" | "check" => &[ON_A_DATABASE, CACHE],
+        "verify" => &[ON_A_DATABASE],
+        "apply" | "run" => &[ON_A_DATABASE, &["quiet"], CACHE],
+        "convert" => &[ON_A_DATABASE, &["quiet"]],
+        "snapshot" => &[&[
             "policies",
             "database_url",
             "targets",
@@ -251,10 +215,11 @@ fn globals_used(command: &str) -> &'static [&'static str] {
             "tag",
             "jobs",
             "tables",
-        ],
-        "init" => &["database_url", "targets", "target", "tag", "now", "tables"],
+        ]],
+        "init" => &[&["database_url", "targets", "target", "tag", "now", "tables"]],
         _ => &[],
-    }
+    };
+    parts.concat()
 }
 
 /// The command line as clap sees it: [`Cli`], with the global options a command has no use
