@@ -2986,6 +2986,47 @@ timezone = "UTC"
         no_cache.stderr
     );
 
+    // The cache keeps partitions' names, not their schemas' (a schema rename leaves pg_class
+    // as it is): an expired partition in another schema, whose schema is renamed after the
+    // cache read it; the plan drops it under its schema's new name.
+    let expiring = write_policy(
+        "bcache_expiring",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+retain = "30 days"
+on_expire = "drop"
+timezone = "UTC"
+"#,
+    );
+    db.exec(
+        "CREATE SCHEMA elsewhere;
+         CREATE TABLE elsewhere.events_old PARTITION OF public.events
+           FOR VALUES FROM ('2026-09-01 00:00:00+00') TO ('2026-09-02 00:00:00+00')",
+    );
+    let planned = cached(&db, &expiring, &dir, &["plan"]);
+    expect_code(&planned, 2, "plan of the expired partition");
+    assert_counts(&planned, 3, 1);
+    assert!(
+        planned.stdout.contains("elsewhere.events_old"),
+        "{}",
+        planned.stdout
+    );
+    db.exec("ALTER SCHEMA elsewhere RENAME TO moved");
+    let planned = cached(&db, &expiring, &dir, &["plan"]);
+    assert_counts(&planned, 4, 0);
+    assert!(
+        planned.stdout.contains("moved.events_old") && !planned.stdout.contains("elsewhere."),
+        "{}",
+        planned.stdout
+    );
+    db.exec("DROP TABLE moved.events_old");
+    assert_counts(&cached(&db, &policy, &dir, &["plan"]), 3, 0);
+
     // Detach the day after tomorrow's partition and attach it again elsewhere (renamed): a
     // new row version, whose new bound the plan must see (the day is uncovered again).
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
@@ -3026,13 +3067,14 @@ timezone = "UTC"
     // A deliberately wrong cache: the re-attached partition's row version claims its old
     // bound. plan trusts it (the cache is what it reads) ...
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
-    let bound23 = day23.splitn(3, '\t').nth(2).unwrap();
+    // A line: oid, xmin, name, bound.
+    let bound23 = day23.splitn(4, '\t').nth(3).unwrap();
     let wrong: String = text
         .lines()
         .map(|l| match l.contains("('2026-12-01 00:00:00+00') TO") {
             true => {
-                let mut f = l.splitn(3, '\t');
-                format!("{}\t{}\t{bound23}\n", f.next().unwrap(), f.next().unwrap())
+                let f: Vec<&str> = l.splitn(4, '\t').collect();
+                format!("{}\t{}\t{}\t{bound23}\n", f[0], f[1], f[2])
             }
             false => format!("{l}\n"),
         })
@@ -3120,11 +3162,10 @@ timezone = "UTC"
         .lines()
         .map(|l| match l.contains("('2026-11-28 00:00:00+00') TO") {
             true => {
-                let mut f = l.splitn(3, '\t');
+                let f: Vec<&str> = l.splitn(4, '\t').collect();
                 format!(
-                    "{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
-                    f.next().unwrap(),
-                    f.next().unwrap()
+                    "{}\t{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                    f[0], f[1], f[2]
                 )
             }
             false => format!("{l}\n"),

@@ -1,8 +1,8 @@
 -- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names,
 -- $3 whether to read partition sizes (`show`, `snapshot`): pg_total_relation_size locks every
 -- partition until the end of the transaction, which plan and apply do not need. $4, per table:
--- whether the plan needs the catch-all's key range; then the DEFAULT partition's row says
--- whether it is certainly empty (a plain table with no page on disk: every row, committed or
+-- whether the plan needs the catch-all's key range; then the table's row says whether its
+-- DEFAULT partition is certainly empty (a plain table with no page on disk: every row, committed or
 -- not, lives on a page), so that key_stats.sql.tera need not ask. Bounds are
 -- deparsed with relid 0: they hold no column references, and a real relid would lock each
 -- partition too. Bounds print in UTC (see session.sql).
@@ -12,16 +12,22 @@
 -- tables partctl detached and did not finish with ('o', see expire.sql.tera) and tables a
 -- batched move was filling when it stopped ('i', see create_batched.sql.tera). Unordered: the
 -- reader sorts by (ord, kind, schema, name), names byte-wise as the `name` type's C collation
--- does. Plain rows, no correlated subqueries and no JSON: each catalog is read once for every
--- table (pg_inherits by its parent index, pg_description once for partctl's labels), so the
--- query costs about what reading every bound costs.
+-- does. Plain rows and no JSON: each catalog is read once for every table (pg_inherits by its
+-- parent index, pg_description once for partctl's labels); the only per-row subquery names the
+-- schema of a partition outside its table's.
 --
--- $5: the bound cache is in use (see src/backend/postgres/bound_cache.rs): the bounds of keys
--- of a built-in base type come back NULL, not deparsed (deparsing is most of this query's
--- server time), and the reader takes them from its cache by the partition's pg_class row
--- version (oid, column `xmin`), asking bounds.sql for the few it lacks. Not for other keys:
--- an enum's labels can change under an unchanged row. Sending the cached (oid, xmin) pairs
--- instead would upload the whole cache (12 bytes a partition) with every run.
+-- $5: the bound cache is in use (see src/backend/postgres/bound_cache.rs): a partition's row
+-- carries no name and, for keys of a built-in base type, no bound (deparsing is most of this
+-- query's server time, and names are most of what it sends): the reader takes both from its
+-- cache by the partition's pg_class row version (oid, xmin), asking bounds.sql for the few it
+-- lacks. Bounds of other keys are always deparsed: an enum's labels can change under an
+-- unchanged row. Sending the cached (oid, xmin) pairs instead would upload the whole cache (12
+-- bytes a partition) with every run. Each partition row carries `age(xmin)` (an int4 from the
+-- xid, where xmin::text::int8 cost a tenth of the query) and its table's row the base
+-- `age('3'::xid)`: both are (int32) (now - xid) for the statement's one `now`, so the reader
+-- recovers xmin = 3 + base - age, modulo 2^32.
+-- A partition row's schema is NULL when it is its table's (a schema rename does not change
+-- pg_class rows, so schemas are not cached).
 -- The table row's `referenced`: some foreign key references the table, so that
 -- foreign_keys.sql runs only then.
 WITH wanted AS (
@@ -31,7 +37,7 @@ WITH wanted AS (
          WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
 ), tabs AS (
     SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
-           c.relkind,
+           c.relkind, kp.partrelid IS NOT NULL AS partitioned, kp.partdefid,
            coalesce(ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg', false)
              AS cacheable
     FROM wanted w
@@ -67,8 +73,12 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
        ka.attname::text AS key_column,
        format_type(ka.atttypid, ka.atttypmod) AS key_type,
        coalesce(cl.columns, '{}') AS columns,
-       NULL::bool AS empty,
-       NULL::int8 AS xmin,
+       -- The DEFAULT partition: a plain table with no page.
+       CASE WHEN t.catch_all AND t.partdefid <> 0
+            THEN (SELECT dc.relkind = 'r' AND pg_relation_size(dc.oid) = 0
+                  FROM pg_class dc WHERE dc.oid = t.partdefid) END AS empty,
+       -- The xid base of the partitions' age(xmin).
+       age('3'::xid)::int8 AS xmin,
        rf.confrelid IS NOT NULL AS referenced
 FROM tabs t
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
@@ -76,21 +86,21 @@ LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[
 LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
-SELECT t.ord::int4, 'p', cn.nspname::text, ch.relname::text,
+SELECT t.ord::int4, 'p',
+       CASE WHEN ch.relnamespace <> t.nsp
+            THEN (SELECT cn.nspname::text FROM pg_namespace cn WHERE cn.oid = ch.relnamespace) END,
+       CASE WHEN NOT $5 THEN ch.relname::text END,
        CASE WHEN NOT ($5 AND t.cacheable) THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
-       i.inhdetachpending, ch.relkind::text, ch.oid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       CASE WHEN t.catch_all AND ch.relkind = 'r' AND ch.oid = pt.partdefid
-            THEN pg_relation_size(ch.oid) = 0 END,
-       ch.xmin::text::int8, NULL
+       i.inhdetachpending, NULL, ch.oid,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       age(ch.xmin)::int8, NULL
 FROM tabs t
-JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
-JOIN pg_namespace cn ON cn.oid = ch.relnamespace
+WHERE t.partitioned
 UNION ALL
 -- Composite tables: the sub-partitions of a partition that is itself partitioned.
 SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),

@@ -1,15 +1,18 @@
 //! The bound cache (`plan`, `check`, `show`, `apply`, `run`; not with `--no-cache`): the
-//! deparsed partition bounds (`pg_get_expr(relpartbound, 0)`) a previous run read, so that a
-//! steady-state run deparses only the bounds it has not seen (the catalog query sends none of
-//! them, and bounds.sql the few missing). A cached bound never chooses what is removed:
+//! names and deparsed bounds (`pg_get_expr(relpartbound, 0)`) of the partitions a previous run
+//! read, so that a steady-state run deparses only the bounds it has not seen (the catalog
+//! query sends neither the names nor the bounds of cached partitions, only their oid, row
+//! version and estimates, and bounds.sql the few missing). A cached bound never chooses what is removed:
 //! `apply` reads the bounds of the partitions a step would detach, drop, archive or merge from
 //! the server again first (`Backend::confirm_bounds`); on a difference the table fails with
 //! nothing done and every cache file the session read is removed.
 //!
 //! Why an entry never goes stale: it is keyed by the `pg_class` row version, (oid, xmin).
-//! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) is an ordinary
-//!   catalog update (`CatalogTupleUpdate` -> `heap_update`), which writes a new row version
-//!   whose xmin is the changing transaction's; a dropped and re-created table gets a new oid.
+//! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) or `relname`
+//!   (ALTER TABLE ... RENAME) is an ordinary catalog update (`CatalogTupleUpdate` ->
+//!   `heap_update`), which writes a new row version whose xmin is the changing transaction's;
+//!   a dropped and re-created table gets a new oid. The schema's name is not cached (a schema
+//!   rename does not touch pg_class): the catalog query sends it.
 //! - The updates that do not make a new row version are the in-place ones
 //!   (`heap_inplace_update`: VACUUM and ANALYZE's relpages, reltuples, relallvisible,
 //!   relfrozenxid, relminmxid, relhasindex in `vac_update_relstats`); they never write
@@ -23,7 +26,8 @@
 //! - What the text also depends on: the session's TimeZone and DateStyle (fixed by
 //!   session.sql), the server's version (part of the key) and, for an enum key, the enum's
 //!   labels (ALTER TYPE ... RENAME VALUE changes the text without touching pg_class): the
-//!   catalog query deparses the bounds of every key that is not a built-in base type.
+//!   catalog query deparses the bounds of every key that is not a built-in base type (their
+//!   names still come from the cache).
 //! - A different cluster (pg_dump and restore, pg_upgrade) has a new system identifier; a
 //!   point-in-time restore or a promoted replica keeps it but starts a new timeline (both
 //!   rewind the oid and xid counters, so an old (oid, xmin) could come back with another
@@ -32,7 +36,8 @@
 //!
 //! The file: one per (server, database, set of tables read), under `--cache-dir`,
 //! `$PARTCTL_CACHE_DIR`, `$XDG_CACHE_HOME/partctl` or `~/.cache/partctl`. A line format:
-//! a header line, then `oid <TAB> xmin <TAB> bound` with `\`, tab, CR and newline escaped,
+//! a header line, then `oid <TAB> xmin <TAB> name <TAB> bound` with `\`, tab, CR and newline
+//! escaped,
 //! then `end <TAB> count` (a file cut short, by a full disk or a crash, lacks it and is not
 //! trusted). A missing, corrupt, unwritable or foreign-version file is ignored (a debug line with
 //! `PARTCTL_DEBUG=1` at most): a cron run never fails because of it. Written atomically
@@ -42,7 +47,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "partctl bound cache 2";
+const HEADER: &str = "partctl bound cache 3";
 
 /// The cache of one read: the entries loaded, what this read saw, and the counts.
 #[derive(Debug, Default)]
@@ -50,11 +55,13 @@ pub struct BoundCache {
     path: Option<PathBuf>,
     /// The file's text; entries without escapes point into it.
     text: String,
-    /// oid -> (xmin, bound text)
-    entries: HashMap<u32, (u32, Text), OidHash>,
-    /// What this read saw, to be written back: the text of what the server deparsed, `None`
+    /// oid -> (xmin, name, bound text)
+    entries: HashMap<u32, Entry, OidHash>,
+    /// What this read saw, to be written back: the name and bound the server sent, `None`
     /// for what came from `entries`.
-    seen: Vec<(u32, u32, Option<String>)>,
+    seen: Vec<(u32, u32, Option<Sent>)>,
+    /// The file is there and not read yet (see `load`).
+    unread: bool,
     /// Bounds taken from the cache, bounds deparsed by the server.
     pub hits: usize,
     pub misses: usize,
@@ -148,15 +155,34 @@ impl std::hash::BuildHasher for OidHash {
     }
 }
 
-/// A cached bound: a span of the file's text (most), or unescaped.
+/// A cached name or bound: a span of the file's text (most), or unescaped.
 #[derive(Debug)]
 enum Text {
     Span(usize, usize),
     Owned(String),
 }
 
+/// A partition's name and bound as the server sent them.
+type Sent = (String, String);
+
+/// One cached partition.
+#[derive(Debug)]
+struct Entry {
+    xmin: u32,
+    name: Text,
+    bound: Text,
+}
+
+/// A field of a line starting at `at` in the file's text: a span, or unescaped.
+fn field(at: usize, f: &str) -> Option<Text> {
+    Some(match f.contains('\\') {
+        true => Text::Owned(unescape(f)?),
+        false => Text::Span(at, at + f.len()),
+    })
+}
+
 /// Parse a cache file's text; `None` when it is not one this version wrote.
-fn parse(text: &str) -> Option<HashMap<u32, (u32, Text), OidHash>> {
+fn parse(text: &str) -> Option<HashMap<u32, Entry, OidHash>> {
     let body = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
     let base = text.len() - body.len();
     let mut entries = HashMap::with_capacity_and_hasher(body.len() / 64, OidHash(0));
@@ -175,26 +201,44 @@ fn parse(text: &str) -> Option<HashMap<u32, (u32, Text), OidHash>> {
             end = Some(count.parse::<usize>().ok()?);
             continue;
         }
-        let mut f = line.splitn(3, '\t');
+        let mut f = line.splitn(4, '\t');
         let oid: u32 = f.next()?.parse().ok()?;
         let xmin: u32 = f.next()?.parse().ok()?;
+        let name = f.next()?;
         let bound = f.next()?;
-        let bound = if bound.contains('\\') {
-            Text::Owned(unescape(bound)?)
-        } else {
-            let end = start + line.len();
-            Text::Span(end - bound.len(), end)
+        // Both are sub-slices of `line`: their offsets in the file follow from the pointers.
+        let offset = |part: &str| start + (part.as_ptr() as usize - line.as_ptr() as usize);
+        let entry = Entry {
+            xmin,
+            name: field(offset(name), name)?,
+            bound: field(offset(bound), bound)?,
         };
-        entries.insert(oid, (xmin, bound));
+        entries.insert(oid, entry);
     }
     (end? == entries.len()).then_some(entries)
 }
 
 impl BoundCache {
-    /// Load `dir/name`; an empty cache (that still writes there) when the file is missing or
-    /// unreadable.
-    pub fn load(dir: &Path, name: &str) -> BoundCache {
+    /// The cache of `dir/name`, read by `load` (so that the read overlaps the server's work:
+    /// the catalog query only needs to know whether a file is there).
+    pub fn open(dir: &Path, name: &str) -> BoundCache {
         let path = dir.join(name);
+        BoundCache {
+            unread: path.is_file(),
+            path: Some(path),
+            ..BoundCache::default()
+        }
+    }
+
+    /// Read and parse the file, once; an empty cache (that still writes there) when it is
+    /// missing, unreadable or not one this version wrote.
+    pub fn load(&mut self) {
+        if !std::mem::take(&mut self.unread) {
+            return;
+        }
+        let Some(path) = self.path.clone() else {
+            return;
+        };
         let mut text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) => {
@@ -217,18 +261,14 @@ impl BoundCache {
         if entries.is_empty() {
             text.clear();
         }
-        BoundCache {
-            path: Some(path),
-            text,
-            entries,
-            ..BoundCache::default()
-        }
+        self.text = text;
+        self.entries = entries;
     }
 
-    /// Nothing loaded (no file, or one not trusted): the server had better deparse every
-    /// bound in the catalog query itself.
+    /// Nothing to load (no file, or one not trusted): the server had better deparse every
+    /// bound in the catalog query itself. A file not read yet counts as not empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        !self.unread && self.entries.is_empty()
     }
 
     /// How many bounds were loaded.
@@ -255,41 +295,20 @@ impl BoundCache {
         self.path.as_deref()
     }
 
-    /// The cached bound of this (oid, xmin), recorded for the next run; `None`: not cached.
-    pub fn cached(&mut self, oid: u32, xmin: u32) -> Option<&str> {
-        let (_, text) = self.entries.get(&oid).filter(|(x, _)| *x == xmin)?;
+    /// The cached (name, bound) of this (oid, xmin), recorded for the next run; `None`: not
+    /// cached.
+    pub fn cached(&mut self, oid: u32, xmin: u32) -> Option<(&str, &str)> {
+        let e = self.entries.get(&oid).filter(|e| e.xmin == xmin)?;
         self.hits += 1;
         self.seen.push((oid, xmin, None));
-        Some(match text {
-            Text::Span(from, to) => &self.text[*from..*to],
-            Text::Owned(s) => s,
-        })
+        Some((text_of(&self.text, &e.name), text_of(&self.text, &e.bound)))
     }
 
-    /// The bound of a partition row: the server's text when it deparsed it, else the cached
-    /// one for this (oid, xmin); recorded for the next run.
-    pub fn bound(&mut self, oid: u32, xmin: u32, deparsed: Option<String>) -> Option<String> {
-        match deparsed {
-            Some(text) => {
-                self.misses += 1;
-                self.seen.push((oid, xmin, Some(text.clone())));
-                Some(text)
-            }
-            None => {
-                let (_, text) = self.entries.get(&oid).filter(|(x, _)| *x == xmin)?;
-                let text = self.text_of(text).to_string();
-                self.hits += 1;
-                self.seen.push((oid, xmin, None));
-                Some(text)
-            }
-        }
-    }
-
-    fn text_of<'a>(&'a self, t: &'a Text) -> &'a str {
-        match t {
-            Text::Span(from, to) => &self.text[*from..*to],
-            Text::Owned(s) => s,
-        }
+    /// Record the name and bound the server sent for this (oid, xmin), for the next run.
+    pub fn record(&mut self, oid: u32, xmin: u32, name: &str, bound: &str) {
+        self.misses += 1;
+        self.seen
+            .push((oid, xmin, Some((name.to_string(), bound.to_string()))));
     }
 
     /// Write what this read saw, when it differs from what was loaded. Errors are ignored.
@@ -309,12 +328,19 @@ impl BoundCache {
         let mut text = String::with_capacity(self.seen.len() * 96);
         text.push_str(HEADER);
         text.push('\n');
-        for (oid, xmin, bound) in &self.seen {
-            let bound = match bound {
-                Some(b) => b,
-                None => self.text_of(&self.entries[oid].1),
+        for (oid, xmin, sent) in &self.seen {
+            let (name, bound) = match sent {
+                Some((name, bound)) => (name.as_str(), bound.as_str()),
+                None => {
+                    let e = &self.entries[oid];
+                    (text_of(&self.text, &e.name), text_of(&self.text, &e.bound))
+                }
             };
-            text.push_str(&format!("{oid}\t{xmin}\t{}\n", escape(bound)));
+            text.push_str(&format!(
+                "{oid}\t{xmin}\t{}\t{}\n",
+                escape(name),
+                escape(bound)
+            ));
         }
         text.push_str(&format!("end\t{}\n", self.seen.len()));
         let write = || -> std::io::Result<()> {
@@ -332,6 +358,13 @@ impl BoundCache {
     }
 }
 
+fn text_of<'a>(text: &'a str, t: &'a Text) -> &'a str {
+    match t {
+        Text::Span(from, to) => &text[*from..*to],
+        Text::Owned(s) => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,35 +372,41 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_foreign_files() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = BoundCache::load(dir.path(), "x.bounds");
-        assert_eq!(c.bound(7, 9, None), None);
-        assert_eq!(
-            c.bound(7, 9, Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())),
-            Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())
-        );
+        let mut c = BoundCache::open(dir.path(), "x.bounds");
+        c.load();
+        assert_eq!(c.cached(7, 9), None);
+        c.record(7, 9, "p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')");
+        c.record(8, 1, "p2", "DEFAULT");
         c.save();
-        let mut c = BoundCache::load(dir.path(), "x.bounds");
+        let mut c = BoundCache::open(dir.path(), "x.bounds");
+        assert!(!c.is_empty(), "a file not read yet");
+        c.load();
         assert!(!c.is_empty());
-        assert_eq!(c.bound(7, 10, None), None, "another row version");
+        assert_eq!(c.cached(7, 10), None, "another row version");
         assert_eq!(
-            c.bound(7, 9, None),
-            Some("FOR VALUES IN ('a\tb\\n', 'c\nd')".into())
+            c.cached(7, 9),
+            Some(("p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')"))
         );
-        assert_eq!(c.hits, 1);
+        assert_eq!(c.cached(8, 1), Some(("p2", "DEFAULT")));
+        assert_eq!(c.hits, 2);
         let text = std::fs::read_to_string(dir.path().join("x.bounds")).unwrap();
-        assert!(text.ends_with("\nend\t1\n"), "{text:?}");
+        assert!(text.ends_with("\n8\t1\tp2\tDEFAULT\nend\t2\n"), "{text:?}");
         for junk in [
             "",
-            "partctl bound cache 0\n1\t2\tx\n",
-            "partctl bound cache 1\nx\t2\tx\n",
-            "partctl bound cache 2\nx\t2\tx\nend\t1\n",
+            "partctl bound cache 2\n1\t2\tx\nend\t1\n",
+            "partctl bound cache 3\nx\t2\tp\tx\n",
+            "partctl bound cache 3\nx\t2\tp\tx\nend\t1\n",
+            // No name (the format before 3).
+            "partctl bound cache 3\n1\t2\tx\nend\t1\n",
             // Cut short (a full disk, a crash): no end line.
-            "partctl bound cache 2\n1\t2\tFOR VALUES FROM ('2026-0",
-            "partctl bound cache 2\n1\t2\tx\nend\t2\n",
-            "partctl bound cache 2\n1\t2\tx\nend\t1\n3\t4\ty\n",
+            "partctl bound cache 3\n1\t2\tp\tFOR VALUES FROM ('2026-0",
+            "partctl bound cache 3\n1\t2\tp\tx\nend\t2\n",
+            "partctl bound cache 3\n1\t2\tp\tx\nend\t1\n3\t4\tq\ty\n",
         ] {
             std::fs::write(dir.path().join("x.bounds"), junk).unwrap();
-            assert!(BoundCache::load(dir.path(), "x.bounds").entries.is_empty());
+            let mut c = BoundCache::open(dir.path(), "x.bounds");
+            c.load();
+            assert!(c.is_empty());
         }
         assert_ne!(
             file_name(&["a", "b"], &["t".into()]),

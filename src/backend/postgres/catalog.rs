@@ -23,7 +23,9 @@ struct Row {
     ord: i32,
     /// The order of the kinds within a table: t, p, s, o, i.
     rank: u8,
+    /// `None` on a partition's row: the table's schema.
     schema: Option<String>,
+    /// Empty on a partition's row until the cache or bounds.sql names it.
     name: String,
     bound: Option<String>,
     rows: i64,
@@ -31,10 +33,13 @@ struct Row {
     pending: bool,
     /// Partitions: their oid; sub-partitions: their partition's.
     part: Option<u32>,
-    /// The DEFAULT partition, when the plan needs its key range: certainly empty.
+    /// The table's row: its DEFAULT partition, when the plan needs its key range, is certainly
+    /// empty.
     empty: bool,
     /// The table's row: some foreign key references it.
     referenced: bool,
+    /// A partition's row: `age(xmin)`, until resolved against its table's xid base.
+    age: Option<i64>,
     /// A partition's bound, parsed as it arrived when its table's key type was known by then.
     parsed: Option<Option<PartBound>>,
     row: Option<postgres::Row>,
@@ -42,20 +47,79 @@ struct Row {
 
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
 
-/// The catalog query's rows, decoded as they arrive (while the server still produces the
-/// rest), then sorted. A partition's bound the server left out comes from the `cache`; the
-/// ones it lacks are listed in the second value, (row, oid, xmin), for bounds.sql.
+/// What the reader knows of a table once its row has arrived: its key kind, and the xid base
+/// of its partitions' `age(xmin)` (see catalog.sql).
+#[derive(Clone, Copy)]
+struct TableFacts {
+    kind: Option<KeyKind>,
+    base: Option<i64>,
+}
+
+/// A partition row's `pg_class` xmin from its `age(xmin)` and the statement's base
+/// (`age('3'::xid)`): both are `(int32) (now - xid)`, so xmin = 3 + base - age, modulo 2^32.
+/// `None` for a permanent xid (age `INT_MAX`), which never names a row version worth caching.
+fn xmin_of(base: i64, age: i64) -> Option<u32> {
+    (age != i64::from(i32::MAX) && base != i64::from(i32::MAX))
+        .then(|| (3i64 + base - age).rem_euclid(1 << 32) as u32)
+}
+
+/// Partition rows the cache could not name: (row, oid, xmin), for bounds.sql.
 type Missing = Vec<(usize, u32, u32)>;
 
+/// Give a partition row its name and bound: what the server sent (recorded in the cache),
+/// else the cache's entry for its row version; a row the cache lacks goes to `missing`.
+fn resolve(
+    row: &mut Row,
+    at: usize,
+    facts: TableFacts,
+    cache: Option<&mut BoundCache>,
+    missing: &mut Missing,
+) {
+    let (Some(age), Some(base), Some(oid)) = (row.age, facts.base, row.part) else {
+        return;
+    };
+    row.age = None;
+    let Some(cache) = cache else {
+        return;
+    };
+    // A permanent xid: no row version to cache by; bounds.sql will not match it either, and
+    // the reader reads again with every name and bound from the server.
+    let xmin = xmin_of(base, age).unwrap_or(0);
+    if !row.name.is_empty() {
+        if let (Some(bound), true) = (&row.bound, xmin != 0) {
+            cache.record(oid, xmin, &row.name, bound);
+        }
+        return;
+    }
+    let Some((name, text)) = cache.cached(oid, xmin) else {
+        missing.push((at, oid, xmin));
+        return;
+    };
+    row.name = name.to_string();
+    if row.bound.is_none() {
+        // Parsed from the cache's text; kept as text only when it does not parse (for the
+        // error).
+        match parse_bound(text, facts.kind) {
+            Some(b) => row.parsed = Some(Some(b)),
+            None => row.bound = Some(text.to_string()),
+        }
+    }
+}
+
+/// The catalog query's rows, decoded as they arrive (while the server still produces the
+/// rest), then sorted. A partition's name and bound the server left out come from the
+/// `cache`; the ones it lacks are listed in the second value, for bounds.sql.
 fn rows_of(
     mut rows: postgres::RowIter<'_>,
+    tables: usize,
     mut cache: Option<&mut BoundCache>,
 ) -> Result<(Vec<Row>, Missing), CatalogError> {
     let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
-    let mut out = Vec::with_capacity(cache.as_deref().map_or(0, BoundCache::len));
+    let mut out = Vec::with_capacity(cache.as_deref().map_or(0, BoundCache::len) + tables * 2);
     let mut missing = Vec::new();
-    // The key kind of each table whose row has arrived (tables come first, in practice).
-    let mut kinds: Vec<Option<Option<KeyKind>>> = Vec::new();
+    // What is known of each table whose row has arrived (tables come first, in practice).
+    let mut facts: Vec<Option<TableFacts>> = Vec::new();
+    let mut late = false;
     while let Some(r) = rows
         .next()
         .map_err(|e| CatalogError::Query(error_text(&e)))?
@@ -67,62 +131,79 @@ fn rows_of(
             })? as u8;
         let ord: i32 = r.try_get(0).map_err(shape)?;
         let slot = usize::try_from(ord).unwrap_or(0);
+        let xmin_col: Option<i64> = r.try_get(18).map_err(shape)?;
         if rank == 0 {
-            if kinds.len() <= slot {
-                kinds.resize(slot + 1, None);
+            if facts.len() <= slot {
+                facts.resize(slot + 1, None);
             }
             let key_type: Option<&str> = r.try_get(15).map_err(shape)?;
-            kinds[slot] = Some(key_type.and_then(key_kind));
+            facts[slot] = Some(TableFacts {
+                kind: key_type.and_then(key_kind),
+                base: xmin_col,
+            });
         }
-        let mut bound: Option<String> = r.try_get(4).map_err(shape)?;
-        let part: Option<u32> = r.try_get(9).map_err(shape)?;
-        // A partition's bound, parsed now when its table's key type is known.
-        let kind = match (rank, kinds.get(slot)) {
-            (1, Some(Some(kind))) => Some(*kind),
-            _ => None,
-        };
-        let mut parsed = None;
-        if let (1, Some(cache), Some(oid)) = (rank, cache.as_deref_mut(), part) {
-            let xmin: Option<i64> = r.try_get(18).map_err(shape)?;
-            if let Some(xmin) = xmin.and_then(|x| u32::try_from(x).ok()) {
-                if bound.is_some() {
-                    bound = cache.bound(oid, xmin, bound);
-                } else if let Some(text) = cache.cached(oid, xmin) {
-                    // Parsed from the cache's text; kept as text only when it does not parse
-                    // (for the error) or the key type is not known yet.
-                    match kind.map(|k| parse_bound(text, k)) {
-                        Some(Some(b)) => parsed = Some(Some(b)),
-                        _ => bound = Some(text.to_string()),
-                    }
-                } else {
-                    missing.push((out.len(), oid, xmin));
-                }
-            }
-        }
-        if let (None, Some(kind), Some(text)) = (&parsed, kind, &bound) {
-            parsed = Some(parse_bound(text, kind));
-        }
-        out.push(Row {
+        let mut row = Row {
             ord,
             rank,
             schema: r.try_get(2).map_err(shape)?,
-            name: r.try_get(3).map_err(shape)?,
-            bound,
+            name: r
+                .try_get::<_, Option<String>>(3)
+                .map_err(shape)?
+                .unwrap_or_default(),
+            bound: r.try_get(4).map_err(shape)?,
             rows: r.try_get::<_, Option<i64>>(5).map_err(shape)?.unwrap_or(0),
             bytes: r.try_get::<_, Option<i64>>(6).map_err(shape)?.unwrap_or(0),
             pending: r
                 .try_get::<_, Option<bool>>(7)
                 .map_err(shape)?
                 .unwrap_or(false),
-            part,
-            empty: r
-                .try_get::<_, Option<bool>>(17)
-                .map_err(shape)?
-                .unwrap_or(false),
+            part: r.try_get(9).map_err(shape)?,
+            empty: rank == 0 && r.try_get::<_, Option<bool>>(17).map_err(shape)? == Some(true),
             referenced: rank == 0 && r.try_get::<_, Option<bool>>(19).map_err(shape)? == Some(true),
-            parsed,
-            row: (rank == 0).then_some(r),
-        });
+            age: if rank == 1 { xmin_col } else { None },
+            parsed: None,
+            row: None,
+        };
+        if rank == 1 {
+            match facts.get(slot).copied().flatten() {
+                Some(f) => resolve(&mut row, out.len(), f, cache.as_deref_mut(), &mut missing),
+                None => late = true,
+            }
+            if let (None, Some(Some(f)), Some(text)) = (&row.parsed, facts.get(slot), &row.bound) {
+                row.parsed = Some(parse_bound(text, f.kind));
+            }
+        }
+        if rank == 0 {
+            row.row = Some(r);
+        }
+        out.push(row);
+    }
+    if late {
+        // Partitions that came before their table's row (a parallel plan may interleave).
+        for (at, row) in out.iter_mut().enumerate() {
+            if row.age.is_some() {
+                let slot = usize::try_from(row.ord).unwrap_or(0);
+                if let Some(f) = facts.get(slot).copied().flatten() {
+                    resolve(row, at, f, cache.as_deref_mut(), &mut missing);
+                }
+            }
+        }
+    }
+    // A partition's schema is its table's unless the server named another.
+    let schemas: Vec<Option<String>> = {
+        let mut v = vec![None; facts.len()];
+        for r in out.iter().filter(|r| r.rank == 0) {
+            if let Some(s) = v.get_mut(usize::try_from(r.ord).unwrap_or(0)) {
+                *s = r.schema.clone();
+            }
+        }
+        v
+    };
+    for r in out.iter_mut().filter(|r| r.rank == 1 && r.schema.is_none()) {
+        r.schema = schemas
+            .get(usize::try_from(r.ord).unwrap_or(0))
+            .cloned()
+            .flatten();
     }
     Ok((out, missing))
 }
@@ -145,8 +226,8 @@ fn sort_rows(rows: &mut [Row]) {
 /// without the cache.
 struct Stale;
 
-/// The bounds the cache lacked, from the server (bounds.sql), each checked to belong to the
-/// row version the catalog query saw.
+/// The names and bounds the cache lacked, from the server (bounds.sql), each checked to
+/// belong to the row version the catalog query saw.
 fn fill_missing(
     client: &mut postgres::Client,
     rows: &mut [Row],
@@ -154,19 +235,25 @@ fn fill_missing(
     cache: &mut BoundCache,
 ) -> Result<Result<(), Stale>, CatalogError> {
     let oids: Vec<u32> = missing.iter().map(|(_, oid, _)| *oid).collect();
-    let mut found: std::collections::HashMap<u32, (i64, Option<String>)> = client
+    type Sent = (i64, Option<String>, Option<String>);
+    let mut found: std::collections::HashMap<u32, Sent> = client
         .query_typed(
             include_str!("../../../templates/postgres/bounds.sql"),
             &[(&oids, Type::OID_ARRAY)],
         )
         .map_err(|e| CatalogError::Query(error_text(&e)))?
         .into_iter()
-        .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2))))
+        .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     for (at, oid, xmin) in missing {
         match found.remove(oid) {
-            Some((x, Some(text))) if x == i64::from(*xmin) => {
-                rows[*at].bound = cache.bound(*oid, *xmin, Some(text));
+            Some((x, Some(name), Some(text))) if x == i64::from(*xmin) => {
+                cache.record(*oid, *xmin, &name, &text);
+                let row = &mut rows[*at];
+                row.name = name;
+                if row.bound.is_none() {
+                    row.bound = Some(text);
+                }
             }
             _ => return Ok(Err(Stale)),
         }
@@ -198,7 +285,11 @@ fn read_rows(
             ],
         )
         .map_err(|e| CatalogError::Query(error_text(&e)))?;
-    let (mut rows, missing) = rows_of(rows, cache.as_deref_mut())?;
+    // The server executes the query now: read the cache's file meanwhile.
+    if let Some(c) = cache.as_deref_mut() {
+        c.load();
+    }
+    let (mut rows, missing) = rows_of(rows, wanted.len(), cache.as_deref_mut())?;
     if let (false, Some(cache)) = (missing.is_empty(), cache) {
         if let Err(stale) = fill_missing(client, &mut rows, &missing, cache)? {
             return Ok(Err(stale));
@@ -265,7 +356,7 @@ pub fn read(
         while let Some(r) = rest.next_if(|r| r.ord == ord) {
             mine.push(r);
         }
-        empty.push(mine.iter().any(|r| r.empty));
+        empty.push(head.empty);
         referenced |= head.referenced;
         tables.push(table_of(tref, head, mine)?);
     }
@@ -659,6 +750,18 @@ fn unquote(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xmin_comes_back_from_its_age_across_the_wraparound() {
+        // now = 1000: age('3') = 997, a row of xid 731 is 269 old.
+        assert_eq!(xmin_of(997, 269), Some(731));
+        // now = 5, after the counter wrapped: age('3') = 2; xid 4294967000 is 301 old.
+        assert_eq!(xmin_of(2, 301), Some(4_294_967_000));
+        // A row older than 2^31 transactions (frozen, raw xmin kept): age is negative.
+        assert_eq!(xmin_of(2_000_000_000, -1_000_000_000), Some(3_000_000_003));
+        // A permanent xid.
+        assert_eq!(xmin_of(997, i64::from(i32::MAX)), None);
+    }
 
     #[test]
     fn reads_bounds_as_postgres_prints_them() {

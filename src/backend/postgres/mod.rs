@@ -307,7 +307,7 @@ impl PgBackend {
                 format!("{}.{}", schema.unwrap_or_default(), t.name)
             })
             .collect();
-        Ok(Some(BoundCache::load(
+        Ok(Some(BoundCache::open(
             &dir,
             &bound_cache::file_name(&server, &tables),
         )))
