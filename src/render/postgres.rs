@@ -654,17 +654,23 @@ mod tests {
         ));
     }
 
+    /// An empty new partition is attached without the helper CHECK (ATTACH's scan of it reads
+    /// no page); one that rows move into first gets it, with the open lower bound's predicate.
     #[test]
     fn create_without_catch_all_and_open_lower_bound() {
-        insta::assert_snapshot!(render(
-            ActionKind::Create {
-                partition: part("p_min"),
-                from: Bound::Min,
-                to: ts("2026-03-11 00:00:00+00"),
-                move_rows: false,
-            },
-            false
-        ));
+        let create = |move_rows| ActionKind::Create {
+            partition: part("p_min"),
+            from: Bound::Min,
+            to: ts("2026-03-11 00:00:00+00"),
+            move_rows,
+        };
+        let empty = render(create(false), false);
+        assert!(!empty.contains("CHECK"), "{empty}");
+        insta::assert_snapshot!(empty);
+        insta::assert_snapshot!(
+            "create_with_open_lower_bound_moving_rows",
+            render(create(true), true)
+        );
     }
 
     #[test]
