@@ -237,9 +237,11 @@ pub trait Dialect: Sync + Send {
     ) -> Result<Vec<Step>, RenderError>;
 }
 
-/// A dialect's templates, compiled once, with its quoting filters registered.
+/// A dialect's templates, each compiled when first rendered (with the templates it includes),
+/// with its quoting filters registered.
 pub struct Templates {
-    tera: Tera,
+    sources: &'static [(&'static str, &'static str)],
+    tera: std::sync::Mutex<Tera>,
 }
 
 impl Templates {
@@ -247,8 +249,8 @@ impl Templates {
         Templates::from_list(dialect, dialect.templates())
     }
 
-    /// The dialect's templates, compiled once per process and shared: compiling them all costs
-    /// about a millisecond, which planning each of many tables on its own would pay per table.
+    /// The dialect's templates, shared by the whole process: what one table's plan compiled,
+    /// the next table's reuses.
     pub fn shared(dialect: &'static dyn Dialect) -> &'static Templates {
         type Cache = Vec<((usize, usize), &'static Templates)>;
         static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
@@ -272,15 +274,15 @@ impl Templates {
         Templates::from_list(dialect, dialect.verify_templates())
     }
 
-    /// Other built-in templates with the same quoting filters.
+    /// Other built-in templates with the same quoting filters. Nothing is compiled yet:
+    /// compiling every template of a dialect was a tenth of an `apply` that renders one kind
+    /// of step.
     pub fn from_list(
         dialect: &'static dyn Dialect,
         templates: &'static [(&'static str, &'static str)],
     ) -> Templates {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![]);
-        tera.add_raw_templates(templates.iter().copied())
-            .expect("the built-in templates compile (tested)");
         tera.register_filter(
             "ident",
             move |v: &Value, _: &HashMap<String, Value>| -> tera::Result<Value> {
@@ -297,15 +299,59 @@ impl Templates {
                     .map_err(tera::Error::msg)
             },
         );
-        Templates { tera }
+        Templates {
+            sources: templates,
+            tera: std::sync::Mutex::new(tera),
+        }
+    }
+
+    /// Compile `name` and what it includes, unless done before. An unknown name is left to
+    /// `render`'s own error.
+    fn compile(&self, tera: &mut Tera, name: &str) -> tera::Result<()> {
+        let mut todo = vec![name.to_string()];
+        let mut add: Vec<(&'static str, &'static str)> = Vec::new();
+        while let Some(n) = todo.pop() {
+            if tera.get_template(&n).is_ok() || add.iter().any(|(a, _)| *a == n) {
+                continue;
+            }
+            let Some(&(name, text)) = self.sources.iter().find(|(a, _)| *a == n) else {
+                continue;
+            };
+            add.push((name, text));
+            // `{% include "x" %}` is the only way the built-in templates use one another.
+            for part in text.split("include \"").skip(1) {
+                if let Some((inc, _)) = part.split_once('"') {
+                    todo.push(inc.to_string());
+                }
+            }
+        }
+        match add.is_empty() {
+            true => Ok(()),
+            false => tera.add_raw_templates(add),
+        }
+    }
+
+    /// Compile every template of the list (tests: each one compiles).
+    pub fn compile_all(&self) -> Result<(), RenderError> {
+        let mut tera = self.tera.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, _) in self.sources {
+            self.compile(&mut tera, name).map_err(|e| RenderError {
+                what: name.to_string(),
+                message: flatten(&e),
+            })?;
+        }
+        Ok(())
     }
 
     /// Render a template to text.
     pub fn text(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
-        self.tera.render(name, ctx).map_err(|e| RenderError {
+        let fail = |e: tera::Error| RenderError {
             what: name.to_string(),
             message: flatten(&e),
-        })
+        };
+        let mut tera = self.tera.lock().unwrap_or_else(|e| e.into_inner());
+        self.compile(&mut tera, name).map_err(fail)?;
+        tera.render(name, ctx).map_err(fail)
     }
 
     /// Render a step template into statements (split on `--- role` markers).
@@ -516,6 +562,33 @@ pub(crate) fn test_now() -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Templates compile when first rendered: each one of every dialect's lists compiles, with
+    /// what it includes, and rendering one compiles only it and its includes.
+    #[test]
+    fn every_template_compiles() {
+        let dialects: [&'static dyn Dialect; 4] = [
+            &postgres::POSTGRES,
+            &mysql::MARIADB,
+            &mysql::MYSQL,
+            &mysql::VITESS,
+        ];
+        for d in dialects {
+            for list in [d.templates(), d.verify_templates(), d.convert_templates()] {
+                Templates::from_list(d, list).compile_all().unwrap();
+            }
+        }
+        let t = Templates::new(&postgres::POSTGRES);
+        let mut ctx = Context::new();
+        ctx.insert("tables", &Vec::<serde_json::Value>::new());
+        t.text("key_stats.sql.tera", &ctx).unwrap();
+        let compiled = t.tera.lock().unwrap().get_template_names().count();
+        assert!(
+            compiled < postgres::POSTGRES.templates().len() / 2,
+            "{compiled}"
+        );
+        assert!(t.text("no_such.sql.tera", &ctx).is_err());
+    }
 
     #[test]
     fn shared_templates_are_one_per_dialect() {
