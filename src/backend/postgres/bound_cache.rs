@@ -92,8 +92,13 @@ pub fn file_name(server: &[&str], tables: &[String]) -> String {
     format!("pg-{:016x}-{:016x}.bounds", fnv(server), fnv(&tables))
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// `s` with `\\`, tab, CR and newline escaped, onto `out` (names and bounds hardly ever
+/// hold one: those are copied whole).
+fn escape_onto(out: &mut String, s: &str) {
+    if !s.contains(['\\', '\t', '\n', '\r']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -103,7 +108,6 @@ fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 fn unescape(s: &str) -> Option<String> {
@@ -336,11 +340,12 @@ impl BoundCache {
                     (text_of(&self.text, &e.name), text_of(&self.text, &e.bound))
                 }
             };
-            text.push_str(&format!(
-                "{oid}\t{xmin}\t{}\t{}\n",
-                escape(name),
-                escape(bound)
-            ));
+            use std::fmt::Write as _;
+            let _ = write!(text, "{oid}\t{xmin}\t");
+            escape_onto(&mut text, name);
+            text.push('\t');
+            escape_onto(&mut text, bound);
+            text.push('\n');
         }
         text.push_str(&format!("end\t{}\n", self.seen.len()));
         let write = || -> std::io::Result<()> {
