@@ -216,6 +216,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
 export DATABASE_URL="$PG"
 # The bound cache of plan/check/show (apply never uses it): the warm-up round fills it.
 export PARTCTL_CACHE_DIR="$WORK/cache"
+# The other build keeps its own bound cache: builds whose cache formats differ would otherwise
+# overwrite each other's file every round, and both would read every bound cold.
+if [ -n "$BEFORE" ]; then
+    printf '#!/bin/sh\nPARTCTL_CACHE_DIR=%q exec %q "$@"\n' "$WORK/cache-before" "$BEFORE" > "$WORK/before.sh"
+    chmod 755 "$WORK/before.sh"
+    BEFORE="$WORK/before.sh"
+fi
 "$PARTCTL" -p "$WORK/pg.toml" plan >/dev/null || { echo "the no-op plan is not empty (exit $?)" >&2; exit 1; }
 
 echo "== PostgreSQL no-op: $TABLES tables"

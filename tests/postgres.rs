@@ -3055,6 +3055,26 @@ timezone = "UTC"
     assert_counts(&corrupt, 0, 3);
     assert_eq!(plan_json(&corrupt)["steps"], doc["steps"]);
 
+    // A cached bound that does not parse (a damaged line) is a miss, not an error.
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let damaged = text.replacen(" TO ('", " TO ('2026-1", 1);
+    assert_ne!(damaged, text);
+    std::fs::write(cache_file(&dir), &damaged).unwrap();
+    let repaired = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
+    expect_code(&repaired, 2, "plan over a damaged line");
+    assert_counts(&repaired, 2, 1);
+    assert_eq!(plan_json(&repaired)["steps"], doc["steps"]);
+    // The line is written again as the server deparsed it.
+    let lines = |t: &str| {
+        let mut l: Vec<String> = t.lines().map(String::from).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(
+        lines(&std::fs::read_to_string(cache_file(&dir)).unwrap()),
+        lines(&text)
+    );
+
     // An unwritable cache directory is ignored too.
     let unwritable = cached(&db, &policy, Path::new("/dev/null/cache"), &["plan"]);
     expect_code(&unwritable, 2, "plan with an unwritable cache directory");

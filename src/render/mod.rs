@@ -314,10 +314,15 @@ impl Templates {
             if tera.get_template(&n).is_ok() || add.iter().any(|(a, _)| *a == n) {
                 continue;
             }
-            let Some(&(name, text)) = self.sources.iter().find(|(a, _)| *a == n) else {
-                continue;
+            let Some(&(found, text)) = self.sources.iter().find(|(a, _)| *a == n) else {
+                if n == name {
+                    continue;
+                }
+                return Err(tera::Error::msg(format!(
+                    "template '{n}', included by '{name}', not found"
+                )));
             };
-            add.push((name, text));
+            add.push((found, text));
             // `{% include "x" %}` is the only way the built-in templates use one another.
             for part in text.split("include \"").skip(1) {
                 if let Some((inc, _)) = part.split_once('"') {

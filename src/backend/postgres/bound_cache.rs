@@ -230,7 +230,7 @@ impl BoundCache {
     pub fn open(dir: &Path, name: &str) -> BoundCache {
         let path = dir.join(name);
         BoundCache {
-            unread: path.is_file(),
+            unread: starts_with_header(&path),
             path: Some(path),
             ..BoundCache::default()
         }
@@ -254,7 +254,8 @@ impl BoundCache {
                 String::new()
             }
         };
-        let entries = match text.is_empty() {
+        // A NUL never belongs in the file: a crash can leave zeroed blocks in one not synced.
+        let entries = match text.is_empty() || text.contains('\0') {
             true => HashMap::default(),
             false => parse(&text).unwrap_or_else(|| {
                 debug(&format!(
@@ -308,6 +309,14 @@ impl BoundCache {
         self.hits += 1;
         self.seen.push((oid, xmin, None));
         Some((text_of(&self.text, &e.name), text_of(&self.text, &e.bound)))
+    }
+
+    /// Take back the last `cached` hit (its entry turned out unusable).
+    pub fn forget_last(&mut self) {
+        if let Some((_, _, None)) = self.seen.last() {
+            self.seen.pop();
+            self.hits -= 1;
+        }
     }
 
     /// Record the name and bound the server sent for this (oid, xmin), for the next run.
@@ -364,6 +373,16 @@ impl BoundCache {
     }
 }
 
+/// The file is there and begins with this version's header (read without the rest): a
+/// missing file, an empty one or another version's costs the catalog query nothing.
+fn starts_with_header(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; HEADER.len() + 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head[..HEADER.len()] == *HEADER.as_bytes() && head[HEADER.len()] == b'\n')
+}
+
 fn text_of<'a>(text: &'a str, t: &'a Text) -> &'a str {
     match t {
         Text::Span(from, to) => &text[*from..*to],
@@ -404,6 +423,8 @@ mod tests {
             "partctl bound cache 3\nx\t2\tp\tx\nend\t1\n",
             // No name (the format before 3).
             "partctl bound cache 3\n1\t2\tx\nend\t1\n",
+            // Zeroed blocks inside a line (a crash, the file not synced).
+            "partctl bound cache 3\n1\t2\tp\tFOR VALUES IN ('a\0\0')\nend\t1\n",
             // Cut short (a full disk, a crash): no end line.
             "partctl bound cache 3\n1\t2\tp\tFOR VALUES FROM ('2026-0",
             "partctl bound cache 3\n1\t2\tp\tx\nend\t2\n",
@@ -413,6 +434,13 @@ mod tests {
             let mut c = BoundCache::open(dir.path(), "x.bounds");
             c.load();
             assert!(c.is_empty());
+            // Another version's file, or none at all, is known empty before it is read.
+            if !junk.starts_with("partctl bound cache 3\n") {
+                assert!(
+                    BoundCache::open(dir.path(), "x.bounds").is_empty(),
+                    "{junk:?}"
+                );
+            }
         }
         assert_ne!(
             file_name(&["a", "b"], &["t".into()]),

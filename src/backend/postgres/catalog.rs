@@ -59,8 +59,8 @@ struct TableFacts {
 /// (`age('3'::xid)`): both are `(int32) (now - xid)`, so xmin = 3 + base - age, modulo 2^32.
 /// `None` for a permanent xid (age `INT_MAX`), which never names a row version worth caching.
 fn xmin_of(base: i64, age: i64) -> Option<u32> {
-    (age != i64::from(i32::MAX) && base != i64::from(i32::MAX))
-        .then(|| (3i64 + base - age).rem_euclid(1 << 32) as u32)
+    // (xid 3 is a normal xid: its age may be INT_MAX legitimately.)
+    (age != i64::from(i32::MAX)).then(|| (3i64 + base - age).rem_euclid(1 << 32) as u32)
 }
 
 /// Partition rows the cache could not name: (row, oid, xmin), for bounds.sql.
@@ -95,15 +95,21 @@ fn resolve(
         missing.push((at, oid, xmin));
         return;
     };
-    row.name = name.to_string();
+    let name = name.to_string();
     if row.bound.is_none() {
-        // Parsed from the cache's text; kept as text only when it does not parse (for the
-        // error).
-        match parse_bound(text, facts.kind) {
-            Some(b) => row.parsed = Some(Some(b)),
-            None => row.bound = Some(text.to_string()),
-        }
+        // A cached bound that does not parse, or not as its key's type (a damaged file), is
+        // not trusted: the server's is read instead, so that the cache never makes a run fail.
+        let b = match parse_bound(text, facts.kind) {
+            Some(PartBound::Other { .. }) | None => {
+                cache.forget_last();
+                missing.push((at, oid, xmin));
+                return;
+            }
+            Some(b) => b,
+        };
+        row.parsed = Some(Some(b));
     }
+    row.name = name;
 }
 
 /// The catalog query's rows, decoded as they arrive (while the server still produces the
@@ -759,8 +765,9 @@ mod tests {
         assert_eq!(xmin_of(2, 301), Some(4_294_967_000));
         // A row older than 2^31 transactions (frozen, raw xmin kept): age is negative.
         assert_eq!(xmin_of(2_000_000_000, -1_000_000_000), Some(3_000_000_003));
-        // A permanent xid.
+        // A permanent xid; the base itself may be INT_MAX.
         assert_eq!(xmin_of(997, i64::from(i32::MAX)), None);
+        assert_eq!(xmin_of(i64::from(i32::MAX), 5), Some(2_147_483_645));
     }
 
     #[test]

@@ -440,7 +440,12 @@ impl Backend for PgBackend {
             .client
             .query_typed(
                 include_str!("../../../templates/postgres/bounds_by_name.sql"),
-                &[(&schemas, Type::TEXT_ARRAY), (&names, Type::TEXT_ARRAY)],
+                &[
+                    (&schemas, Type::TEXT_ARRAY),
+                    (&names, Type::TEXT_ARRAY),
+                    (&table.name.schema, Type::TEXT),
+                    (&table.name.name, Type::TEXT),
+                ],
             )
             .map_err(|e| {
                 format!(
