@@ -2953,9 +2953,7 @@ fn assert_counts(r: &Run, cached: usize, deparsed: usize) {
 fn bound_cache_serves_a_second_plan_and_rereads_a_changed_row() {
     let db = pg();
     db.exec(EVENTS);
-    let policy = write_policy(
-        "bcache",
-        r#"
+    let daily = r#"
 [[table]]
 name = "public.events"
 partition_by = "range"
@@ -2963,8 +2961,8 @@ column = "created_at"
 interval = "1 day"
 premake = 2
 timezone = "UTC"
-"#,
-    );
+"#;
+    let policy = write_policy("bcache", daily);
     let dir = common::temp_dir("bcache");
     expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
 
@@ -2991,17 +2989,7 @@ timezone = "UTC"
     // cache read it; the plan drops it under its schema's new name.
     let expiring = write_policy(
         "bcache_expiring",
-        r#"
-[[table]]
-name = "public.events"
-partition_by = "range"
-column = "created_at"
-interval = "1 day"
-premake = 2
-retain = "30 days"
-on_expire = "drop"
-timezone = "UTC"
-"#,
+        &format!("{daily}retain = \"30 days\"\non_expire = \"drop\"\n"),
     );
     db.exec(
         "CREATE SCHEMA elsewhere;
@@ -3230,6 +3218,45 @@ timezone = "UTC"
     expect_code(&again, 0, "apply after the cache was removed");
     assert_eq!(bounds(&db, "public", "events"), before);
     assert_eq!(bounds(&db, "public", "events_b"), before_b);
+
+    // A cache naming another table's partition, of the very bound it claims: the check asks
+    // for the partition of this table by that name, finds none, and nothing is dropped.
+    db.exec(
+        "CREATE TABLE public.other (created_at timestamptz) PARTITION BY RANGE (created_at);
+         CREATE TABLE public.other_p1101 PARTITION OF public.other
+           FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')",
+    );
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let foreign: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(4, '\t').collect();
+            match f.get(2) == Some(&"events_later") {
+                true => format!(
+                    "{}\t{}\tother_p1101\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                    f[0], f[1]
+                ),
+                false => format!("{l}\n"),
+            }
+        })
+        .collect();
+    assert_ne!(foreign, text);
+    std::fs::write(cache_file(&dir), &foreign).unwrap();
+    let refused = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(
+        &refused,
+        1,
+        "apply over a cache naming another table's partition",
+    );
+    assert!(
+        refused.stderr.contains(
+            "the bound of partition public.other_p1101 is not the one planned with (server: `no such partition`)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(bounds(&db, "public", "other"), vec![day("2026-11-01")]);
+    assert_eq!(bounds(&db, "public", "events"), before);
     expect_code(
         &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
         0,
