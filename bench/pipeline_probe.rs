@@ -11,7 +11,9 @@ use futures_util::future::try_join_all;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, url, plan, mode] = args.as_slice() else {
-        return Err("usage: pipeline_probe URL PLAN.json serial|pipelined".into());
+        return Err(
+            "usage: pipeline_probe URL PLAN.json serial|pipelined|pipelined-commit-apart".into(),
+        );
     };
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(plan)?)?;
     let steps: Vec<Vec<String>> = doc["steps"]
@@ -28,10 +30,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             stmts
         })
         .collect();
-    let pipelined = match mode.as_str() {
-        "pipelined" => true,
-        "serial" => false,
-        other => return Err(format!("mode `{other}`: serial or pipelined").into()),
+    let (pipelined, commit_apart) = match mode.as_str() {
+        "pipelined" => (true, false),
+        "pipelined-commit-apart" => (true, true),
+        "serial" => (false, false),
+        other => {
+            return Err(
+                format!("mode `{other}`: serial, pipelined or pipelined-commit-apart").into(),
+            )
+        }
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -40,7 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
         let conn = tokio::spawn(conn);
         for stmts in &steps {
-            if pipelined {
+            if pipelined && commit_apart {
+                let (commit, rest) = stmts.split_last().expect("BEGIN and COMMIT at least");
+                try_join_all(rest.iter().map(|s| client.query_typed(s, &[]))).await?;
+                client.query_typed(commit, &[]).await?;
+            } else if pipelined {
                 try_join_all(stmts.iter().map(|s| client.query_typed(s, &[]))).await?;
             } else {
                 for s in stmts {

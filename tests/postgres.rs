@@ -1995,6 +1995,76 @@ fn a_locked_table_with_partitions_fails_promptly_instead_of_hanging() {
     expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
 }
 
+/// A step's statements reach the server together (pipelined, one round trip). One that fails
+/// after others succeeded still takes the whole step back and is the one named; what the
+/// server says while a step runs still reaches that step.
+#[test]
+fn a_step_failing_after_its_create_leaves_nothing_and_names_the_statement() {
+    let db = pg();
+    db.exec(EVENTS);
+    db.exec(
+        "CREATE FUNCTION public.say_create() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE WARNING 'creating a table, as asked'; END $$;
+         CREATE FUNCTION public.no_attach() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'no attaching today'; END $$;
+         CREATE FUNCTION public.no_create() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'no creating today'; END $$;
+         CREATE EVENT TRIGGER no_create ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION public.no_create();
+         CREATE EVENT TRIGGER say_create ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION public.say_create();
+         CREATE EVENT TRIGGER no_attach ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+           EXECUTE FUNCTION public.no_attach();",
+    );
+    let policy = lock_policy();
+    let failed_statement = |stderr: &str| {
+        stderr
+            .split("failed at statement:\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The first failure is the step's, not the refusals of the statements after it.
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 1, "apply when every CREATE fails");
+    let create = failed_statement(&r.stderr);
+    assert!(
+        create.starts_with("CREATE TABLE") && create.contains("no creating today"),
+        "the CREATE is named with the server's error: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("aborted"), "{}", r.stderr);
+    assert!(bounds(&db, "public", "events").is_empty());
+    db.exec("DROP EVENT TRIGGER no_create");
+
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 1, "apply when every ATTACH fails");
+    let attach = failed_statement(&r.stderr);
+    assert!(
+        attach.starts_with("ALTER TABLE \"public\".\"events\" ATTACH PARTITION")
+            && attach.contains("no attaching today"),
+        "the ATTACH is named with the server's error: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("retry"), "not a lock wait: {}", r.stderr);
+    // The CREATE before it succeeded, and was rolled back with the step.
+    assert!(bounds(&db, "public", "events").is_empty());
+    assert_eq!(standalone_tables(&db, "public"), Vec::<String>::new());
+
+    db.exec("DROP EVENT TRIGGER no_attach");
+    let r = partctl(&db, &policy, NOW, &["apply"]);
+    expect_code(&r, 0, "apply once ATTACH is allowed");
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        said.matches("server says: WARNING: creating a table, as asked")
+            .count(),
+        3,
+        "each step shows what the server said while it ran: {said}"
+    );
+    assert_eq!(bounds(&db, "public", "events"), daily("2026-11-21", 3));
+    expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
+}
+
 #[test]
 fn a_lock_held_briefly_is_waited_out_by_a_retry() {
     let db = pg();

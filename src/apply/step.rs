@@ -336,6 +336,13 @@ fn attempt_in_transaction(
     progress: &mut Progress,
     reporter: &mut Reporter,
 ) -> Result<(), Failure> {
+    if step.stmts.iter().all(|s| matches!(s.role, Role::Exec)) {
+        // Nothing to count between the statements: the backend may send them together.
+        let statements: Vec<&str> = step.stmts.iter().map(|s| s.sql.as_str()).collect();
+        return backend
+            .execute_transaction(&statements)
+            .map_err(|(sql, e)| classify(step, &sql, e));
+    }
     backend.begin().map_err(|e| {
         Failure::Fatal(ApplyError::Other {
             step: step.id.clone(),

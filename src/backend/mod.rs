@@ -213,6 +213,21 @@ pub trait Backend {
     fn rollback(&mut self);
     /// Run one statement; the number of rows it changed.
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError>;
+    /// Run `statements` (no counts to check between them) as one transaction: BEGIN, each,
+    /// COMMIT; any failure rolls all of it back. `Err`: the statement that failed, and why.
+    /// PostgreSQL sends them together (pipelined: one round trip, each still its own
+    /// statement); the default runs them one by one.
+    fn execute_transaction(&mut self, statements: &[&str]) -> Result<(), (String, StmtError)> {
+        self.begin().map_err(|e| ("BEGIN".to_string(), e))?;
+        let done = statements
+            .iter()
+            .try_for_each(|s| self.execute(s).map(|_| ()).map_err(|e| (s.to_string(), e)))
+            .and_then(|()| self.commit().map_err(|e| ("COMMIT".to_string(), e)));
+        if done.is_err() {
+            self.rollback();
+        }
+        done
+    }
     /// Run one `SELECT count(*)`-like statement; its single number.
     fn count(&mut self, sql: &str) -> Result<i64, StmtError>;
     /// Run a statement that returns one row of numbers (a batch's rows deleted and inserted).

@@ -13,8 +13,7 @@ use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::postgres::key_kind;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{ToSql, Type};
+use tokio_postgres::types::{ToSql, Type};
 
 /// One row of the catalog query (see templates/postgres/catalog.sql): a table ('t'), one of
 /// its partitions ('p'), a sub-partition ('s'), an unfinished detach ('o') or a table a
@@ -42,7 +41,7 @@ struct Row {
     age: Option<i64>,
     /// A partition's bound, parsed as it arrived when its table's key type was known by then.
     parsed: Option<Option<PartBound>>,
-    row: Option<postgres::Row>,
+    row: Option<tokio_postgres::Row>,
 }
 
 const KINDS: [&str; 5] = ["t", "p", "s", "o", "i"];
@@ -116,11 +115,12 @@ fn resolve(
 /// rest), then sorted. A partition's name and bound the server left out come from the
 /// `cache`; the ones it lacks are listed in the second value, for bounds.sql.
 fn rows_of(
-    mut rows: postgres::RowIter<'_>,
+    mut rows: super::client::RowIter<'_>,
     tables: usize,
     mut cache: Option<&mut BoundCache>,
 ) -> Result<(Vec<Row>, Missing), CatalogError> {
-    let shape = |e: postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
+    let shape =
+        |e: tokio_postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
     let mut out = Vec::with_capacity(cache.as_deref().map_or(0, BoundCache::len) + tables * 2);
     let mut missing = Vec::new();
     // What is known of each table whose row has arrived (tables come first, in practice).
@@ -235,7 +235,7 @@ struct Stale;
 /// The names and bounds the cache lacked, from the server (bounds.sql), each checked to
 /// belong to the row version the catalog query saw.
 fn fill_missing(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     rows: &mut [Row],
     missing: &Missing,
     cache: &mut BoundCache,
@@ -270,7 +270,7 @@ fn fill_missing(
 /// The catalog query's rows, sorted, every partition's bound filled in (from the server or
 /// the cache). `use_cache`: the server leaves out the bounds the cache may hold.
 fn read_rows(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
     use_cache: bool,
@@ -315,7 +315,7 @@ fn read_rows(
 /// from the cache by pg_class row version, and asks for the few it lacks in one more
 /// statement (bounds.sql).
 pub fn read(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     version: &str,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
@@ -395,11 +395,11 @@ pub fn read(
 /// Citus: which tables are distributed, and their partitions' estimates (always for the
 /// catch-all, whose estimate the plan uses) and sizes (with `sizes`) from the shards.
 fn read_citus(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     tables: &mut [Table],
     sizes: bool,
 ) -> Result<(), CatalogError> {
-    let q = |e: postgres::Error| {
+    let q = |e: tokio_postgres::Error| {
         CatalogError::Query(format!("reading Citus metadata: {}", error_text(&e)))
     };
     let (schemas, names): (Vec<&str>, Vec<&str>) = tables
@@ -569,7 +569,7 @@ fn stats_ask(
 /// `UNION ALL`). When it fails, each table is asked on its own, so that the error
 /// names the table it belongs to.
 fn read_all_stats(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     tables: &[Table],
     empty: &[bool],
     wanted: &[(TableRef, StatsNeeded)],
@@ -650,16 +650,16 @@ fn read_all_stats(
 }
 
 fn stats_rows(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     sql: &str,
     table: &Table,
-) -> Result<Vec<postgres::Row>, CatalogError> {
+) -> Result<Vec<tokio_postgres::Row>, CatalogError> {
     client
         .query_typed(sql, &[])
         .map_err(|e| stats_error(table, &e))
 }
 
-fn stats_error(table: &Table, e: &postgres::Error) -> CatalogError {
+fn stats_error(table: &Table, e: &tokio_postgres::Error) -> CatalogError {
     CatalogError::Unreadable {
         table: table.name.to_string(),
         message: format!("reading key statistics: {}", error_text(e)),

@@ -7,8 +7,8 @@ use crate::backend::script_statements;
 use crate::explain::{part, text_of, ExplainError, Query, Relation, Touched};
 use crate::names::QualifiedName;
 use crate::render::Templates;
-use postgres::types::Type;
 use std::collections::{BTreeMap, BTreeSet};
+use tokio_postgres::types::Type;
 
 const RELATIONS: &str = include_str!("../../../templates/postgres/verify_relations.sql");
 const RELATIONS_CITUS: &str =
@@ -31,7 +31,7 @@ fn millis(d: std::time::Duration) -> String {
 /// and `params` get a custom plan (Citus cannot EXPLAIN a generic plan of a distributed query
 /// with parameters, SQLSTATE 0A000, and plans each execution with its values anyway).
 pub fn explain(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     t: &Templates,
     q: &Query,
     citus: bool,
@@ -87,7 +87,7 @@ pub fn explain(
 
 /// Map the relations a plan reads to leaf partitions of their top-most tables, and count.
 fn pg_count(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     plan: &crate::explain::PgPlan,
     own: Option<&QualifiedName>,
     citus: bool,
@@ -193,7 +193,7 @@ type Rel = (String, String);
 /// per batch instead of 2 per query, and one BEGIN/SET LOCAL/ROLLBACK instead of one per query.
 /// Citus plans are counted one query at a time, as [`explain`] does.
 pub fn explain_all(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     t: &Templates,
     queries: &[Query],
     citus: bool,
@@ -310,7 +310,7 @@ fn touched_of(
 /// The EXPLAIN of `text` as JSON text, in the transaction begun; with `params`, through a
 /// prepared statement (`prepared` set once it exists, for the caller to deallocate).
 fn explain_json(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     t: &Templates,
     q: &Query,
     text: &str,
@@ -340,7 +340,7 @@ fn explain_json(
     Ok(v.to_string())
 }
 
-fn rollback(client: &mut postgres::Client, t: &Templates) -> Result<(), ExplainError> {
+fn rollback(client: &mut super::client::Client, t: &Templates) -> Result<(), ExplainError> {
     run(client, &text_of(t, "verify.sql.tera", &part("end"))?)
         .map(|_| ())
         .map_err(|e| ExplainError(error_text(&e)))
@@ -349,7 +349,7 @@ fn rollback(client: &mut postgres::Client, t: &Templates) -> Result<(), ExplainE
 /// Make the open transaction the one `q`'s settings want (its timeouts, generic plans for
 /// params): begun when there is none, begun again when it was begun with other settings.
 fn begin_in(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     t: &Templates,
     q: &Query,
     open: &mut Option<String>,
@@ -380,7 +380,7 @@ fn begin_in(
 /// EXPLAIN one query of a batch in the open transaction (begun first when there is none, or
 /// when it was begun with other settings), and parse its plan.
 fn plan_in(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     t: &Templates,
     q: &Query,
     open: &mut Option<String>,
@@ -421,7 +421,7 @@ fn plan_in(
 /// partitions of every table involved (those, and each query's own table): one lookup each.
 #[allow(clippy::type_complexity)]
 fn count_all(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     planned: &[(&crate::explain::PgPlan, &Query)],
 ) -> Result<(BTreeMap<Rel, Rel>, BTreeMap<Rel, i64>), ExplainError> {
     let rels: BTreeSet<Rel> = planned

@@ -10,13 +10,13 @@ use crate::render::{postgres::POSTGRES, NameCtx, Templates};
 
 /// Fill `stats.referenced_by` of every table some foreign key references.
 pub fn read_foreign_keys(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     tables: &mut [Table],
 ) -> Result<(), CatalogError> {
     if tables.is_empty() {
         return Ok(());
     }
-    let q = |e: postgres::Error| {
+    let q = |e: tokio_postgres::Error| {
         CatalogError::Query(format!("reading foreign keys: {}", error_text(&e)))
     };
     let (schemas, names): (Vec<&str>, Vec<&str>) = tables

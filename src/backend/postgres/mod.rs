@@ -1,9 +1,10 @@
-//! The PostgreSQL backend: the `postgres` crate, one statement per call over the extended
-//! protocol (a second statement in one string is refused by the server), SQLSTATEs mapped onto
-//! [`StmtErrorKind`].
+//! The PostgreSQL backend: tokio-postgres driven synchronously (`client.rs`), one statement per
+//! call over the extended protocol (a second statement in one string is refused by the
+//! server), a step's plain statements pipelined, SQLSTATEs mapped onto [`StmtErrorKind`].
 
 mod bound_cache;
 mod catalog;
+mod client;
 mod explain;
 mod foreign_keys;
 mod waiting;
@@ -25,8 +26,8 @@ use crate::policy::Policy;
 use crate::render::{postgres::POSTGRES, Dialect, Templates};
 use bound_cache::BoundCache;
 use chrono::{DateTime, Utc};
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::Type;
+use client::Client;
+use tokio_postgres::types::Type;
 
 const HISTORY_EXISTS: &str = include_str!("../../../templates/postgres/history_exists.sql");
 const HISTORY_INIT: &str = include_str!("../../../templates/postgres/history_init.sql");
@@ -36,7 +37,7 @@ const HISTORY_RECENT: &str = include_str!("../../../templates/postgres/history_r
 
 /// An open PostgreSQL session.
 pub struct PgBackend {
-    client: postgres::Client,
+    client: client::Client,
     version: String,
     /// `current_schema()` when the session started: the schema of a policy's unqualified table.
     schema: Option<String>,
@@ -102,12 +103,12 @@ pub fn notices_that_matter(notices: Vec<Notice>, truncated_local: bool) -> Vec<S
 }
 
 /// No parameters, for [`run`].
-const NO_PARAMS: [(&(dyn postgres::types::ToSql + Sync), Type); 0] = [];
+const NO_PARAMS: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 0] = [];
 
 /// Run one statement in one round trip (Parse, Bind, Execute and Sync sent together, an
 /// unnamed statement: still one statement per call, the server refuses a second one); the
 /// number of rows it changed. `Client::execute` would prepare it first, a second round trip.
-fn run(client: &mut postgres::Client, sql: &str) -> Result<u64, postgres::Error> {
+fn run(client: &mut Client, sql: &str) -> Result<u64, tokio_postgres::Error> {
     let mut rows = client.query_typed_raw(sql, NO_PARAMS)?;
     while rows.next()?.is_some() {}
     Ok(rows.rows_affected().unwrap_or(0))
@@ -115,10 +116,10 @@ fn run(client: &mut postgres::Client, sql: &str) -> Result<u64, postgres::Error>
 
 /// Exactly one row, as `Client::query_one`.
 fn query_one(
-    client: &mut postgres::Client,
+    client: &mut client::Client,
     sql: &str,
-    params: &[(&(dyn postgres::types::ToSql + Sync), Type)],
-) -> Result<postgres::Row, StmtError> {
+    params: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+) -> Result<tokio_postgres::Row, StmtError> {
     let mut rows = client
         .query_typed(sql, params)
         .map_err(|e| stmt_error(&e))?;
@@ -141,7 +142,7 @@ impl PgBackend {
         };
         let (driver_url, tls) = pg_tls_mode(url.expose());
         let mut config =
-            postgres::Config::from_str(&driver_url).map_err(|e| fail(e.to_string()))?;
+            tokio_postgres::Config::from_str(&driver_url).map_err(|e| fail(e.to_string()))?;
         config.application_name("partctl");
         config.connect_timeout(url.connect_timeout);
         config.keepalives(true);
@@ -149,7 +150,7 @@ impl PgBackend {
         config.tcp_user_timeout(super::TCP_USER_TIMEOUT);
         let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = notices.clone();
-        config.notice_callback(move |n| {
+        let on_notice: client::NoticeSink = std::sync::Arc::new(move |n| {
             if let Ok(mut v) = sink.lock() {
                 v.push(Notice {
                     severity: n.severity().to_string(),
@@ -160,17 +161,23 @@ impl PgBackend {
             }
         });
         let mut client = match tls {
-            PgTls::Disable => config.connect(postgres::NoTls),
-            PgTls::Encrypt => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
-                rustls_encrypt_only().map_err(|e| fail(e.to_string()))?,
-            )),
-            PgTls::Verify { root } => {
-                config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+            PgTls::Disable => Client::connect(&config, tokio_postgres::NoTls, on_notice),
+            PgTls::Encrypt => Client::connect(
+                &config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(
+                    rustls_encrypt_only().map_err(|e| fail(e.to_string()))?,
+                ),
+                on_notice,
+            ),
+            PgTls::Verify { root } => Client::connect(
+                &config,
+                tokio_postgres_rustls::MakeRustlsConnect::new(
                     rustls_verifying(root.as_deref()).map_err(|e| fail(e.to_string()))?,
-                ))
-            }
+                ),
+                on_notice,
+            ),
         }
-        .map_err(|e| fail(error_text(&e)))?;
+        .map_err(fail)?;
         // The session's settings and facts in one statement (one round trip).
         let row = query_one(
             &mut client,
@@ -222,7 +229,7 @@ impl PgBackend {
         let (stmts, _) = Templates::new(&POSTGRES)
             .statements("timeouts.sql.tera", &ctx)
             .map_err(|e| CatalogError::Query(e.to_string()))?;
-        let q = |what: &str, e: postgres::Error| {
+        let q = |what: &str, e: tokio_postgres::Error| {
             CatalogError::Query(format!("{what}: {}", error_text(&e)))
         };
         self.client
@@ -260,7 +267,7 @@ impl PgBackend {
         wanted: &[(TableRef, StatsNeeded)],
     ) -> Result<Option<BoundCache>, CatalogError> {
         let timeout = format!("{ms}ms");
-        let set_alone = |client: &mut postgres::Client| {
+        let set_alone = |client: &mut client::Client| {
             client
                 .query_typed(
                     include_str!("../../../templates/postgres/session_lock_timeout.sql"),
@@ -313,7 +320,7 @@ impl PgBackend {
         )))
     }
 
-    fn query_err(context: &'static str) -> impl Fn(postgres::Error) -> DbError {
+    fn query_err(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
         move |e| DbError::Query {
             context: context.into(),
             message: error_text(&e),
@@ -322,7 +329,7 @@ impl PgBackend {
 }
 
 /// A driver error with its cause chain (the postgres crate hides the server's words in it).
-pub fn error_text(e: &postgres::Error) -> String {
+pub fn error_text(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
         if let Some(d) = db.detail() {
@@ -348,7 +355,7 @@ pub fn error_text(e: &postgres::Error) -> String {
 
 /// SQLSTATE -> neutral kind: lock_not_available, deadlock_detected, serialization_failure,
 /// query_canceled (a statement timeout).
-fn stmt_error(e: &postgres::Error) -> StmtError {
+fn stmt_error(e: &tokio_postgres::Error) -> StmtError {
     let kind = match e.code().map(|c| c.code()) {
         Some("55P03") => StmtErrorKind::LockTimeout,
         Some("40P01") => StmtErrorKind::Deadlock,
@@ -563,7 +570,7 @@ impl Backend for PgBackend {
     }
 
     fn partman_config(&mut self) -> Result<Vec<super::PartmanConfig>, DbError> {
-        let q = |e: postgres::Error| DbError::Query {
+        let q = |e: tokio_postgres::Error| DbError::Query {
             context: "reading pg_partman's part_config".into(),
             message: error_text(&e),
         };
@@ -692,6 +699,41 @@ impl Backend for PgBackend {
         Ok(n)
     }
 
+    fn execute_transaction(&mut self, statements: &[&str]) -> Result<(), (String, StmtError)> {
+        // Pipelined: BEGIN, the statements and COMMIT sent before any answer is read. After a
+        // failure the server runs the rest inside the failed transaction block (each refused,
+        // 25P02), and the COMMIT there rolls back: nothing of the step stays. The first error
+        // is the step's.
+        let mut all = Vec::with_capacity(statements.len() + 2);
+        all.push("BEGIN");
+        all.extend_from_slice(statements);
+        all.push("COMMIT");
+        let results = match self.client.pipeline(&all) {
+            Ok(results) => results,
+            Err(e) => {
+                // The connection failed: whatever is left of the transaction goes.
+                let _ = run(&mut self.client, "ROLLBACK");
+                return Err(("BEGIN".to_string(), stmt_error(&e)));
+            }
+        };
+        match results
+            .into_iter()
+            .zip(&all)
+            .find_map(|(r, sql)| r.err().map(|e| (sql.to_string(), stmt_error(&e))))
+        {
+            None => {
+                if statements
+                    .iter()
+                    .any(|s| s.starts_with("SELECT truncate_local_data_after_distributing_table("))
+                {
+                    self.truncated_local = true;
+                }
+                Ok(())
+            }
+            Some(failed) => Err(failed),
+        }
+    }
+
     fn take_notices(&mut self) -> Vec<String> {
         let notices = self
             .notices
@@ -793,11 +835,15 @@ impl Backend for PgBackend {
 
     fn history_init(&mut self) -> Result<(), DbError> {
         let err = Self::query_err("creating partctl.run_history");
-        let mut tx = self.client.transaction().map_err(&err)?;
-        for stmt in script_statements(HISTORY_INIT) {
-            tx.execute(stmt.as_str(), &[]).map_err(&err)?;
+        run(&mut self.client, "BEGIN").map_err(&err)?;
+        let created = script_statements(HISTORY_INIT)
+            .iter()
+            .try_for_each(|stmt| run(&mut self.client, stmt).map(|_| ()))
+            .and_then(|()| run(&mut self.client, "COMMIT").map(|_| ()));
+        if created.is_err() {
+            let _ = run(&mut self.client, "ROLLBACK");
         }
-        tx.commit().map_err(&err)
+        created.map_err(&err)
     }
 
     fn history_last_ok(&mut self, table: &str) -> Result<Option<DateTime<Utc>>, DbError> {

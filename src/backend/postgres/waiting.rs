@@ -10,7 +10,7 @@ use crate::render::{postgres::POSTGRES, Templates};
 
 /// Fill `stats.waiting` of every table whose policy has `auto_lists` and that has a catch-all.
 pub fn read_waiting(
-    client: &mut postgres::Client,
+    client: &mut super::client::Client,
     tables: &mut [Table],
     wanted: &[(TableRef, StatsNeeded)],
 ) -> Result<(), CatalogError> {
