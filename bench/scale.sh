@@ -214,7 +214,8 @@ peak_mb() { # peak resident set of a command, MB
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
 
 export DATABASE_URL="$PG"
-# The bound cache of plan/check/show (apply never uses it): the warm-up round fills it.
+# The bound cache of plan, check, show and apply: the warm-up round fills it (apply confirms
+# from the server every bound that decides a removal).
 export PARTCTL_CACHE_DIR="$WORK/cache"
 # The other build keeps its own bound cache: builds whose cache formats differ would otherwise
 # overwrite each other's file every round, and both would read every bound cold.
