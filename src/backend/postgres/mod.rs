@@ -711,9 +711,14 @@ impl Backend for PgBackend {
         let results = match self.client.pipeline(&all) {
             Ok(results) => results,
             Err(e) => {
-                // The connection failed: whatever is left of the transaction goes.
+                // The connection failed before every answer came back: the server rolls back
+                // what it had not committed when the session ends.
                 let _ = run(&mut self.client, "ROLLBACK");
-                return Err(("BEGIN".to_string(), stmt_error(&e)));
+                let sent = format!(
+                    "BEGIN; ...; COMMIT ({} statements sent together; the connection failed before every answer came back)",
+                    statements.len()
+                );
+                return Err((sent, stmt_error(&e)));
             }
         };
         match results
