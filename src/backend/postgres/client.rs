@@ -127,8 +127,7 @@ impl Client {
     /// Send every statement (no parameters) before reading any answer; each one's rows
     /// changed, or its error, in order. The server runs them one after another as ever, and
     /// a failed one does not stop the next: inside a transaction block the next ones fail
-    /// (25P02), so the caller sends its COMMIT only once every answer is in. `Err`: the
-    /// connection failed.
+    /// (25P02) and a COMMIT there rolls back. `Err`: the connection failed.
     pub fn pipeline(&mut self, statements: &[&str]) -> Result<Vec<Result<u64, Error>>, Error> {
         let (c, mut d) = self.parts();
         let all = futures_util::future::join_all(statements.iter().map(|sql| async move {

@@ -320,6 +320,14 @@ impl PgBackend {
         )))
     }
 
+    /// A statement that succeeded removed the local copy Citus keeps after distributing a
+    /// table (see `truncated_local`).
+    fn note_truncation(&mut self, sql: &str) {
+        if sql.starts_with("SELECT truncate_local_data_after_distributing_table(") {
+            self.truncated_local = true;
+        }
+    }
+
     fn query_err(context: &'static str) -> impl Fn(tokio_postgres::Error) -> DbError {
         move |e| DbError::Query {
             context: context.into(),
@@ -693,9 +701,7 @@ impl Backend for PgBackend {
 
     fn execute(&mut self, sql: &str) -> Result<u64, StmtError> {
         let n = run(&mut self.client, sql).map_err(|e| stmt_error(&e))?;
-        if sql.starts_with("SELECT truncate_local_data_after_distributing_table(") {
-            self.truncated_local = true;
-        }
+        self.note_truncation(sql);
         Ok(n)
     }
 
@@ -727,12 +733,7 @@ impl Backend for PgBackend {
             .find_map(|(r, sql)| r.err().map(|e| (sql.to_string(), stmt_error(&e))))
         {
             None => {
-                if statements
-                    .iter()
-                    .any(|s| s.starts_with("SELECT truncate_local_data_after_distributing_table("))
-                {
-                    self.truncated_local = true;
-                }
+                statements.iter().for_each(|s| self.note_truncation(s));
                 Ok(())
             }
             Some(failed) => Err(failed),
