@@ -333,6 +333,15 @@ fn daily_range_columns_moves_rows_out_of_the_maxvalue_tail() {
     assert_eq!(db.query_i64("SELECT COUNT(*) FROM daily"), 9);
 
     ctl.assert_plan_empty(now);
+    // No plan at `now` needs the catch-all's keys, so `plan` does not read them; `check` does.
+    let check = ctl.run(now, &["check"]);
+    assert_eq!(check.code, 1, "{check:#?}");
+    assert!(
+        check
+            .stdout
+            .contains("rows in the catch-all, keys 2026-11-25 .. 2027-01-01"),
+        "{check:#?}"
+    );
     let show = ctl.run(now, &["show"]);
     assert_eq!(show.code, 0, "{show:#?}");
     assert!(

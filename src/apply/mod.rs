@@ -214,7 +214,7 @@ fn apply_locked(
     opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Vec<(String, TableOutcome)> {
-    let (meta, reads) = backend::read_tables(backend, policies);
+    let (meta, reads) = backend::read_tables(backend, policies, Some(now));
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     // Foreign keys across the tables: referencing tables first, refused expiries left out.
     // Without a foreign key referencing a managed table there is nothing to judge (and no

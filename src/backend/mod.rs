@@ -27,6 +27,7 @@ use crate::key::Span;
 use crate::names::{QualifiedName, TableRef};
 use crate::policy::{Policy, Strategy};
 use crate::render::{Dialect, Templates};
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 pub use disk::FreeSpace;
@@ -133,7 +134,16 @@ pub trait Backend {
 
     /// Read the policies' tables (with partition sizes when `sizes`: `show`, `snapshot`), waiting
     /// for table locks at most as long as the policies' lock timeouts and retries allow.
-    fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError>;
+    /// `plan_at`: the read is for plans at this time, so a fact no such plan can depend on may
+    /// be left out (MySQL/MariaDB: the keys in a catch-all, when the table has nothing to
+    /// create; see [`crate::plan::catch_all_keys_matter`]); `None` reads every fact (`check`,
+    /// `show`, `snapshot`).
+    fn read_catalog(
+        &mut self,
+        policies: &[&Policy],
+        sizes: bool,
+        plan_at: Option<DateTime<Utc>>,
+    ) -> Result<Catalog, CatalogError>;
 
     /// Keep the partition bounds already read in a cache file under `dir`, so that the next
     /// read deparses only what changed (PostgreSQL; elsewhere nothing). Called for `plan`,
@@ -395,21 +405,22 @@ pub fn catalog_lock_wait(policies: &[&Policy], round: impl Fn(Duration) -> u128)
 }
 
 /// Read the policies' tables: all at once, or one at a time when that fails, so that one
-/// missing or locked table does not hide the others.
+/// missing or locked table does not hide the others. `plan_at`: see [`Backend::read_catalog`].
 pub fn read_tables(
     backend: &mut dyn Backend,
     policies: &[&Policy],
+    plan_at: Option<DateTime<Utc>>,
 ) -> (ServerMeta, Vec<TableRead>) {
     let per_table = |e: CatalogError| match e {
         CatalogError::DoesNotFit { message, .. } => TableRead::Refused(message),
         e => TableRead::Unreadable(e.to_string()),
     };
-    let reads = match backend.read_catalog(policies, false) {
+    let reads = match backend.read_catalog(policies, false, plan_at) {
         Ok(cat) => policies.iter().map(|p| catalog::found(p, &cat)).collect(),
         Err(e) if policies.len() == 1 => vec![per_table(e)],
         Err(_) => policies
             .iter()
-            .map(|p| match backend.read_catalog(&[*p], false) {
+            .map(|p| match backend.read_catalog(&[*p], false, plan_at) {
                 Ok(cat) => catalog::found(p, &cat),
                 Err(e) => per_table(e),
             })
@@ -420,11 +431,13 @@ pub fn read_tables(
 }
 
 /// The policies' tables as one catalog (with partition sizes when `sizes`), and the policies
-/// whose table could not be read or does not fit, each as (table, reason).
+/// whose table could not be read or does not fit, each as (table, reason). `plan_at`: see
+/// [`Backend::read_catalog`].
 pub fn read_each(
     backend: &mut dyn Backend,
     policies: &[&Policy],
     sizes: bool,
+    plan_at: Option<DateTime<Utc>>,
 ) -> (Catalog, Vec<(String, String)>) {
     let mut catalog = Catalog {
         format_version: catalog::CATALOG_FORMAT_VERSION,
@@ -433,11 +446,11 @@ pub fn read_each(
         tables: vec![],
     };
     let mut failures = Vec::new();
-    match backend.read_catalog(policies, sizes) {
+    match backend.read_catalog(policies, sizes, plan_at) {
         Ok(cat) => catalog.tables = cat.tables,
         Err(_) => {
             for p in policies {
-                match backend.read_catalog(&[*p], sizes) {
+                match backend.read_catalog(&[*p], sizes, plan_at) {
                     Ok(cat) => catalog.tables.extend(cat.tables),
                     Err(e) => failures.push((p.table.to_string(), e.to_string())),
                 }
@@ -462,7 +475,7 @@ pub fn qualified_name(backend: &dyn Backend, table: &TableRef) -> String {
 /// The qualified name a policy's table goes by: the catalog's when it could be read, else the
 /// policy's own.
 pub fn table_names(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<String> {
-    let (_, reads) = read_tables(backend, policies);
+    let (_, reads) = read_tables(backend, policies, None);
     policies
         .iter()
         .zip(reads)

@@ -232,7 +232,7 @@ impl Report {
 /// Check every policy's table on a live connection, one table at a time when reading them all
 /// at once fails.
 pub fn check(backend: &mut dyn Backend, policies: &[&Policy], now: DateTime<Utc>) -> Report {
-    let (meta, reads) = backend::read_tables(backend, policies);
+    let (meta, reads) = backend::read_tables(backend, policies, None);
     // Conversions' states that cannot be read (the table exists, the read fails): a WARNING on
     // every table, since a conversion left half-way could be any of them.
     let (states, state_error) = match crate::convert::recorded(backend, policies) {

@@ -108,7 +108,7 @@ pub fn plan(
         Some(c) => (c, vec![], vec![]),
         None => {
             let mut conn = connect_cached(cli, url)?;
-            let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
+            let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false, Some(now));
             let converts = pending_conversions(conn.as_mut(), selected, &unread);
             (catalog, unread, converts)
         }
@@ -232,7 +232,7 @@ pub fn apply(
     };
     let mut conn = connect_cached(cli, url)?;
     if dry_run {
-        let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false);
+        let (catalog, unread) = backend::read_each(conn.as_mut(), selected, false, Some(now));
         let doc = plan_doc(selected, &catalog, unread, now);
         report_errors(io, &doc.errors);
         if let Some(e) = &expected {
@@ -353,7 +353,7 @@ pub fn show(
     selected: &[&Policy],
     now: DateTime<Utc>,
 ) -> Result<u8> {
-    let catalog = connect_cached(cli, url)?.read_catalog(selected, true)?;
+    let catalog = connect_cached(cli, url)?.read_catalog(selected, true, None)?;
     let tables = show::tables(selected, &catalog, now);
     show::print_show(io.out, cli.format, &tables)?;
     Ok(0)
@@ -366,7 +366,7 @@ pub fn snapshot(
     selected: &[&Policy],
     out: Option<&Path>,
 ) -> Result<u8> {
-    let catalog = connect(url)?.read_catalog(selected, true)?;
+    let catalog = connect(url)?.read_catalog(selected, true, None)?;
     let text = serde_json::to_string_pretty(&catalog)? + "\n";
     match out {
         Some(path) => {

@@ -371,6 +371,30 @@ pub fn check_fit(policy: &Policy, table: &Table) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Whether the keys in `table`'s catch-all can change its plan at `now`, when the catch-all
+/// holds no key below `floor` (a MAXVALUE partition holds only keys at or above the last range
+/// partition's upper bound). The catch-all's smallest and largest key decide what coverage
+/// reaches down to, which expired rows get a partition and which creates move rows; none of it
+/// matters to a plan without creates. So the table is planned as if the catch-all held a row at
+/// `floor`, the most that a catch-all starting there can ask for: when that plans nothing, so
+/// do its real keys, and the plan without them is the same (`prop_catch_all_keys_skipped_only_when_they_change_nothing`).
+/// `table.stats`' catch-all keys are left as they were.
+pub fn catch_all_keys_matter(
+    policy: &Policy,
+    table: &mut Table,
+    now: DateTime<Utc>,
+    floor: i64,
+) -> bool {
+    if table.default_partition().is_none() {
+        return false;
+    }
+    let kept = (table.stats.catch_all_min, table.stats.catch_all_max);
+    (table.stats.catch_all_min, table.stats.catch_all_max) = (Some(floor), Some(floor));
+    let planned = plan_table(policy, table, now);
+    (table.stats.catch_all_min, table.stats.catch_all_max) = kept;
+    !matches!(planned, Ok(actions) if actions.is_empty())
+}
+
 /// Plan one table.
 pub fn plan_table(
     policy: &Policy,
@@ -573,6 +597,8 @@ pub fn describe(kind: KeyKind, from: Bound, to: Bound) -> String {
 mod auto_fk_tests;
 #[cfg(test)]
 mod coarsen_tests;
+#[cfg(test)]
+mod prop_catch_all;
 #[cfg(test)]
 mod prop_nopanic;
 #[cfg(test)]

@@ -188,9 +188,14 @@ pub fn render_params(
 type TableRead = Result<Option<Table>, String>;
 
 /// Read the catalog of the policies' tables, one table at a time when reading them all at once
-/// fails, so that one missing table does not hide the others.
-fn read_tables(backend: &mut dyn Backend, policies: &[&Policy]) -> Vec<TableRead> {
-    let (_, reads) = backend::read_tables(backend, policies);
+/// fails, so that one missing table does not hide the others. Verify reads no row facts
+/// beyond what a plan at `now` needs.
+fn read_tables(
+    backend: &mut dyn Backend,
+    policies: &[&Policy],
+    now: DateTime<Utc>,
+) -> Vec<TableRead> {
+    let (_, reads) = backend::read_tables(backend, policies, Some(now));
     reads
         .into_iter()
         .zip(policies)
@@ -278,7 +283,7 @@ pub fn run(
     now: DateTime<Utc>,
     opts: Options,
 ) -> Report {
-    let tables = read_tables(backend, policies);
+    let tables = read_tables(backend, policies, now);
     let engine = backend.engine().as_str();
     let caps = backend.capabilities();
     let dialect = backend.dialect();

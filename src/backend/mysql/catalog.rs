@@ -84,6 +84,7 @@ pub fn read(
     server: &Server,
     database: Option<&str>,
     wanted: &[(TableRef, StatsNeeded)],
+    catch_all_matters: &dyn Fn(usize, &mut Table, i64) -> bool,
 ) -> Result<Catalog, CatalogError> {
     // Tables grouped by schema (in order of first appearance): a group per `TABLE_SCHEMA = ?`.
     // An unqualified name means the connection's database (NULL when it has none: no
@@ -107,15 +108,14 @@ pub fn read(
             .text(name, &ctx)
             .map_err(|e| CatalogError::Query(e.to_string()))
     };
-    // Per group: the schema and names for the partitions, again for the columns, then the
-    // schema and the holding-table names.
+    // Per group: the schema and names for the partitions, then the schema, the names and the
+    // holding tables' names for the columns.
     let mut params: Vec<mysql::Value> = Vec::new();
     for (schema, names) in &groups {
         for _ in 0..2 {
             params.push(schema.clone().into());
             params.extend(names.iter().map(|n| n.clone().into()));
         }
-        params.push(schema.clone().into());
         params.extend(names.iter().map(|n| {
             holding_table(&QualifiedName::new(String::new(), n.clone()))
                 .name
@@ -129,7 +129,6 @@ pub fn read(
     };
     let mut rows: Vec<PartRow> = Vec::new();
     let mut cols: Vec<ColRow> = Vec::new();
-    let mut holdings: Vec<ColRow> = Vec::new();
     let shape =
         |e: mysql::FromValueError| CatalogError::Query(format!("unexpected catalog shape: {e}"));
     for mut r in all {
@@ -153,32 +152,24 @@ pub fn read(
                 int(&mut r, 11)?,
                 int(&mut r, 12)?,
             )),
-            k => {
-                let row = (
-                    schema,
-                    table,
-                    text(&mut r, 3)?.unwrap_or_default(),
-                    text(&mut r, 4)?.unwrap_or_default(),
-                    text(&mut r, 5)?.unwrap_or_default(),
-                    int(&mut r, 11)?,
-                );
-                match k {
-                    "c" => cols.push(row),
-                    _ => holdings.push(row),
-                }
-            }
+            _ => cols.push((
+                schema,
+                table,
+                text(&mut r, 3)?.unwrap_or_default(),
+                text(&mut r, 4)?.unwrap_or_default(),
+                text(&mut r, 5)?.unwrap_or_default(),
+                int(&mut r, 11)?,
+            )),
         }
     }
     // Partitions by table, position and sub-position; columns by table and position.
     rows.sort_by(|a, b| (&a.0, &a.1, a.10, a.11).cmp(&(&b.0, &b.1, b.10, b.11)));
     cols.sort_by(|a, b| (&a.0, &a.1, a.5).cmp(&(&b.0, &b.1, b.5)));
-    let holdings: Vec<(String, String, String)> =
-        holdings.into_iter().map(|c| (c.0, c.1, c.2)).collect();
     let current_db: Option<String> = database.map(str::to_string);
 
     let mut tables = Vec::new();
     let mut asks = Vec::new();
-    for (tref, needed) in wanted {
+    for (i, (tref, needed)) in wanted.iter().enumerate() {
         let schema = tref
             .schema
             .clone()
@@ -257,7 +248,7 @@ pub fn read(
         };
         let partitions =
             read_partitions(&name, &mine, strategy, kind, expr, &list_defaults).map_err(fail)?;
-        let table = Table {
+        let mut table = Table {
             name: name.clone(),
             strategy,
             key: KeyColumn {
@@ -272,16 +263,35 @@ pub fn read(
             stats: KeyStats::default(),
             distributed: false,
         };
+        // A table named like its holding table has columns; it is one when it carries the label.
         let holding = holding_table(&table.name);
-        let labelled = holdings.contains(&(
-            holding.schema.clone(),
-            holding.name.clone(),
-            moving_marker(&table.name),
-        ));
+        let at = cols.partition_point(|c| (&c.0, &c.1) < (&holding.schema, &holding.name));
+        let labelled = cols
+            .get(at)
+            .is_some_and(|c| c.0 == holding.schema && c.1 == holding.name)
+            && holding_label(conn, &holding)? == Some(moving_marker(&table.name));
+        // The catch-all's keys, unless no plan can use them: a MAXVALUE catch-all holds no key
+        // below the last range partition's upper bound. Integer keys read the table's largest
+        // key, which the plan needs first, and rows a stopped staged move left are read always.
+        let mut needed = *needed;
+        if needed.catch_all_range
+            && table.default_partition().is_some()
+            && !labelled
+            && !(needed.max_key && kind.is_some_and(|k| !k.is_time()))
+        {
+            let floor = table
+                .ranges()
+                .filter_map(|(_, to, _)| match to {
+                    Bound::At(c) => Some(c),
+                    _ => None,
+                })
+                .max();
+            needed.catch_all_range = floor.is_none_or(|f| catch_all_matters(i, &mut table, f));
+        }
         asks.push(
             kind.filter(|_| strategy == Strategy::Range)
                 .and_then(|kind| {
-                    stats_ask(&table, kind, expr, *needed, labelled.then_some(holding))
+                    stats_ask(&table, kind, expr, needed, labelled.then_some(holding))
                 }),
         );
         tables.push(table);
@@ -294,6 +304,18 @@ pub fn read(
         server_version: server.version.clone(),
         tables,
     })
+}
+
+/// The label (`TABLE_COMMENT`) of `holding`, a table named like a holding table.
+fn holding_label(
+    conn: &mut mysql::Conn,
+    holding: &QualifiedName,
+) -> Result<Option<String>, CatalogError> {
+    conn.exec_first(
+        include_str!("../../../templates/mysql/holding_label.sql"),
+        (&holding.schema, &holding.name),
+    )
+    .map_err(q)
 }
 
 /// A table's partitions from its `information_schema.PARTITIONS` rows (sub-partitions folded

@@ -405,7 +405,13 @@ impl Backend for PgBackend {
         &POSTGRES
     }
 
-    fn read_catalog(&mut self, policies: &[&Policy], sizes: bool) -> Result<Catalog, CatalogError> {
+    /// Every fact, whatever `plan_at`: the catch-all's keys come in the catalog query itself.
+    fn read_catalog(
+        &mut self,
+        policies: &[&Policy],
+        sizes: bool,
+        _plan_at: Option<DateTime<Utc>>,
+    ) -> Result<Catalog, CatalogError> {
         // The catalog query (pg_total_relation_size) and the row facts wait for locks on the
         // table (a LOCK TABLE elsewhere): bound that wait by the policies' lock timeouts.
         let ms = catalog_lock_wait(policies, |d| d.as_millis().max(1));
