@@ -138,17 +138,13 @@ fn parse_naive(t: &str) -> Option<NaiveDateTime> {
 /// MariaDB keeps a `RANGE COLUMNS` bound as it was written), else `None` (and the general
 /// parser decides).
 fn parse_plain(t: &str) -> Option<NaiveDateTime> {
-    if t.len() == 10 {
-        return parse_plain(&format!("{t} 00:00:00"));
-    }
     let b = t.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    let time = match b.len() {
+        10 => false,
+        19 => b[10] == b' ' && b[13] == b':' && b[16] == b':',
+        _ => return None,
+    };
+    if b[4] != b'-' || b[7] != b'-' || (b.len() == 19 && !time) {
         return None;
     }
     let num = |from: usize, to: usize| -> Option<u32> {
@@ -157,15 +153,14 @@ fn parse_plain(t: &str) -> Option<NaiveDateTime> {
         })
     };
     let year = i32::try_from(num(0, 4)?).ok()?;
-    let sec = num(17, 19)?;
+    let (hour, min, sec) = match time {
+        true => (num(11, 13)?, num(14, 16)?, num(17, 19)?),
+        false => (0, 0, 0),
+    };
     if sec >= 60 {
         return None;
     }
-    NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
-        num(11, 13)?,
-        num(14, 16)?,
-        sec,
-    )
+    NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?.and_hms_opt(hour, min, sec)
 }
 
 /// Microseconds of a naive value since 1970-01-01 00:00.

@@ -318,12 +318,13 @@ fn unfinished(policy: &Policy, table: &Table, layout: &Layout) -> Vec<Action> {
 struct Names<'a> {
     namer: Namer,
     layout: &'a Layout,
-    schema: String,
+    table: &'a Table,
+    /// Names this plan gives (the table's own are looked up in `table`).
     taken: Vec<String>,
 }
 
 impl<'a> Names<'a> {
-    fn new(policy: &Policy, table: &Table, layout: &'a Layout) -> Result<Names<'a>, FitError> {
+    fn new(policy: &Policy, table: &'a Table, layout: &'a Layout) -> Result<Names<'a>, FitError> {
         let template = policy
             .name_template
             .as_deref()
@@ -332,12 +333,8 @@ impl<'a> Names<'a> {
             namer: Namer::new(template, &table.name.name)
                 .map_err(|e| FitError::Template(e.to_string()))?,
             layout,
-            schema: table.name.schema.clone(),
-            taken: table
-                .partitions
-                .iter()
-                .map(|p| p.name.name.clone())
-                .collect(),
+            table,
+            taken: vec![],
         })
     }
 
@@ -354,14 +351,14 @@ impl<'a> Names<'a> {
 
     /// Take `n` for `[from, to)`, unless another partition of the plan or table has it.
     fn claim(&mut self, n: String, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
-        if self.taken.contains(&n) {
+        if self.taken.contains(&n) || self.table.partitions.iter().any(|p| p.name.name == n) {
             return Err(FitError::RangeNameTaken {
                 range: describe(self.layout.kind, from, to),
                 name: n,
             });
         }
         self.taken.push(n.clone());
-        Ok(QualifiedName::new(self.schema.clone(), n))
+        Ok(QualifiedName::new(self.table.name.schema.clone(), n))
     }
 
     fn name_for(&mut self, from: Bound, to: Bound) -> Result<QualifiedName, FitError> {
