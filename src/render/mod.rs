@@ -244,6 +244,20 @@ pub struct Templates {
     tera: std::sync::Mutex<Tera>,
 }
 
+/// A template's text without the comment that opens it (its documentation): tera parses a
+/// comment character by character, and the catalog readers' templates, compiled on every run,
+/// are mostly comment. The whitespace a `-#}` would trim goes with it.
+fn without_leading_comment(text: &str) -> &str {
+    let Some(body) = text.strip_prefix("{#") else {
+        return text;
+    };
+    match body.find("#}") {
+        Some(end) if body[..end].ends_with('-') => body[end + 2..].trim_start(),
+        Some(end) => &body[end + 2..],
+        None => text,
+    }
+}
+
 impl Templates {
     pub fn new(dialect: &'static dyn Dialect) -> Templates {
         Templates::from_list(dialect, dialect.templates())
@@ -322,7 +336,7 @@ impl Templates {
                     "template '{n}', included by '{name}', not found"
                 )));
             };
-            add.push((found, text));
+            add.push((found, without_leading_comment(text)));
             // `{% include "x" %}` is the only way the built-in templates use one another.
             for part in text.split("include \"").skip(1) {
                 if let Some((inc, _)) = part.split_once('"') {
@@ -756,5 +770,24 @@ mod tests {
                 totals.contains("IN ((COALESCE(?, DATABASE()), ?), (COALESCE(?, DATABASE()), ?))")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::without_leading_comment;
+
+    #[test]
+    fn the_opening_comment_is_left_out_with_the_whitespace_it_trims() {
+        assert_eq!(
+            without_leading_comment("{#- doc\n -#}\nSELECT 1"),
+            "SELECT 1"
+        );
+        assert_eq!(without_leading_comment("{# doc #}\nSELECT 1"), "\nSELECT 1");
+        assert_eq!(
+            without_leading_comment("SELECT 1 {# x #}"),
+            "SELECT 1 {# x #}"
+        );
+        assert_eq!(without_leading_comment("{# unclosed"), "{# unclosed");
     }
 }
