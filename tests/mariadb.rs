@@ -1719,3 +1719,102 @@ fn maria_session_settings_are_in_force_after_connect() {
     assert_eq!(row, [Some("+00:00".to_string()), Some("0".to_string())]);
     assert_eq!(b.default_schema(), Some(db.dbname.as_str()));
 }
+
+// ---------------------------------------------------------------------------
+// Key column types
+// ---------------------------------------------------------------------------
+
+/// The key columns' types come from a prepared statement's column definitions, not from
+/// information_schema.COLUMNS: they must name the type information_schema names.
+#[test]
+fn key_types_are_the_ones_information_schema_names() {
+    let db = maria();
+    let range = |t: &str, ty: &str| {
+        format!(
+            "CREATE TABLE {t} (k {ty} NOT NULL) PARTITION BY RANGE (k) (
+               PARTITION p0 VALUES LESS THAN (10), PARTITION pmax VALUES LESS THAN MAXVALUE);"
+        )
+    };
+    db.exec(&format!(
+        "{}{}{}{}{}
+         CREATE TABLE k6 (k DATE NOT NULL) PARTITION BY RANGE COLUMNS(k) (
+           PARTITION p0 VALUES LESS THAN ('2026-01-01'));
+         CREATE TABLE k7 (k DATETIME(6) NOT NULL) PARTITION BY RANGE (TO_DAYS(k)) (
+           PARTITION p0 VALUES LESS THAN (740000));
+         CREATE TABLE k8 (k TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)
+           PARTITION BY RANGE (UNIX_TIMESTAMP(k)) (PARTITION p0 VALUES LESS THAN (1800000000));
+         CREATE TABLE k9 (k VARCHAR(8) NOT NULL) PARTITION BY LIST COLUMNS(k) (
+           PARTITION pa VALUES IN ('a'));
+         CREATE TABLE k10 (k CHAR(2) NOT NULL) PARTITION BY KEY(k) PARTITIONS 2;
+         CREATE TABLE k11 (k INT NOT NULL) PARTITION BY HASH(k) PARTITIONS 3;",
+        range("k1", "TINYINT"),
+        range("k2", "SMALLINT UNSIGNED"),
+        range("k3", "MEDIUMINT"),
+        range("k4", "INT UNSIGNED"),
+        range("k5", "BIGINT"),
+    ));
+    let mut policies = String::new();
+    for (t, body) in [
+        ("k1", "partition_by = \"range\"\ninterval = 10"),
+        ("k2", "partition_by = \"range\"\ninterval = 10"),
+        ("k3", "partition_by = \"range\"\ninterval = 10"),
+        ("k4", "partition_by = \"range\"\ninterval = 10"),
+        ("k5", "partition_by = \"range\"\ninterval = 10"),
+        ("k6", "partition_by = \"range\"\ninterval = \"1 day\""),
+        ("k7", "partition_by = \"range\"\ninterval = \"1 day\""),
+        ("k8", "partition_by = \"range\"\ninterval = \"1 day\""),
+        ("k9", "partition_by = \"list\"\nlists = { a = [\"a\"] }"),
+        ("k10", "partition_by = \"hash\"\nmodulus = 2"),
+        ("k11", "partition_by = \"hash\"\nmodulus = 3"),
+    ] {
+        policies.push_str(&format!(
+            "[[table]]\nname = \"{}.{t}\"\ncolumn = \"k\"\n{body}\n\n",
+            db.dbname
+        ));
+    }
+    let ctl = Ctl {
+        url: db.url.clone(),
+        policy: write_policy("key_types", &policies),
+    };
+    let out = temp_dir("key_types").join("catalog.json");
+    let r = ctl.run(
+        "2026-11-21T12:00:00Z",
+        &["snapshot", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{r:#?}");
+    let catalog: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    let read: Vec<(String, String)> = catalog["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"]["name"].as_str().unwrap().to_string(),
+                t["key"]["sql_type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = db
+        .query_strings(&format!(
+            "SELECT TABLE_NAME, DATA_TYPE, COLUMN_TYPE LIKE '%unsigned%' FROM information_schema.COLUMNS
+              WHERE TABLE_SCHEMA = '{}' AND COLUMN_NAME = 'k'
+              ORDER BY CAST(SUBSTRING(TABLE_NAME, 2) AS UNSIGNED)",
+            db.dbname
+        ))
+        .into_iter()
+        .map(|r| {
+            let unsigned = r[2].as_deref() == Some("1");
+            (
+                r[0].clone().unwrap(),
+                format!(
+                    "{}{}",
+                    r[1].clone().unwrap(),
+                    if unsigned { " unsigned" } else { "" }
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 11, "{want:?}");
+    assert_eq!(read, want);
+}

@@ -161,6 +161,7 @@ pub fn mariadb(version: &str) -> &'static MySql {
 const TEMPLATES: &[(&str, &str)] = templates![
     "mysql":
     "catalog.sql.tera",
+    "key_types.sql.tera",
     "key_stats.sql.tera",
     "key_expr.sql.tera",
     "timeouts.sql.tera",

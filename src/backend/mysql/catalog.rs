@@ -1,5 +1,6 @@
-//! The MySQL/MariaDB catalog reader: one statement for every managed table (their partitions,
-//! columns and holding tables from `information_schema`), then the row facts the plan needs.
+//! The MySQL/MariaDB catalog reader: one statement for every managed table (their partitions
+//! and holding tables from `information_schema`), the key columns' types from the metadata of
+//! a prepared statement, then the row facts the plan needs.
 //!
 //! MySQL range partitions have only an upper bound (`VALUES LESS THAN`); each partition's lower
 //! bound is the previous one's upper bound, and the first starts at MINVALUE. A `MAXVALUE`
@@ -20,8 +21,12 @@ use crate::render::{
 };
 use mysql::prelude::Queryable;
 
+/// A row of `information_schema.PARTITIONS` as the catalog statement returns it: the table's
+/// group (its schema: an index into the statement's groups), table, partition, sub-partition,
+/// method, sub-method, expression (method and expression on the first partition's rows only),
+/// description, rows, bytes, ordinal, sub-ordinal.
 type PartRow = (
-    String,
+    usize,
     String,
     Option<String>,
     Option<String>,
@@ -34,9 +39,6 @@ type PartRow = (
     Option<i64>,
     Option<i64>,
 );
-
-/// A column of a managed table: schema, table, name, data type, column type, position.
-type ColRow = (String, String, String, String, String, Option<i64>);
 
 /// Column `i` of a catalog row, taken out of it.
 fn take<T: mysql::prelude::FromValue>(
@@ -70,6 +72,7 @@ macro_rules! catalog_template {
 }
 catalog_template!(catalog_statement, "catalog.sql.tera");
 catalog_template!(key_stats_statement, "key_stats.sql.tera");
+catalog_template!(key_types_statement, "key_types.sql.tera");
 catalog_template!(waiting_statement, "waiting_values.sql.tera");
 
 fn q(e: mysql::Error) -> CatalogError {
@@ -91,11 +94,18 @@ pub fn read(
     // table matches), bound as a value: with `COALESCE(?, DATABASE())` MariaDB 10.11 took
     // about 8 ms more to read information_schema.PARTITIONS at 50 tables x 93 partitions.
     let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    let mut group_of: Vec<usize> = Vec::with_capacity(wanted.len());
     for (t, _) in wanted {
         let schema = t.schema.clone().or_else(|| database.map(str::to_string));
-        match groups.iter_mut().find(|g| g.0 == schema) {
-            Some(g) => g.1.push(t.name.clone()),
-            None => groups.push((schema, vec![t.name.clone()])),
+        match groups.iter().position(|g| g.0 == schema) {
+            Some(g) => {
+                groups[g].1.push(t.name.clone());
+                group_of.push(g);
+            }
+            None => {
+                group_of.push(groups.len());
+                groups.push((schema, vec![t.name.clone()]));
+            }
         }
     }
     let mut ctx = tera::Context::new();
@@ -108,14 +118,11 @@ pub fn read(
             .text(name, &ctx)
             .map_err(|e| CatalogError::Query(e.to_string()))
     };
-    // Per group: the schema and names for the partitions, then the schema, the names and the
-    // holding tables' names for the columns.
+    // Per group: the schema, the names and the names of their holding tables.
     let mut params: Vec<mysql::Value> = Vec::new();
     for (schema, names) in &groups {
-        for _ in 0..2 {
-            params.push(schema.clone().into());
-            params.extend(names.iter().map(|n| n.clone().into()));
-        }
+        params.push(schema.clone().into());
+        params.extend(names.iter().map(|n| n.clone().into()));
         params.extend(names.iter().map(|n| {
             holding_table(&QualifiedName::new(String::new(), n.clone()))
                 .name
@@ -127,49 +134,48 @@ pub fn read(
     } else {
         conn.exec(render("catalog.sql.tera")?, params).map_err(q)?
     };
-    let mut rows: Vec<PartRow> = Vec::new();
-    let mut cols: Vec<ColRow> = Vec::new();
+    let mut rows: Vec<PartRow> = Vec::with_capacity(all.len());
     let shape =
         |e: mysql::FromValueError| CatalogError::Query(format!("unexpected catalog shape: {e}"));
     for mut r in all {
-        let kind: String = take(&mut r, 0).map_err(shape)?;
         let text = |r: &mut mysql::Row, i| take::<Option<String>>(r, i).map_err(shape);
         let int = |r: &mut mysql::Row, i| take::<Option<i64>>(r, i).map_err(shape);
-        let schema = text(&mut r, 1)?.unwrap_or_default();
-        let table = text(&mut r, 2)?.unwrap_or_default();
-        match kind.as_str() {
-            "p" => rows.push((
-                schema,
-                table,
-                text(&mut r, 3)?,
-                text(&mut r, 4)?,
-                text(&mut r, 5)?,
-                text(&mut r, 6)?,
-                text(&mut r, 7)?,
-                text(&mut r, 8)?,
-                int(&mut r, 9)?,
-                int(&mut r, 10)?,
-                int(&mut r, 11)?,
-                int(&mut r, 12)?,
-            )),
-            _ => cols.push((
-                schema,
-                table,
-                text(&mut r, 3)?.unwrap_or_default(),
-                text(&mut r, 4)?.unwrap_or_default(),
-                text(&mut r, 5)?.unwrap_or_default(),
-                int(&mut r, 11)?,
-            )),
-        }
+        let group = int(&mut r, 0)?
+            .and_then(|g| usize::try_from(g).ok())
+            .filter(|g| *g < groups.len())
+            .ok_or_else(|| CatalogError::Query("unexpected catalog shape: no group".into()))?;
+        rows.push((
+            group,
+            text(&mut r, 1)?.unwrap_or_default(),
+            text(&mut r, 2)?,
+            text(&mut r, 3)?,
+            text(&mut r, 4)?,
+            text(&mut r, 5)?,
+            text(&mut r, 6)?,
+            text(&mut r, 7)?,
+            int(&mut r, 8)?,
+            int(&mut r, 9)?,
+            int(&mut r, 10)?,
+            int(&mut r, 11)?,
+        ));
     }
-    // Partitions by table, position and sub-position; columns by table and position.
-    rows.sort_by(|a, b| (&a.0, &a.1, a.10, a.11).cmp(&(&b.0, &b.1, b.10, b.11)));
-    cols.sort_by(|a, b| (&a.0, &a.1, a.5).cmp(&(&b.0, &b.1, b.5)));
+    // Each table's run, by position and sub-position.
+    let runs = table_runs(&mut rows);
     let current_db: Option<String> = database.map(str::to_string);
 
-    let mut tables = Vec::new();
-    let mut asks = Vec::new();
-    for (i, (tref, needed)) in wanted.iter().enumerate() {
+    // First each table's partition rows, method and key column; then the key columns' types,
+    // for every table at once; then the tables.
+    struct Found<'r> {
+        name: QualifiedName,
+        group: usize,
+        mine: &'r [PartRow],
+        strategy: Strategy,
+        expression: &'r str,
+        expr: KeyExpr,
+        key_name: String,
+    }
+    let mut found = Vec::with_capacity(wanted.len());
+    for ((tref, _), &group) in wanted.iter().zip(&group_of) {
         let schema = tref
             .schema
             .clone()
@@ -180,29 +186,31 @@ pub fn read(
             table: name.to_string(),
             message,
         };
-        // The table's rows: a run of the sorted rows.
-        let at = rows.partition_point(|r| (&r.0, &r.1) < (&name.schema, &name.name));
-        let mine: Vec<&PartRow> = rows[at..]
-            .iter()
-            .take_while(|r| r.0 == name.schema && r.1 == name.name)
-            .collect();
-        if mine.is_empty() {
+        // The table's rows: its run.
+        let Ok(run) = runs.binary_search_by(|r| {
+            (rows[r.start].0, rows[r.start].1.as_str()).cmp(&(group, name.name.as_str()))
+        }) else {
             return Err(fail(format!("no such table (policy names `{tref}`)")));
-        }
+        };
+        let mine = &rows[runs[run].clone()];
         if mine[0].2.is_none() {
             return Err(fail(
                 "the table is not partitioned (add PARTITION BY)".into(),
             ));
         }
-        let method = mine[0].4.clone().unwrap_or_default().to_ascii_uppercase();
+        let method = mine[0]
+            .4
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
         let strategy = match method.as_str() {
             "RANGE" | "RANGE COLUMNS" => Strategy::Range,
             "LIST" | "LIST COLUMNS" => Strategy::List,
             "HASH" | "KEY" | "LINEAR HASH" | "LINEAR KEY" => Strategy::Hash,
             other => return Err(fail(format!("unknown partitioning method `{other}`"))),
         };
-        let expression = mine[0].6.clone().unwrap_or_default();
-        let (expr, key_name) = KeyExpr::parse(&expression).ok_or_else(|| {
+        let expression = mine[0].6.as_deref().unwrap_or_default();
+        let (expr, key_name) = KeyExpr::parse(expression).ok_or_else(|| {
             fail(format!(
                 "partctl does not understand the partition expression `{expression}`; it reads COLUMNS(col), col, TO_DAYS(col), UNIX_TIMESTAMP(col) and YEAR(col)"
             ))
@@ -212,16 +220,42 @@ pub fn read(
         } else {
             expr
         };
-        let at = cols.partition_point(|c| (&c.0, &c.1) < (&name.schema, &name.name));
-        let table_cols: Vec<&ColRow> = cols[at..]
+        found.push(Found {
+            name,
+            group,
+            mine,
+            strategy,
+            expression,
+            expr,
+            key_name,
+        });
+    }
+    let types = key_types(
+        conn,
+        &found
             .iter()
-            .take_while(|c| c.0 == name.schema && c.1 == name.name)
-            .collect();
-        let key_col = table_cols
-            .iter()
-            .find(|c| c.2.eq_ignore_ascii_case(&key_name))
-            .ok_or_else(|| fail(format!("partition key column `{key_name}` not found")))?;
-        let data_type = key_col.3.to_ascii_lowercase();
+            .map(|f| (&f.name, f.key_name.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+
+    let mut tables = Vec::new();
+    let mut asks = Vec::new();
+    for (i, (f, ((_, needed), (data_type, sql_type)))) in
+        found.into_iter().zip(wanted.iter().zip(types)).enumerate()
+    {
+        let Found {
+            name,
+            group,
+            mine,
+            strategy,
+            expression,
+            expr,
+            key_name,
+        } = f;
+        let fail = |message: String| CatalogError::DoesNotFit {
+            table: name.to_string(),
+            message,
+        };
         let kind = match (data_type.as_str(), expr) {
             ("tinyint" | "smallint", KeyExpr::Column | KeyExpr::Columns) => Some(KeyKind::SmallInt),
             ("mediumint" | "int", KeyExpr::Column | KeyExpr::Columns) => Some(KeyKind::Int),
@@ -233,8 +267,7 @@ pub fn read(
             ("timestamp", KeyExpr::UnixTimestamp) => Some(KeyKind::Timestamptz),
             _ if strategy == Strategy::Range => {
                 return Err(fail(format!(
-                "partition expression `{expression}` on a {} column is not one partctl can lay out",
-                key_col.4
+                "partition expression `{expression}` on a {sql_type} column is not one partctl can lay out"
             )))
             }
             _ => None,
@@ -247,28 +280,29 @@ pub fn read(
             vec![]
         };
         let partitions =
-            read_partitions(&name, &mine, strategy, kind, expr, &list_defaults).map_err(fail)?;
+            read_partitions(&name, mine, strategy, kind, expr, &list_defaults).map_err(fail)?;
         let mut table = Table {
             name: name.clone(),
             strategy,
             key: KeyColumn {
-                name: key_col.2.clone(),
+                name: key_name.clone(),
                 kind,
-                sql_type: key_col.4.clone(),
+                sql_type,
                 expr: Some(expr),
                 granularity: expr.granularity(),
             },
-            columns: table_cols.iter().map(|c| c.2.clone()).collect(),
+            columns: vec![key_name],
             partitions,
             stats: KeyStats::default(),
             distributed: false,
         };
-        // A table named like its holding table has columns; it is one when it carries the label.
+        // A table named like its holding table is one when it carries the label.
         let holding = holding_table(&table.name);
-        let at = cols.partition_point(|c| (&c.0, &c.1) < (&holding.schema, &holding.name));
-        let labelled = cols
-            .get(at)
-            .is_some_and(|c| c.0 == holding.schema && c.1 == holding.name)
+        let labelled = runs
+            .binary_search_by(|r| {
+                (rows[r.start].0, rows[r.start].1.as_str()).cmp(&(group, holding.name.as_str()))
+            })
+            .is_ok()
             && holding_label(conn, &holding)? == Some(moving_marker(&table.name));
         // The catch-all's keys, unless no plan can use them: a MAXVALUE catch-all holds no key
         // below the last range partition's upper bound. Integer keys read the table's largest
@@ -306,6 +340,157 @@ pub fn read(
     })
 }
 
+/// Index the partition rows by table: information_schema answers with each table's rows
+/// together, so the rows are cut into runs of one table each, and only the runs are sorted
+/// (by group and table) and each run put in partition order when it is not; sorting all the
+/// rows by their names cost more than the rest of reading them. Should a table's rows come in
+/// two runs, every row is sorted instead.
+fn table_runs(rows: &mut [PartRow]) -> Vec<std::ops::Range<usize>> {
+    fn key(r: &PartRow) -> (usize, &str) {
+        (r.0, r.1.as_str())
+    }
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len() || key(&rows[i]) != key(&rows[start]) {
+            runs.push(start..i);
+            start = i;
+        }
+    }
+    runs.sort_by(|a, b| key(&rows[a.start]).cmp(&key(&rows[b.start])));
+    if runs
+        .windows(2)
+        .any(|w| key(&rows[w[0].start]) == key(&rows[w[1].start]))
+    {
+        rows.sort_by(|a, b| (a.0, &a.1, a.10, a.11).cmp(&(b.0, &b.1, b.10, b.11)));
+        return table_runs(rows);
+    }
+    for r in &runs {
+        let run = &mut rows[r.clone()];
+        if !run.is_sorted_by_key(|r| (r.10, r.11)) {
+            run.sort_by_key(|r| (r.10, r.11));
+        }
+    }
+    runs
+}
+
+/// Tables a key-types statement names at most (see key_types.sql.tera).
+const KEY_TYPES_CHUNK: usize = 100;
+
+/// The types of the key columns `keys` (table, column), each as (data type, column type) the
+/// way information_schema.COLUMNS spells them (`int`, `int unsigned`; without display widths),
+/// from the column definitions of a statement that is prepared and closed, never executed.
+/// When a statement fails, its tables are asked one at a time, so that the error names its
+/// table.
+fn key_types(
+    conn: &mut mysql::Conn,
+    keys: &[(&QualifiedName, &str)],
+) -> Result<Vec<(String, String)>, CatalogError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(KEY_TYPES_CHUNK) {
+        let prepare = |conn: &mut mysql::Conn, which: &[(&QualifiedName, &str)]| {
+            let mut ctx = tera::Context::new();
+            let entries: Vec<_> = which
+                .iter()
+                .map(|(t, k)| serde_json::json!({"table": NameCtx::from(*t), "key": k}))
+                .collect();
+            ctx.insert("tables", &entries);
+            let sql = key_types_statement()
+                .text("key_types.sql.tera", &ctx)
+                .map_err(|e| CatalogError::Query(e.to_string()))?;
+            let stmt = conn.prep(sql);
+            Ok(stmt.map(|stmt| {
+                let types: Vec<_> = stmt.columns().iter().map(column_type).collect();
+                let _ = conn.close(stmt);
+                types
+            }))
+        };
+        let unreadable =
+            |one: &(&QualifiedName, &str), e: &mysql::Error| CatalogError::Unreadable {
+                table: one.0.to_string(),
+                message: format!(
+                    "reading the type of key column `{}`: {}",
+                    one.1,
+                    super::error_text(e)
+                ),
+            };
+        match prepare(conn, chunk)? {
+            Ok(types) if types.len() == chunk.len() => out.extend(types),
+            Ok(_) => return Err(CatalogError::Query("unexpected key types shape".into())),
+            Err(e) if chunk.len() == 1 => return Err(unreadable(&chunk[0], &e)),
+            Err(_) => {
+                for one in chunk {
+                    let types = prepare(conn, std::slice::from_ref(one))?
+                        .map_err(|e| unreadable(one, &e))?;
+                    out.extend(types);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A result column's type as information_schema.COLUMNS names it: (DATA_TYPE, COLUMN_TYPE
+/// without display widths or lengths).
+fn column_type(c: &mysql::Column) -> (String, String) {
+    use mysql::consts::{ColumnFlags, ColumnType as T};
+    let flags = c.flags();
+    let binary = c.character_set() == 63;
+    let data_type = match c.column_type() {
+        T::MYSQL_TYPE_TINY => "tinyint",
+        T::MYSQL_TYPE_SHORT => "smallint",
+        T::MYSQL_TYPE_INT24 => "mediumint",
+        T::MYSQL_TYPE_LONG => "int",
+        T::MYSQL_TYPE_LONGLONG => "bigint",
+        T::MYSQL_TYPE_DATE | T::MYSQL_TYPE_NEWDATE => "date",
+        T::MYSQL_TYPE_DATETIME | T::MYSQL_TYPE_DATETIME2 => "datetime",
+        T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2 => "timestamp",
+        T::MYSQL_TYPE_TIME | T::MYSQL_TYPE_TIME2 => "time",
+        T::MYSQL_TYPE_YEAR => "year",
+        T::MYSQL_TYPE_DECIMAL | T::MYSQL_TYPE_NEWDECIMAL => "decimal",
+        T::MYSQL_TYPE_FLOAT => "float",
+        T::MYSQL_TYPE_DOUBLE => "double",
+        T::MYSQL_TYPE_BIT => "bit",
+        T::MYSQL_TYPE_JSON => "json",
+        _ if flags.contains(ColumnFlags::ENUM_FLAG) => "enum",
+        _ if flags.contains(ColumnFlags::SET_FLAG) => "set",
+        T::MYSQL_TYPE_STRING if binary => "binary",
+        T::MYSQL_TYPE_STRING => "char",
+        T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING if binary => "varbinary",
+        T::MYSQL_TYPE_VARCHAR | T::MYSQL_TYPE_VAR_STRING => "varchar",
+        T::MYSQL_TYPE_TINY_BLOB
+        | T::MYSQL_TYPE_MEDIUM_BLOB
+        | T::MYSQL_TYPE_LONG_BLOB
+        | T::MYSQL_TYPE_BLOB
+            if binary =>
+        {
+            "blob"
+        }
+        T::MYSQL_TYPE_TINY_BLOB
+        | T::MYSQL_TYPE_MEDIUM_BLOB
+        | T::MYSQL_TYPE_LONG_BLOB
+        | T::MYSQL_TYPE_BLOB => "text",
+        _ => "unknown",
+    };
+    let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG)
+        && matches!(
+            data_type,
+            "tinyint"
+                | "smallint"
+                | "mediumint"
+                | "int"
+                | "bigint"
+                | "decimal"
+                | "float"
+                | "double"
+        );
+    let column_type = match unsigned {
+        true => format!("{data_type} unsigned"),
+        false => data_type.to_string(),
+    };
+    (data_type.to_string(), column_type)
+}
+
 /// The label (`TABLE_COMMENT`) of `holding`, a table named like a holding table.
 fn holding_label(
     conn: &mut mysql::Conn,
@@ -322,7 +507,7 @@ fn holding_label(
 /// into their partition; MySQL range partitions take their lower bound from the previous one).
 fn read_partitions(
     name: &QualifiedName,
-    mine: &[&PartRow],
+    mine: &[PartRow],
     strategy: Strategy,
     kind: Option<KeyKind>,
     expr: KeyExpr,
@@ -346,12 +531,12 @@ fn read_partitions(
                 continue;
             }
         }
-        let desc = r.7.clone().unwrap_or_default();
+        let desc = r.7.as_deref().unwrap_or_default();
         let bound = match strategy {
             Strategy::Range if desc.eq_ignore_ascii_case("MAXVALUE") => PartBound::Default,
             Strategy::Range => {
                 let k = kind.ok_or_else(|| "range key of unknown type".to_string())?;
-                let to = expr.decode(k, strip_quotes(&desc)).ok_or_else(|| {
+                let to = expr.decode(k, strip_quotes(desc)).ok_or_else(|| {
                     format!("cannot read the bound `{desc}` of partition `{pname}`")
                 })?;
                 let b = PartBound::Range {
@@ -363,7 +548,7 @@ fn read_partitions(
             }
             Strategy::List if list_defaults.contains(&pname) => PartBound::Default,
             Strategy::List => PartBound::List {
-                values: list_values(&desc),
+                values: list_values(desc),
             },
             Strategy::Hash => PartBound::Hash {
                 modulus: hash_count,
