@@ -306,44 +306,70 @@ pub trait Backend {
 /// Connect to the server a URL names: the one place that picks a backend by engine. The
 /// whole exchange (TCP, TLS, login, session set-up) takes at most the URL's `connect_timeout`.
 pub fn connect(url: &DbUrl) -> Result<Box<dyn Backend>, DbError> {
-    let owned = url.clone();
-    match url.engine {
-        Engine::Postgres => within(url, move || {
-            postgres::PgBackend::connect(&owned).map(|b| Box::new(b) as Box<dyn Backend + Send>)
-        }),
-        Engine::Mysql | Engine::Mariadb => within(url, move || {
-            mysql::MyBackend::connect(&owned).map(|b| Box::new(b) as Box<dyn Backend + Send>)
-        }),
-    }
-    .map(|b| b as Box<dyn Backend>)
+    start_connect(url).finish()
 }
 
-/// Run a connection attempt on its own thread and give up after the URL's `connect_timeout`:
-/// a server that accepts the connection and never answers cannot hold partctl. (The abandoned
-/// thread ends with the process, or when the server finally answers or closes.)
-fn within(
-    url: &DbUrl,
-    attempt: impl FnOnce() -> Result<Box<dyn Backend + Send>, DbError> + Send + 'static,
-) -> Result<Box<dyn Backend + Send>, DbError> {
+type Attempt = Result<Box<dyn Backend + Send>, DbError>;
+
+/// A connection attempt running on its own thread (see [`start_connect`]).
+pub struct Connecting {
+    url: DbUrl,
+    started: std::time::Instant,
+    answer: Result<std::sync::mpsc::Receiver<Attempt>, DbError>,
+}
+
+/// Start connecting on a thread of its own, for a caller with other work to do meanwhile (the
+/// CLI reads the policies while the server answers); [`Connecting::finish`] waits for it.
+pub fn start_connect(url: &DbUrl) -> Connecting {
+    let owned = url.clone();
+    let attempt =
+        move || -> Attempt {
+            match owned.engine {
+                Engine::Postgres => postgres::PgBackend::connect(&owned)
+                    .map(|b| Box::new(b) as Box<dyn Backend + Send>),
+                Engine::Mysql | Engine::Mariadb => mysql::MyBackend::connect(&owned)
+                    .map(|b| Box::new(b) as Box<dyn Backend + Send>),
+            }
+        };
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("partctl-connect".into())
         .spawn(move || {
             let _ = tx.send(attempt());
-        })
-        .map_err(|e| DbError::Connect {
+        });
+    Connecting {
+        url: url.clone(),
+        started: std::time::Instant::now(),
+        answer: spawned.map(|_| rx).map_err(|e| DbError::Connect {
             target: url.to_string(),
             message: format!("cannot start the connection: {e}"),
-        })?;
-    match rx.recv_timeout(url.connect_timeout) {
-        Ok(result) => result,
-        Err(_) => Err(DbError::Connect {
-            target: url.to_string(),
-            message: format!(
-                "no answer within {} s (connect_timeout); the server accepted the connection but did not complete the login",
-                url.connect_timeout.as_secs()
-            ),
         }),
+    }
+}
+
+impl Connecting {
+    /// Where it connects.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// The session, or the error; giving up `connect_timeout` after the attempt started: a
+    /// server that accepts the connection and never answers cannot hold partctl. (The
+    /// abandoned thread ends with the process, or when the server finally answers or closes;
+    /// a session it opens for nobody is closed.)
+    pub fn finish(self) -> Result<Box<dyn Backend>, DbError> {
+        let url = &self.url;
+        let wait = url.connect_timeout.saturating_sub(self.started.elapsed());
+        match self.answer?.recv_timeout(wait) {
+            Ok(result) => result.map(|b| b as Box<dyn Backend>),
+            Err(_) => Err(DbError::Connect {
+                target: url.to_string(),
+                message: format!(
+                    "no answer within {} s (connect_timeout); the server accepted the connection but did not complete the login",
+                    url.connect_timeout.as_secs()
+                ),
+            }),
+        }
     }
 }
 

@@ -94,6 +94,7 @@ fn run(cli: &Cli) -> Result<u8> {
     if let Command::Check { prometheus } = &cli.command {
         return Ok(fleet::check(cli, prometheus.as_deref()));
     }
+    connect_early(cli);
     let policies = load_policies(cli)?;
     let now = parse_now(cli)?;
     let selected = select(cli, &policies)?;
@@ -249,9 +250,42 @@ fn select<'p>(cli: &Cli, policies: &'p [Policy]) -> Result<Vec<&'p Policy>> {
     Ok(out)
 }
 
+/// The connection [`run`] started before reading the policies.
+static EARLY: std::sync::Mutex<Option<backend::Connecting>> = std::sync::Mutex::new(None);
+
+/// Start connecting to the one database a command will use, so that the server answers while
+/// the policies are read (at 200 policies that reading is about 5 ms): not for fleets, and
+/// only for a URL from `--database-url` or `DATABASE_URL` (a `--targets` file is read after
+/// the policies, so that their errors come first). A bad URL is left for the command to
+/// report.
+fn connect_early(cli: &Cli) {
+    let uses_database = match &cli.command {
+        Command::Plan { catalog, .. } => catalog.is_none(),
+        Command::Apply { .. }
+        | Command::Verify { .. }
+        | Command::Show
+        | Command::Run { .. }
+        | Command::Snapshot { .. }
+        | Command::Convert { .. } => true,
+        _ => false,
+    };
+    if !uses_database || cli.targets.is_some() || !cli.target.is_empty() || !cli.tag.is_empty() {
+        return;
+    }
+    if let Ok([target]) = targets(cli).as_deref() {
+        if let Ok(url) = target_url(target) {
+            *EARLY.lock().unwrap_or_else(|e| e.into_inner()) = Some(backend::start_connect(&url));
+        }
+    }
+}
+
 fn connect(url: Option<&DbUrl>) -> Result<Box<dyn Backend>> {
     let url = url.ok_or_else(|| anyhow!(NO_DATABASE))?;
-    Ok(backend::connect(url)?)
+    let early = EARLY.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match early {
+        Some(c) if c.url().expose() == url.expose() => Ok(c.finish()?),
+        _ => Ok(backend::connect(url)?),
+    }
 }
 
 /// `connect`, with the bound cache unless `--no-cache` (`plan`, `check`, `show`, `apply`,
