@@ -87,6 +87,7 @@ pub fn read(
     server: &Server,
     database: Option<&str>,
     wanted: &[(TableRef, StatsNeeded)],
+    sizes: bool,
     catch_all_matters: &dyn Fn(usize, &mut Table, i64) -> bool,
 ) -> Result<Catalog, CatalogError> {
     // Tables grouped by schema (in order of first appearance): a group per `TABLE_SCHEMA = ?`.
@@ -109,6 +110,7 @@ pub fn read(
         }
     }
     let mut ctx = tera::Context::new();
+    ctx.insert("sizes", &sizes);
     ctx.insert(
         "groups",
         &groups.iter().map(|g| g.1.len()).collect::<Vec<_>>(),

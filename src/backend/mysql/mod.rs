@@ -211,7 +211,7 @@ impl Backend for MyBackend {
     fn read_catalog(
         &mut self,
         policies: &[&Policy],
-        _sizes: bool,
+        sizes: bool,
         plan_at: Option<DateTime<Utc>>,
     ) -> Result<Catalog, CatalogError> {
         // The row facts are read with SELECTs that wait for metadata locks (a LOCK TABLES
@@ -239,6 +239,7 @@ impl Backend for MyBackend {
             &self.server,
             self.database.as_deref(),
             &super::wanted(policies),
+            sizes,
             &catch_all_matters,
         )
     }
@@ -276,6 +277,7 @@ impl Backend for MyBackend {
             &self.server,
             self.database.as_deref(),
             &wanted,
+            false,
             &|_, _, _| true,
         )
     }
