@@ -13,7 +13,7 @@
 #   MariaDB, database `bench`: MY_TABLES tables (50) x MY_PARTS daily partitions (92) and a
 #     MAXVALUE catch-all each.
 #
-# Then it times, RUNS times each (default 5) after one warm-up round, and prints the medians
+# Then it times, RUNS times each (default 5; the MariaDB group MY_RUNS times, default 21) after one warm-up round, and prints the medians
 # (the measurements of a group run interleaved, round by round, so that a slow moment of a
 # shared machine falls on all of them alike):
 #   - partctl no-op `plan` (exit 0 expected), warm (its bound cache, in $WORK/cache, filled by the
@@ -36,7 +36,8 @@
 # Usage: bash bench/scale.sh
 #        PARTCTL=target/release/partctl RUNS=7 BIG=0 MARIA=0 bash bench/scale.sh
 # Options: RUNS, TABLES, PARTS, BIG (0: skip the scale point), BIG_TABLES, BIG_PARTS,
-#          MARIA (0: skip MariaDB), MY_TABLES, MY_PARTS, PARTCTL (a built binary; default:
+#          MARIA (0: skip MariaDB), MY_TABLES, MY_PARTS, MY_RUNS (rounds of the MariaDB group,
+#          default 21: each run takes about 40 ms, and 5 of them scatter by a fifth), PARTCTL (a built binary; default:
 #          cargo build --release), BEFORE (another build, e.g. of an older commit: timed in the
 #          same rounds, for before/after figures), KEEP=1 (leave the servers running and print
 #          their URLs; stop them with the printed command).
@@ -51,6 +52,7 @@ BIG_PARTS=${BIG_PARTS:-100}
 MARIA=${MARIA:-1}
 MY_TABLES=${MY_TABLES:-50}
 MY_PARTS=${MY_PARTS:-92}
+MY_RUNS=${MY_RUNS:-21}
 KEEP=${KEEP:-0}
 BEFORE=${BEFORE:-}
 PREMAKE=4
@@ -186,10 +188,10 @@ add() { # NAME PREPARE CMD...
     G_NAMES+=("$1"); G_PREPS+=("$2"); shift 2
     G_CMDS+=("$(printf '%q ' "$@")")
 }
-run_group() {
+run_group() { # [ROUNDS, default RUNS]
     local k i t0 t1 rc
     declare -A times=()
-    for k in $(seq 0 "$RUNS"); do
+    for k in $(seq 0 "${1:-$RUNS}"); do
         for i in "${!G_NAMES[@]}"; do
             ${G_PREPS[$i]}
             t0=$(date +%s%N)
@@ -202,8 +204,8 @@ run_group() {
         done
     done
     for i in "${!G_NAMES[@]}"; do
-        MED[${G_NAMES[$i]}]=$(printf '%s\n' ${times[$i]} | sort -n | awk '{a[NR]=$1} END {printf "%.3f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1e9}')
-        printf '%-48s median %7.3f s   runs: %s\n' "${G_NAMES[$i]}" "${MED[${G_NAMES[$i]}]}" \
+        MED[${G_NAMES[$i]}]=$(printf '%s\n' ${times[$i]} | sort -n | awk '{a[NR]=$1} END {printf "%.4f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1e9}')
+        printf '%-48s median %8.4f s   runs: %s\n' "${G_NAMES[$i]}" "${MED[${G_NAMES[$i]}]}" \
             "$(printf '%s\n' ${times[$i]} | awk '{printf "%.3f ", $1 / 1e9}')"
     done
     G_NAMES=(); G_PREPS=(); G_CMDS=()
@@ -328,7 +330,7 @@ if [ "$MARIA" = 1 ]; then
     add "MariaDB floor (one information_schema query)" : "${MY[@]}" -e \
         "SELECT TABLE_NAME, PARTITION_NAME, PARTITION_DESCRIPTION, TABLE_ROWS FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = 'bench'"
     [ -z "$BEFORE" ] || add "before: MariaDB partctl plan (no-op)" : env DATABASE_URL="$MYURL" "$BEFORE" -p "$WORK/my.toml" plan
-    run_group
+    run_group "$MY_RUNS"
 fi
 
 echo
