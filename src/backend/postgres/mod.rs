@@ -63,6 +63,24 @@ pub struct PgBackend {
     confirm_needed: bool,
     /// The server and database the cache is keyed by, once read; `Some(None)`: unreadable.
     cache_key: Option<Option<Vec<String>>>,
+    /// A cache file being written (see [`BoundCache::save`]).
+    cache_write: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PgBackend {
+    /// Wait for the cache file being written, if any: before a cache file is read or removed,
+    /// and before the session ends.
+    fn finish_cache_write(&mut self) {
+        if let Some(w) = self.cache_write.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for PgBackend {
+    fn drop(&mut self) {
+        self.finish_cache_write();
+    }
 }
 
 /// A message the server sent (NOTICE, WARNING, ...).
@@ -201,6 +219,7 @@ impl PgBackend {
             cache_files: Vec::new(),
             confirm_needed: false,
             cache_key: None,
+            cache_write: None,
         })
     }
 
@@ -266,6 +285,7 @@ impl PgBackend {
         ms: u128,
         wanted: &[(TableRef, StatsNeeded)],
     ) -> Result<Option<BoundCache>, CatalogError> {
+        self.finish_cache_write();
         let timeout = format!("{ms}ms");
         let set_alone = |client: &mut client::Client| {
             client
@@ -435,7 +455,8 @@ impl Backend for PgBackend {
                     self.cache_files.push(path.to_path_buf());
                 }
             }
-            cache.save();
+            self.finish_cache_write();
+            self.cache_write = cache.save();
         }
         let _ = run(&mut self.client, "RESET lock_timeout");
         catalog
@@ -492,6 +513,7 @@ impl Backend for PgBackend {
                 .as_deref()
                 .and_then(|text| catalog::parse_bound(text, table.key.kind));
             if parsed.as_ref() != planned {
+                self.finish_cache_write();
                 let files = std::mem::take(&mut self.cache_files);
                 for file in &files {
                     BoundCache::discard(file);
