@@ -40,8 +40,9 @@
 //! escaped,
 //! then `end <TAB> count` (a file cut short, by a full disk or a crash, lacks it and is not
 //! trusted). A missing, corrupt, unwritable or foreign-version file is ignored (a debug line with
-//! `PARTCTL_DEBUG=1` at most): a cron run never fails because of it. Written atomically
-//! (a temporary file renamed over it), without fsync: that took 50 ms here, on every run after
+//! `PARTCTL_DEBUG=1` at most): a cron run never fails because of it. Written on a thread of
+//! its own while the command goes on (the session joins it before it reads or removes a cache
+//! file again, and when it ends), atomically (a temporary file renamed over it), without fsync: that took 50 ms here, on every run after
 //! DDL, for a file whose loss costs one slower read; a file a crash left incomplete lacks its
 //! `end` line, or does not parse, and is ignored.
 
