@@ -332,10 +332,10 @@ if [ "$MARIA" = 1 ]; then
     done
     MYURL="mysql://root@127.0.0.1:$MYPORT/bench"
     DATABASE_URL="$MYURL" "$PARTCTL" -p "$WORK/my.toml" plan >/dev/null || { echo "MariaDB: the no-op plan is not empty" >&2; exit 1; }
-    add "MariaDB partctl plan (no-op)" : env DATABASE_URL="$MYURL" "$PARTCTL" -p "$WORK/my.toml" plan
+    add "MariaDB partctl plan (no-op)" : "$PARTCTL" -d "$MYURL" -p "$WORK/my.toml" plan
     add "MariaDB floor (one information_schema query)" : "${MY[@]}" -e \
         "SELECT TABLE_NAME, PARTITION_NAME, PARTITION_DESCRIPTION, TABLE_ROWS FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = 'bench'"
-    [ -z "$BEFORE" ] || add "before: MariaDB partctl plan (no-op)" : env DATABASE_URL="$MYURL" "$BEFORE" -p "$WORK/my.toml" plan
+    [ -z "$BEFORE" ] || add "before: MariaDB partctl plan (no-op)" : "$BEFORE" -d "$MYURL" -p "$WORK/my.toml" plan
     run_group "$MY_RUNS"
 fi
 
