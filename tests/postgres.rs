@@ -3113,9 +3113,30 @@ timezone = "UTC"
     assert_counts(&corrupt, 0, 3);
     assert_eq!(plan_json(&corrupt)["steps"], doc["steps"]);
 
-    // A cached bound that does not parse (a damaged line) is a miss, not an error.
+    // A cached bound that does not parse (a damaged line, without the range read from it
+    // that would otherwise stand in for it) is a miss, not an error.
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
-    let damaged = text.replacen(" TO ('", " TO ('2026-1", 1);
+    // With its range there, the text is not read again: damaging the text alone changes
+    // nothing.
+    std::fs::write(cache_file(&dir), text.replacen(" TO ('", " TO ('2026-1", 1)).unwrap();
+    let by_range = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
+    expect_code(&by_range, 2, "plan over a damaged text with its range");
+    assert_counts(&by_range, 3, 0);
+    assert_eq!(plan_json(&by_range)["steps"], doc["steps"]);
+    std::fs::write(cache_file(&dir), &text).unwrap();
+    let mut hurt = false;
+    let damaged: String = text
+        .lines()
+        .map(|l| match !hurt && l.contains(" TO ('") {
+            true => {
+                hurt = true;
+                let (line, range) = l.rsplit_once('\t').unwrap();
+                assert!(range.starts_with("z:"), "a line with its range: {l}");
+                format!("{}\n", line.replacen(" TO ('", " TO ('2026-1", 1))
+            }
+            false => format!("{l}\n"),
+        })
+        .collect();
     assert_ne!(damaged, text);
     std::fs::write(cache_file(&dir), &damaged).unwrap();
     let repaired = cached(&db, &policy, &dir, &["plan", "-f", "json"]);

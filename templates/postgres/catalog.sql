@@ -28,8 +28,10 @@
 -- recovers xmin = 3 + base - age, modulo 2^32.
 -- A partition row's schema is NULL when it is its table's (a schema rename does not change
 -- pg_class rows, so schemas are not cached).
--- The table row's `referenced`: some foreign key references the table, so that
--- foreign_keys.sql runs only then.
+-- The table row's facts come as one json object (`found`, `strategy`, the key, `columns`,
+-- `empty`, `referenced`: some foreign key references the table, so that foreign_keys.sql
+-- runs only then), so that the 18,600 partition rows of 200 tables x 93 partitions carry 11
+-- columns instead of 20 (each column costs the client its decoding, NULL or not).
 WITH wanted AS (
     SELECT w.ord, coalesce(w.schema_name, current_schema()) AS schema_name, w.table_name,
            w.catch_all
@@ -65,21 +67,22 @@ WITH wanted AS (
 )
 SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS name,
        NULL::text AS bound, NULL::int8 AS rows, NULL::int8 AS bytes, NULL::bool AS pending,
-       t.relkind::text AS relkind, NULL::oid AS part,
-       t.relid IS NOT NULL AS found,
-       pt.partstrat::text AS strategy,
-       pt.partnatts::int4 AS key_count,
-       (pt.partexprs IS NOT NULL) AS key_is_expression,
-       ka.attname::text AS key_column,
-       format_type(ka.atttypid, ka.atttypmod) AS key_type,
-       coalesce(cl.columns, '{}') AS columns,
-       -- The DEFAULT partition: a plain table with no page.
-       CASE WHEN t.catch_all AND t.partdefid <> 0
-            THEN (SELECT dc.relkind = 'r' AND pg_relation_size(dc.oid) = 0
-                  FROM pg_class dc WHERE dc.oid = t.partdefid) END AS empty,
+       NULL::oid AS part,
        -- The xid base of the partitions' age(xmin).
        age('3'::xid)::int8 AS xmin,
-       rf.confrelid IS NOT NULL AS referenced
+       json_build_object(
+         'found', t.relid IS NOT NULL,
+         'strategy', pt.partstrat::text,
+         'key_count', pt.partnatts::int4,
+         'key_is_expression', pt.partexprs IS NOT NULL,
+         'key_column', ka.attname::text,
+         'key_type', format_type(ka.atttypid, ka.atttypmod),
+         'columns', coalesce(cl.columns, '{}'),
+         -- The DEFAULT partition: a plain table with no page.
+         'empty', CASE WHEN t.catch_all AND t.partdefid <> 0
+                       THEN (SELECT dc.relkind = 'r' AND pg_relation_size(dc.oid) = 0
+                             FROM pg_class dc WHERE dc.oid = t.partdefid) END,
+         'referenced', rf.confrelid IS NOT NULL) AS facts
 FROM tabs t
 LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
 LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
@@ -94,9 +97,7 @@ SELECT t.ord::int4, 'p',
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
-       i.inhdetachpending, NULL, ch.oid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       age(ch.xmin)::int8, NULL
+       i.inhdetachpending, ch.oid, age(ch.xmin)::int8, NULL
 FROM tabs t
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
@@ -106,8 +107,7 @@ UNION ALL
 SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),
        gc.reltuples::int8,
        CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
-       NULL, gc.relkind::text, ch.partrelid,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, ch.partrelid, NULL, NULL
 -- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
 -- partition again.
 FROM pg_partitioned_table ch
@@ -118,12 +118,11 @@ JOIN pg_class gc ON gc.oid = gi.inhrelid
 JOIN pg_namespace gn ON gn.oid = gc.relnamespace
 UNION ALL
 SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL
 FROM tabs t
 JOIN labels l ON l.description = 'partctl: detaching from ' || t.schema_name || '.' || t.table_name
 UNION ALL
-SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT t.ord::int4, 'i', NULL, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM tabs t
 JOIN labels l ON l.relnamespace = t.nsp
  AND l.description = 'partctl: moving rows for ' || t.schema_name || '.' || t.table_name

@@ -199,6 +199,21 @@ impl RowIter<'_> {
             .block_on(async { stream.next().await.transpose() })
     }
 
+    /// Hand every remaining row to `f` as it arrives, all under one wait on the runtime (a
+    /// wait per row, as `next` does, cost about a third of decoding 18,600 catalog rows);
+    /// stops at the first row `f` refuses (`false`).
+    pub fn for_each(&mut self, mut f: impl FnMut(Row) -> bool) -> Result<(), Error> {
+        let stream = &mut self.stream;
+        self.driver.block_on(async {
+            while let Some(row) = stream.next().await.transpose()? {
+                if !f(row) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Rows the statement changed, once every row has been read.
     pub fn rows_affected(&self) -> Option<u64> {
         self.stream.rows_affected()
