@@ -7,7 +7,7 @@
 -- deparsed with relid 0: they hold no column references, and a real relid would lock each
 -- partition too. Bounds print in UTC (see session.sql).
 --
--- One row per requested table (kind 't'), then its partitions ('p', by schema and name), the
+-- One row per requested table (kind 't'), then its partitions (kind NULL, by schema and name), the
 -- sub-partitions of composite tables ('s', by name, `part` naming their partition's oid),
 -- tables partctl detached and did not finish with ('o', see expire.sql.tera) and tables a
 -- batched move was filling when it stopped ('i', see create_batched.sql.tera). Unordered: the
@@ -27,7 +27,9 @@
 -- `age('3'::xid)`: both are (int32) (now - xid) for the statement's one `now`, so the reader
 -- recovers xmin = 3 + base - age, modulo 2^32.
 -- A partition row's schema is NULL when it is its table's (a schema rename does not change
--- pg_class rows, so schemas are not cached).
+-- pg_class rows, so schemas are not cached). Its kind is NULL, its bytes without $3 and its
+-- pending flag when false too: every value the server sends costs it a call of the type's
+-- send function, and partitions are most of the rows.
 -- The table row's facts come as one json object (`found`, `strategy`, the key, `columns`,
 -- `empty`, `referenced`: some foreign key references the table, so that foreign_keys.sql
 -- runs only then), so that the 18,600 partition rows of 200 tables x 93 partitions carry 11
@@ -89,15 +91,15 @@ LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[
 LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
-SELECT t.ord::int4, 'p',
+SELECT t.ord::int4, NULL,
        CASE WHEN ch.relnamespace <> t.nsp
             THEN (SELECT cn.nspname::text FROM pg_namespace cn WHERE cn.oid = ch.relnamespace) END,
        CASE WHEN NOT $5 THEN ch.relname::text END,
        CASE WHEN NOT ($5 AND t.cacheable) THEN pg_get_expr(ch.relpartbound, 0) END,
        ch.reltuples::int8,
        -- NULL when a concurrent run dropped the partition after this snapshot.
-       CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) ELSE 0 END,
-       i.inhdetachpending, ch.oid, age(ch.xmin)::int8, NULL
+       CASE WHEN $3 THEN coalesce(pg_total_relation_size(ch.oid), 0) END,
+       nullif(i.inhdetachpending, false), ch.oid, age(ch.xmin)::int8, NULL
 FROM tabs t
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid

@@ -69,6 +69,8 @@ pub struct BoundCache {
     seen: Vec<(u32, u32, Option<KeyKind>, Option<Sent>)>,
     /// The file is there and not read yet (see `load`).
     unread: bool,
+    /// The file being read and parsed on a thread of its own (see `open`).
+    reading: Option<std::thread::JoinHandle<Loaded>>,
     /// Bounds taken from the cache, bounds deparsed by the server.
     pub hits: usize,
     pub misses: usize,
@@ -352,20 +354,66 @@ fn parse(text: &str) -> Option<HashMap<u32, Entry, OidHash>> {
     (end? == entries.len()).then_some(entries)
 }
 
+/// A file's text and the entries parsed from it.
+type Loaded = (String, HashMap<u32, Entry, OidHash>);
+
+/// Read and parse the file; empty when it is missing, unreadable or not one this version
+/// wrote.
+fn read_file(path: &Path) -> Loaded {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                debug(&format!("bound cache {}: {e}; ignored", path.display()));
+            }
+            String::new()
+        }
+    };
+    // A NUL never belongs in the file: a crash can leave zeroed blocks in one not synced.
+    let entries = match text.is_empty() || memchr::memchr(0, text.as_bytes()).is_some() {
+        true => HashMap::default(),
+        false => parse(&text).unwrap_or_else(|| {
+            debug(&format!(
+                "bound cache {}: not a cache this version wrote; ignored",
+                path.display()
+            ));
+            HashMap::default()
+        }),
+    };
+    if entries.is_empty() {
+        text.clear();
+    }
+    (text, entries)
+}
+
 impl BoundCache {
-    /// The cache of `dir/name`, read by `load` (so that the read overlaps the server's work:
-    /// the catalog query only needs to know whether a file is there).
+    /// The cache of `dir/name`. A file that is there is read and parsed on a thread of its
+    /// own from now on, while the catalog query is sent and planned (which only needs to know
+    /// whether a file is there); `load` takes the result. Read after the query was sent, the
+    /// 2.5 MB of 18,600 entries held the first rows back by about 13 ms.
     pub fn open(dir: &Path, name: &str) -> BoundCache {
         let path = dir.join(name);
+        let unread = starts_with_header(&path);
+        let reading = match unread {
+            true => {
+                let path = path.clone();
+                std::thread::Builder::new()
+                    .name("partctl-cache-read".into())
+                    .spawn(move || read_file(&path))
+                    .ok()
+            }
+            false => None,
+        };
         BoundCache {
-            unread: starts_with_header(&path),
+            unread,
+            reading,
             path: Some(path),
             ..BoundCache::default()
         }
     }
 
-    /// Read and parse the file, once; an empty cache (that still writes there) when it is
-    /// missing, unreadable or not one this version wrote.
+    /// Take the file's entries, once (reading it here when no thread could): an empty cache
+    /// (that still writes there) when it is missing, unreadable or not one this version wrote.
     pub fn load(&mut self) {
         if !std::mem::take(&mut self.unread) {
             return;
@@ -373,29 +421,11 @@ impl BoundCache {
         let Some(path) = self.path.clone() else {
             return;
         };
-        let mut text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) => {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    debug(&format!("bound cache {}: {e}; ignored", path.display()));
-                }
-                String::new()
-            }
+        let (text, entries) = match self.reading.take().map(|t| t.join()) {
+            Some(Ok(loaded)) => loaded,
+            // The thread panicked, or none was started.
+            _ => read_file(&path),
         };
-        // A NUL never belongs in the file: a crash can leave zeroed blocks in one not synced.
-        let entries = match text.is_empty() || memchr::memchr(0, text.as_bytes()).is_some() {
-            true => HashMap::default(),
-            false => parse(&text).unwrap_or_else(|| {
-                debug(&format!(
-                    "bound cache {}: not a cache this version wrote; ignored",
-                    path.display()
-                ));
-                HashMap::default()
-            }),
-        };
-        if entries.is_empty() {
-            text.clear();
-        }
         self.text = text;
         self.entries = entries;
     }

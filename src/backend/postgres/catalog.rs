@@ -147,7 +147,11 @@ fn rows_of(
     let mut late = false;
     let mut failed = None;
     let mut take = |r: tokio_postgres::Row| -> Result<(), CatalogError> {
-        let kind: &str = r.try_get(1).map_err(shape)?;
+        // A partition's kind is NULL (see catalog.sql).
+        let kind: &str = r
+            .try_get::<_, Option<&str>>(1)
+            .map_err(shape)?
+            .unwrap_or("p");
         let rank =
             KINDS.iter().position(|k| *k == kind).ok_or_else(|| {
                 CatalogError::Query(format!("unexpected catalog row kind `{kind}`"))
