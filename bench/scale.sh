@@ -13,7 +13,7 @@
 #   MariaDB, database `bench`: MY_TABLES tables (50) x MY_PARTS daily partitions (92) and a
 #     MAXVALUE catch-all each.
 #
-# Then it times, RUNS times each (default 5; the apply group APPLY_RUNS times, default 9; the MariaDB group MY_RUNS times, default 21) after one warm-up round, and prints the medians
+# Then it times, RUNS times each (default 11; the apply group APPLY_RUNS times, default 15; the MariaDB group MY_RUNS times, default 21) after one warm-up round, and prints the medians
 # (the measurements of a group run interleaved, round by round, so that a slow moment of a
 # shared machine falls on all of them alike):
 #   - partctl no-op `plan` (exit 0 expected), warm (its bound cache, in $WORK/cache, filled by the
@@ -38,14 +38,15 @@
 # Options: RUNS, TABLES, PARTS, BIG (0: skip the scale point), BIG_TABLES, BIG_PARTS,
 #          MARIA (0: skip MariaDB), MY_TABLES, MY_PARTS, MY_RUNS (rounds of the MariaDB group,
 #          default 21: each run takes about 40 ms, and 5 of them scatter by a fifth),
-#          APPLY_RUNS (rounds of the apply group, default 9: its runs scatter by a third on a
-#          shared machine), PARTCTL (a built binary; default:
+#          APPLY_RUNS (rounds of the apply group, default 15: its runs scatter by a third on a
+#          shared machine); RUNS went from 5 to 11 when four full runs of 5 rounds put the
+#          no-op plan at 0.86x to 1.13x of its floor, PARTCTL (a built binary; default:
 #          cargo build --release), BEFORE (another build, e.g. of an older commit: timed in the
 #          same rounds, for before/after figures), KEEP=1 (leave the servers running and print
 #          their URLs; stop them with the printed command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-11}
 TABLES=${TABLES:-200}
 PARTS=${PARTS:-92}
 BIG=${BIG:-1}
@@ -55,7 +56,7 @@ MARIA=${MARIA:-1}
 MY_TABLES=${MY_TABLES:-50}
 MY_PARTS=${MY_PARTS:-92}
 MY_RUNS=${MY_RUNS:-21}
-APPLY_RUNS=${APPLY_RUNS:-9}
+APPLY_RUNS=${APPLY_RUNS:-15}
 KEEP=${KEEP:-0}
 BEFORE=${BEFORE:-}
 PREMAKE=4
