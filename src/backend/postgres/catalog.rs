@@ -157,7 +157,13 @@ fn rows_of(
                 CatalogError::Query(format!("unexpected catalog row kind `{kind}`"))
             })? as u8;
         let ord: i32 = r.try_get(0).map_err(shape)?;
-        let slot = usize::try_from(ord).unwrap_or(0);
+        // Every row belongs to a requested table (`ord` counts them from 1).
+        let slot = usize::try_from(ord)
+            .ok()
+            .filter(|s| (1..=tables).contains(s))
+            .ok_or_else(|| {
+                CatalogError::Query(format!("unexpected catalog shape: a row of table {ord}"))
+            })?;
         let xmin_col: Option<i64> = r.try_get(9).map_err(shape)?;
         let table = match rank {
             0 => {
