@@ -196,18 +196,22 @@ pub type Range = (KeyKind, Bound, Bound);
 /// A cache hit: the name, the bound's text, and its range when one was read for the kind asked.
 pub type Cached<'a> = (&'a str, &'a str, Option<(Bound, Bound)>);
 
+/// Each key kind's letter in the fifth field, both ways.
+const KIND_CODES: [(KeyKind, u8); 6] = [
+    (KeyKind::SmallInt, b's'),
+    (KeyKind::Int, b'i'),
+    (KeyKind::BigInt, b'b'),
+    (KeyKind::Date, b'd'),
+    (KeyKind::Timestamp, b't'),
+    (KeyKind::Timestamptz, b'z'),
+];
+
 /// The file's fifth field: `kind:from:to`, each end a number, `min` or `max`.
 fn range_onto(out: &mut String, (kind, from, to): Range) {
     use std::fmt::Write as _;
-    let code = match kind {
-        KeyKind::SmallInt => "s",
-        KeyKind::Int => "i",
-        KeyKind::BigInt => "b",
-        KeyKind::Date => "d",
-        KeyKind::Timestamp => "t",
-        KeyKind::Timestamptz => "z",
-    };
-    out.push_str(code);
+    if let Some((_, code)) = KIND_CODES.iter().find(|(k, _)| *k == kind) {
+        out.push(char::from(*code));
+    }
     for end in [from, to] {
         let _ = match end {
             Bound::Min => write!(out, ":min"),
@@ -221,15 +225,9 @@ fn range_onto(out: &mut String, (kind, from, to): Range) {
 /// byte (`split` and `parse` cost 800 instructions a line).
 fn range_of(field: &str) -> Option<Range> {
     let b = field.as_bytes();
-    let kind = match b.first()? {
-        b's' => KeyKind::SmallInt,
-        b'i' => KeyKind::Int,
-        b'b' => KeyKind::BigInt,
-        b'd' => KeyKind::Date,
-        b't' => KeyKind::Timestamp,
-        b'z' => KeyKind::Timestamptz,
-        _ => return None,
-    };
+    let first = b.first()?;
+    let (kind, _) = KIND_CODES.iter().find(|(_, code)| code == first)?;
+    let kind = *kind;
     // Each end: `:` then `min`, `max` or a decimal i64; `at` moves past it.
     let mut at = 1;
     let mut end = || -> Option<Bound> {

@@ -135,7 +135,7 @@ fn rows_of(
     mut rows: super::client::RowIter<'_>,
     tables: usize,
     mut cache: Option<&mut BoundCache>,
-) -> Result<(Vec<Row>, Vec<Row>, Missing), CatalogError> {
+) -> Result<(Rows, Missing), CatalogError> {
     let shape =
         |e: tokio_postgres::Error| CatalogError::Query(format!("unexpected catalog shape: {e}"));
     // The tables' rows, and the others (`missing` points into these).
@@ -252,7 +252,7 @@ fn rows_of(
             .cloned()
             .flatten();
     }
-    Ok((heads, out, missing))
+    Ok(((heads, out), missing))
 }
 
 /// The tables' rows in order (`ord`), and the others by table, kind (`rank`), then schema
@@ -388,7 +388,7 @@ fn read_rows(
     if let Some(c) = cache.as_deref_mut() {
         c.load();
     }
-    let (mut heads, mut rows, missing) = rows_of(rows, wanted.len(), cache.as_deref_mut())?;
+    let ((mut heads, mut rows), missing) = rows_of(rows, wanted.len(), cache.as_deref_mut())?;
     if let (false, Some(cache)) = (missing.is_empty(), cache) {
         if let Err(stale) = fill_missing(client, &mut rows, &missing, cache)? {
             return Ok(Err(stale));
