@@ -442,7 +442,7 @@ pub fn read_tables(
         e => TableRead::Unreadable(e.to_string()),
     };
     let reads = match backend.read_catalog(policies, false, plan_at) {
-        Ok(cat) => policies.iter().map(|p| catalog::found(p, &cat)).collect(),
+        Ok(cat) => catalog::found_all(policies, cat),
         Err(e) if policies.len() == 1 => vec![per_table(e)],
         Err(_) => policies
             .iter()
