@@ -2065,6 +2065,84 @@ fn a_step_failing_after_its_create_leaves_nothing_and_names_the_statement() {
     expect_code(&partctl(&db, &policy, NOW, &["plan"]), 0, "plan after");
 }
 
+/// Steps of different tables go to the server together (each its own transaction): every
+/// step still gets what the server said while it ran and no other's, and a table whose lock
+/// is held fails alone, retried, while the tables sent along with it are applied.
+#[test]
+fn steps_sent_together_keep_their_own_notices_and_failures() {
+    const NAMES: [&str; 5] = ["t_a", "t_b", "t_c", "t_d", "t_e"];
+    let db = pg();
+    for t in NAMES {
+        db.exec(&EVENTS.replace("public.events", &format!("public.{t}")));
+    }
+    db.exec(
+        "CREATE FUNCTION public.say_created() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         DECLARE o text;
+         BEGIN
+           FOR o IN SELECT object_identity FROM pg_event_trigger_ddl_commands()
+                     WHERE command_tag = 'CREATE TABLE' LOOP
+             RAISE WARNING 'created %', o;
+           END LOOP;
+         END $$;
+         CREATE EVENT TRIGGER say_created ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION public.say_created();",
+    );
+    let mut tables = String::from("[defaults]\nlock_timeout = \"200ms\"\nretries = 1\n");
+    for t in NAMES {
+        tables.push_str(&format!(
+            "\n[[table]]\nname = \"public.{t}\"\npartition_by = \"range\"\ncolumn = \"created_at\"\ninterval = \"1 day\"\npremake = 0\n"
+        ));
+    }
+    let policy = write_policy("together", &tables);
+    let mut holder = client(&db);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.t_c IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    let r = partctl(&db, &policy, NOW, &["apply", "-f", "json"]);
+    expect_code(&r, 1, "apply while t_c is locked");
+    holder.batch_execute("ROLLBACK").unwrap();
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let outcomes = v.as_array().unwrap();
+    assert_eq!(outcomes.len(), 5, "{v:#}");
+    for (o, t) in outcomes.iter().zip(NAMES) {
+        assert_eq!(o["table"], format!("public.{t}"), "{v:#}");
+    }
+    // The locked table: retried, then failed alone; its later steps never ran.
+    assert_eq!(outcomes[2]["status"], "failed", "{v:#}");
+    assert!(
+        outcomes[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
+        "{v:#}"
+    );
+    assert_eq!(outcomes[2]["steps"].as_array().unwrap().len(), 0, "{v:#}");
+    assert!(r.stderr.contains("retry 1 of 1"), "{}", r.stderr);
+    assert!(bounds(&db, "public", "t_c").is_empty());
+    // The others: every step applied, each with the one warning its own CREATE caused.
+    for (o, t) in outcomes.iter().zip(NAMES).filter(|(_, t)| *t != "t_c") {
+        assert_eq!(o["status"], "done", "{v:#}");
+        let steps = o["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{v:#}");
+        for s in steps {
+            let notices = s["notices"].as_array().expect("the step's notices");
+            assert_eq!(notices.len(), 1, "{v:#}");
+            let created = notices[0]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&format!("WARNING: created public.{t}_"))
+                .unwrap_or_else(|| panic!("{t}'s own partition: {v:#}"));
+            assert!(
+                s["id"].as_str().unwrap().contains(created),
+                "the warning of its own partition: {v:#}"
+            );
+        }
+        assert_eq!(bounds(&db, "public", t), daily("2026-11-21", 1));
+    }
+    expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply after");
+    assert_eq!(bounds(&db, "public", "t_c"), daily("2026-11-21", 1));
+}
+
 #[test]
 fn a_lock_held_briefly_is_waited_out_by_a_retry() {
     let db = pg();

@@ -2,6 +2,7 @@
 //! the backend. Engine-neutral: every engine difference is behind [`Backend`].
 
 pub mod interrupt;
+mod pipelined;
 mod saved;
 mod step;
 
@@ -202,9 +203,10 @@ fn interrupted(done: Vec<Applied>, not_started: usize) -> TableOutcome {
     TableOutcome::Interrupted { done, not_started }
 }
 
-/// Read every table once (under the locks held), then plan and run each locked table, one at
-/// a time. A table that cannot be read fails whether it is locked or not; one another run
-/// holds is skipped; with `stop`, nothing runs.
+/// Read every table once (under the locks held), then plan each locked table (on a thread of
+/// its own) and run its steps as it comes, in order (see `pipelined.rs`). A table that cannot
+/// be read fails whether it is locked or not; one another run holds is skipped; with `stop`,
+/// nothing runs.
 fn apply_locked(
     backend: &mut dyn Backend,
     policies: &[&Policy],
@@ -245,47 +247,121 @@ fn apply_locked(
         ),
     };
     let mut reads: Vec<Option<TableRead>> = reads.into_iter().map(Some).collect();
-    let mut outcomes = Vec::new();
-    for i in fk.order.clone() {
-        let (policy, held) = (&policies[i], &held[i]);
-        let Some(read) = reads[i].take() else {
-            continue;
-        };
+    let jobs: Vec<(usize, TableRead)> = fk
+        .order
+        .iter()
+        .filter_map(|&i| reads[i].take().map(|r| (i, r)))
+        .collect();
+    // Tables are planned on a thread of their own while the server runs the steps of the
+    // tables planned before them; every step runs here, in the plan's order.
+    let mut outcomes: Vec<(String, TableOutcome)> = Vec::with_capacity(jobs.len());
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (fk, version) = (&fk, &version);
+        scope.spawn(move || {
+            for (i, read) in jobs {
+                let job = Job {
+                    policy: policies[i],
+                    held: held[i],
+                    stop,
+                    now,
+                    opts,
+                    engine,
+                    version,
+                    fk,
+                };
+                if tx.send(job.prepare(read)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut runner = pipelined::Runner::new(!referenced);
+        loop {
+            let prepared = match rx.try_recv() {
+                Ok(p) => p,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    // Nothing more planned yet: the server gets what is ready meanwhile.
+                    runner.flush(backend, log);
+                    match rx.recv() {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+            };
+            match prepared {
+                Prepared::Done(name, outcome) => outcomes.push((name, outcome)),
+                Prepared::Run(name, planned) => {
+                    // A bound taken from the cache never chooses what is removed.
+                    if let Some((table, removed)) = &planned.confirm {
+                        let removed: Vec<&QualifiedName> = removed.iter().collect();
+                        if let Err(m) = backend.confirm_bounds(table, &removed) {
+                            outcomes.push((name, failed(planned.policy, m)));
+                            continue;
+                        }
+                    }
+                    runner.add(outcomes.len(), planned, backend, log);
+                    outcomes.push((name, TableOutcome::Skipped));
+                }
+            }
+        }
+        for (slot, outcome) in runner.finish(backend, log) {
+            outcomes[slot].1 = outcome;
+        }
+    });
+    outcomes
+}
+
+/// What planning one table needs.
+struct Job<'a> {
+    policy: &'a Policy,
+    held: bool,
+    stop: bool,
+    now: DateTime<Utc>,
+    opts: &'a Options<'a>,
+    engine: crate::catalog::Engine,
+    version: &'a String,
+    fk: &'a crate::plan::foreign_keys::FkJudgement,
+}
+
+/// A table planned: its steps to run, or its outcome already.
+enum Prepared<'p> {
+    Done(String, TableOutcome),
+    Run(String, Planned<'p>),
+}
+
+impl<'a> Job<'a> {
+    /// Plan one table read under the locks (nothing here talks to the server).
+    fn prepare(&self, read: TableRead) -> Prepared<'a> {
+        let (policy, now, opts) = (self.policy, self.now, self.opts);
         let table = match read {
             TableRead::Found(t) => t,
             TableRead::Refused(m) | TableRead::Unreadable(m) => {
-                outcomes.push((policy.table.to_string(), failed(policy, m)));
-                continue;
+                return Prepared::Done(policy.table.to_string(), failed(policy, m));
             }
         };
         let name = table.name.to_string();
-        if stop {
-            outcomes.push((name, interrupted(vec![], 0)));
-            continue;
+        if self.stop {
+            return Prepared::Done(name, interrupted(vec![], 0));
         }
-        if !held {
+        if !self.held {
             // Said once, by the outcome.
-            outcomes.push((name, TableOutcome::Skipped));
-            continue;
+            return Prepared::Done(name, TableOutcome::Skipped);
         }
-        let name = &name;
         let expiring_now = opts
             .real_now
             .filter(|real| *real != now)
             .map(|real| crate::plan::expiring(policy, &table, real));
-        let catalog = Catalog {
+        let mut catalog = Catalog {
             format_version: CATALOG_FORMAT_VERSION,
-            engine,
-            server_version: version.clone(),
+            engine: self.engine,
+            server_version: self.version.clone(),
             tables: vec![*table],
         };
-        let refused = crate::render::refusals(policy, &catalog, &fk);
-        let (actions, steps) = match plan_steps_judged(&[*policy], &catalog, now, &fk) {
+        let refused = crate::render::refusals(policy, &catalog, self.fk);
+        let (actions, steps) = match plan_steps_judged(&[policy], &catalog, now, self.fk) {
             Ok(planned) => planned,
-            Err(e) => {
-                outcomes.push((name.clone(), failed(policy, e.to_string())));
-                continue;
-            }
+            Err(e) => return Prepared::Done(name, failed(policy, e.to_string())),
         };
         if let (Some(real), Some(expiring)) = (opts.real_now, &expiring_now) {
             let early: Vec<String> = actions
@@ -302,33 +378,45 @@ fn apply_locked(
                     if early.len() == 1 { "it has" } else { "they have" },
                     real.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 );
-                outcomes.push((name.clone(), failed(policy, message)));
-                continue;
+                return Prepared::Done(name, failed(policy, message));
             }
-        }
-        // A bound taken from the cache never chooses what is removed.
-        let removed: Vec<&QualifiedName> = actions.iter().flat_map(|a| a.kind.removes()).collect();
-        if let Err(m) = backend.confirm_bounds(&catalog.tables[0], &removed) {
-            outcomes.push((name.clone(), failed(policy, m)));
-            continue;
         }
         if let Some(doc) = opts.expected {
             let fresh = PlanDoc::new(now, &steps);
             if let Err(d) = compare(doc, &fresh, Some(&[name.as_str()])) {
-                outcomes.push((name.clone(), failed(policy, d.to_string())));
-                continue;
+                return Prepared::Done(name, failed(policy, d.to_string()));
             }
         }
-        let outcome = match run_table(backend, policy, &steps, log) {
-            // What the plan refused is this table's failure, after the rest was done.
-            TableOutcome::Done(done) if !refused.is_empty() => {
-                failed_after(policy, done, refused.join("; "))
-            }
-            other => other,
+        let removed: Vec<QualifiedName> = actions
+            .iter()
+            .flat_map(|a| a.kind.removes())
+            .cloned()
+            .collect();
+        let confirm = match removed.is_empty() {
+            true => None,
+            false => Some((Box::new(catalog.tables.remove(0)), removed)),
         };
-        outcomes.push((name.clone(), outcome));
+        Prepared::Run(
+            name,
+            Planned {
+                policy,
+                steps,
+                refused,
+                confirm,
+            },
+        )
     }
-    outcomes
+}
+
+/// A table planned under the locks, its steps not yet run.
+struct Planned<'p> {
+    policy: &'p Policy,
+    steps: Vec<Step>,
+    /// What the plan refused to do (a foreign key): the table's failure once the rest is done.
+    refused: Vec<String>,
+    /// The table as read and the partitions the plan removes, when it removes any: their
+    /// bounds are confirmed from the server before the steps run.
+    confirm: Option<(Box<crate::catalog::Table>, Vec<QualifiedName>)>,
 }
 
 /// Run one table's steps in order; stop at the first failure or when a stop is requested.
@@ -343,49 +431,67 @@ fn run_table(
         if interrupt::requested() {
             return interrupted(done, steps.len() - k);
         }
-        // What the server said before this step (catalog reads) is not the step's.
-        let _ = backend.take_notices();
-        let result = {
-            let log_cell = std::cell::RefCell::new(&mut *log);
-            run_step(
-                backend,
-                step,
-                policy.retries,
-                step::BatchSizing::for_policy(policy),
-                |n, msg| {
-                    (log_cell.borrow_mut())(&Event::Retry {
-                        step: &step.id,
-                        attempt: n,
-                        retries: policy.retries,
-                        message: msg,
-                    })
-                },
-                &mut |p: &MoveProgress| {
-                    (log_cell.borrow_mut())(&Event::Moving {
-                        step: &step.id,
-                        progress: p,
-                    })
-                },
-            )
-        };
-        let notices = backend.take_notices();
-        for message in &notices {
-            log(&Event::Notice {
-                step: &step.id,
-                message,
-            });
-        }
-        match result {
-            Ok(mut applied) => {
-                applied.notices = notices;
-                log(&Event::Applied(&applied));
-                done.push(applied);
-            }
-            Err(ApplyError::Interrupted { .. }) => {
-                return interrupted(done, steps.len() - k);
-            }
+        match run_one(backend, policy, step, None, log) {
+            Ok(applied) => done.push(applied),
+            Err(ApplyError::Interrupted { .. }) => return interrupted(done, steps.len() - k),
             Err(e) => return failed_after(policy, done, e.to_string()),
         }
     }
     TableOutcome::Done(done)
+}
+
+/// Run one step, or go on from its first attempt's answer when that was sent along with other
+/// steps (retried as it would have been), telling `log` what happens. The notices the step
+/// caused are the applied step's.
+fn run_one(
+    backend: &mut dyn Backend,
+    policy: &Policy,
+    step: &Step,
+    first: Option<backend::StepAnswer>,
+    log: &mut dyn FnMut(&Event),
+) -> Result<Applied, ApplyError> {
+    let (first, mut notices) = match first {
+        Some((answer, notices)) => (Some(answer), notices),
+        None => {
+            // What the server said before this step (catalog reads) is not the step's.
+            let _ = backend.take_notices();
+            (None, Vec::new())
+        }
+    };
+    let result = {
+        let log_cell = std::cell::RefCell::new(&mut *log);
+        step::run_step_after(
+            backend,
+            step,
+            policy.retries,
+            step::BatchSizing::for_policy(policy),
+            first,
+            |n, msg| {
+                (log_cell.borrow_mut())(&Event::Retry {
+                    step: &step.id,
+                    attempt: n,
+                    retries: policy.retries,
+                    message: msg,
+                })
+            },
+            &mut |p: &MoveProgress| {
+                (log_cell.borrow_mut())(&Event::Moving {
+                    step: &step.id,
+                    progress: p,
+                })
+            },
+        )
+    };
+    notices.extend(backend.take_notices());
+    for message in &notices {
+        log(&Event::Notice {
+            step: &step.id,
+            message,
+        });
+    }
+    result.map(|mut applied| {
+        applied.notices = notices;
+        log(&Event::Applied(&applied));
+        applied
+    })
 }

@@ -251,6 +251,30 @@ pub fn run_step(
     step: &Step,
     retries: u32,
     sizing: BatchSizing,
+    on_retry: impl FnMut(u32, &str),
+    on_progress: &mut dyn FnMut(&MoveProgress),
+) -> Result<Applied, ApplyError> {
+    run_step_after(backend, step, retries, sizing, None, on_retry, on_progress)
+}
+
+/// Whether the step is one transaction with nothing to count between its statements: what
+/// [`Backend::execute_transaction`] runs whole, and [`Backend::execute_transactions`] sends
+/// along with other steps.
+pub fn sent_whole(step: &Step, backend: &dyn Backend) -> bool {
+    step.transactional
+        && backend.capabilities().transactional_ddl
+        && step.stmts.iter().all(|s| matches!(s.role, Role::Exec))
+}
+
+/// As [`run_step`], when the first attempt has already run (sent with other steps by
+/// [`Backend::execute_transactions`]) and `first` is its answer: the step goes on from there,
+/// retried as it would have been.
+pub fn run_step_after(
+    backend: &mut dyn Backend,
+    step: &Step,
+    retries: u32,
+    sizing: BatchSizing,
+    mut first: Option<Result<(), (String, StmtError)>>,
     mut on_retry: impl FnMut(u32, &str),
     on_progress: &mut dyn FnMut(&MoveProgress),
 ) -> Result<Applied, ApplyError> {
@@ -265,7 +289,9 @@ pub fn run_step(
     };
     let mut attempt = 1;
     loop {
-        let result = if in_transaction {
+        let result = if let Some(answer) = first.take() {
+            answer.map_err(|(sql, e)| classify(step, &sql, e))
+        } else if in_transaction {
             progress = Progress {
                 sizing,
                 ..Progress::default()
@@ -336,7 +362,7 @@ fn attempt_in_transaction(
     progress: &mut Progress,
     reporter: &mut Reporter,
 ) -> Result<(), Failure> {
-    if step.stmts.iter().all(|s| matches!(s.role, Role::Exec)) {
+    if sent_whole(step, backend) {
         // Nothing to count between the statements: the backend may send them together.
         let statements: Vec<&str> = step.stmts.iter().map(|s| s.sql.as_str()).collect();
         return backend

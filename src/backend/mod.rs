@@ -75,6 +75,10 @@ pub struct StmtError {
     pub message: String,
 }
 
+/// One step's answer from [`Backend::execute_transactions`]: as
+/// [`Backend::execute_transaction`]'s, and the notices the step caused.
+pub type StepAnswer = (Result<(), (String, StmtError)>, Vec<String>);
+
 impl StmtError {
     pub fn other(message: impl Into<String>) -> StmtError {
         StmtError {
@@ -237,6 +241,21 @@ pub trait Backend {
             self.rollback();
         }
         done
+    }
+    /// Run several steps' transactions in order, each as [`Backend::execute_transaction`]
+    /// would: a failed one rolls back alone and the next still runs. For each, its result and
+    /// the notices it caused (as [`Backend::take_notices`] gives them). PostgreSQL sends them
+    /// all before reading any answer, so the server goes from one to the next without waiting
+    /// on the client; the default runs them one by one.
+    fn execute_transactions(&mut self, steps: &[Vec<&str>]) -> Vec<StepAnswer> {
+        let _ = self.take_notices();
+        steps
+            .iter()
+            .map(|s| {
+                let result = self.execute_transaction(s);
+                (result, self.take_notices())
+            })
+            .collect()
     }
     /// Run one `SELECT count(*)`-like statement; its single number.
     fn count(&mut self, sql: &str) -> Result<i64, StmtError>;

@@ -129,17 +129,105 @@ impl Client {
     /// a failed one does not stop the next: inside a transaction block the next ones fail
     /// (25P02) and a COMMIT there rolls back. `Err`: the connection failed.
     pub fn pipeline(&mut self, statements: &[&str]) -> Result<Vec<Result<u64, Error>>, Error> {
-        let (c, mut d) = self.parts();
-        let all = futures_util::future::join_all(statements.iter().map(|sql| async move {
-            let rows = c
-                .query_typed_raw(sql, std::iter::empty::<(&(dyn ToSql + Sync), Type)>())
-                .await?;
-            let mut rows = pin!(rows);
-            while rows.next().await.transpose()?.is_some() {}
-            Ok(rows.rows_affected().unwrap_or(0))
-        }));
-        d.block_on(async { Ok(all.await) })
+        let marked = self.pipeline_marked(statements);
+        match marked.failed {
+            Some(e) => Err(e),
+            None => Ok(marked.results),
+        }
     }
+
+    /// As [`Client::pipeline`], and for each notice the server sent meanwhile (in the order
+    /// the sink heard them) the index of the statement it came from. Answers come back in
+    /// order, so a notice belongs to the first statement whose answer is not complete when the
+    /// notice arrives: the statements are polled in order before each notice is passed on.
+    /// When the connection fails, the results stop at the last complete answer and the error
+    /// is the connection's.
+    pub fn pipeline_marked(&mut self, statements: &[&str]) -> Marked {
+        let (c, d) = self.parts();
+        let mut pending: Vec<Answer<'_, Result<u64, Error>>> = statements
+            .iter()
+            .map(|sql| {
+                Box::pin(async move {
+                    let rows = c
+                        .query_typed_raw(sql, std::iter::empty::<(&(dyn ToSql + Sync), Type)>())
+                        .await?;
+                    let mut rows = pin!(rows);
+                    while rows.next().await.transpose()?.is_some() {}
+                    Ok(rows.rows_affected().unwrap_or(0))
+                }) as Pin<Box<dyn Future<Output = _>>>
+            })
+            .collect();
+        let mut marked = Marked {
+            results: Vec::with_capacity(statements.len()),
+            notice_of: Vec::new(),
+            failed: None,
+        };
+        let (connection, notices) = (d.connection, d.notices);
+        let mut sent = false;
+        d.runtime.block_on(std::future::poll_fn(|cx| {
+            if !sent {
+                // Polling a statement sends it: every one, in order, before any answer.
+                sent = true;
+                for f in pending.iter_mut() {
+                    if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                        // Only a failed send ends this early. Kept for its turn (a finished
+                        // async block must not be polled again).
+                        *f = Box::pin(std::future::ready(r));
+                    }
+                }
+            }
+            loop {
+                match connection.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(AsyncMessage::Notice(n)))) => {
+                        advance(&mut pending, &mut marked.results, cx);
+                        marked.notice_of.push(marked.results.len());
+                        notices(n);
+                    }
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(Some(Err(e))) => {
+                        advance(&mut pending, &mut marked.results, cx);
+                        marked.failed = Some(e);
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            advance(&mut pending, &mut marked.results, cx);
+            match marked.results.len() == pending.len() {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        }));
+        marked
+    }
+}
+
+/// A statement's answer still to come.
+type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Collect the answers that are complete, in order, up to the first that is not.
+fn advance<T>(
+    pending: &mut [Answer<'_, T>],
+    results: &mut Vec<T>,
+    cx: &mut std::task::Context<'_>,
+) {
+    while let Some(f) = pending.get_mut(results.len()) {
+        match f.as_mut().poll(cx) {
+            Poll::Ready(r) => results.push(r),
+            Poll::Pending => break,
+        }
+    }
+}
+
+/// What [`Client::pipeline_marked`] learnt.
+pub struct Marked {
+    /// Each statement's rows changed, or its error, in order; shorter than the statements
+    /// when the connection failed.
+    pub results: Vec<Result<u64, Error>>,
+    /// For each notice, the index of the statement that caused it.
+    pub notice_of: Vec<usize>,
+    /// The connection's error, when it failed before every answer came back.
+    pub failed: Option<Error>,
 }
 
 /// Waits on the session's runtime, driving the connection meanwhile (notices go to the sink).

@@ -16,7 +16,7 @@ use super::tls::{pg_tls_mode, rustls_encrypt_only, rustls_verifying, PgTls};
 use super::url::{scrub, DbUrl};
 use super::{
     advisory_key, catalog_lock_wait, holder_text, script_statements, Backend, Capabilities,
-    DbError, StmtError, StmtErrorKind,
+    DbError, StepAnswer, StmtError, StmtErrorKind,
 };
 use crate::catalog::{Catalog, CatalogError, Engine, StatsNeeded};
 use crate::explain::{ExplainError, Query, Touched};
@@ -118,6 +118,12 @@ pub fn notices_that_matter(notices: Vec<Notice>, truncated_local: bool) -> Vec<S
             line
         })
         .collect()
+}
+
+/// The statement truncates the local copy of a table Citus distributed (see
+/// [`notices_that_matter`]).
+fn truncates_local(sql: &str) -> bool {
+    sql.starts_with("SELECT truncate_local_data_after_distributing_table(")
 }
 
 /// No parameters, for [`run`].
@@ -343,7 +349,7 @@ impl PgBackend {
     /// A statement that succeeded removed the local copy Citus keeps after distributing a
     /// table (see `truncated_local`).
     fn note_truncation(&mut self, sql: &str) {
-        if sql.starts_with("SELECT truncate_local_data_after_distributing_table(") {
+        if truncates_local(sql) {
             self.truncated_local = true;
         }
     }
@@ -766,6 +772,66 @@ impl Backend for PgBackend {
             }
             Some(failed) => Err(failed),
         }
+    }
+
+    fn execute_transactions(&mut self, steps: &[Vec<&str>]) -> Vec<StepAnswer> {
+        // As execute_transaction, every step's BEGIN ... COMMIT sent before any answer is
+        // read: the server runs the next step as soon as one commits.
+        let _ = self.take_notices();
+        let mut all = Vec::new();
+        let mut ranges = Vec::with_capacity(steps.len());
+        for s in steps {
+            let begin = all.len();
+            all.push("BEGIN");
+            all.extend_from_slice(s);
+            all.push("COMMIT");
+            ranges.push(begin..all.len());
+        }
+        let marked = self.client.pipeline_marked(&all);
+        let mut heard = self
+            .notices
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+            .into_iter()
+            .zip(marked.notice_of)
+            .peekable();
+        let answers = ranges
+            .into_iter()
+            .map(|range| {
+                let result = match marked.results.get(range.clone()) {
+                    Some(results) => match results
+                        .iter()
+                        .zip(&all[range.clone()])
+                        .find_map(|(r, sql)| r.as_ref().err().map(|e| (*sql, e)))
+                    {
+                        None => Ok(()),
+                        Some((sql, e)) => Err((sql.to_string(), stmt_error(e))),
+                    },
+                    None => Err((
+                        format!(
+                            "BEGIN; ...; COMMIT ({} statements sent together; the connection failed before every answer came back)",
+                            range.len() - 2
+                        ),
+                        match &marked.failed {
+                            Some(e) => stmt_error(e),
+                            None => StmtError::other("no answer came back"),
+                        },
+                    )),
+                };
+                let mut notices = Vec::new();
+                while let Some((n, _)) = heard.next_if(|(_, i)| range.contains(i)) {
+                    notices.push(n);
+                }
+                let truncated = result.is_ok() && all[range].iter().any(|s| truncates_local(s));
+                (result, notices_that_matter(notices, truncated))
+            })
+            .collect();
+        if marked.failed.is_some() {
+            // The server rolls back what it had not committed when the session ends.
+            let _ = run(&mut self.client, "ROLLBACK");
+        }
+        answers
     }
 
     fn take_notices(&mut self) -> Vec<String> {
