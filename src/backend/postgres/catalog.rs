@@ -443,6 +443,13 @@ pub fn read(
     let mut tables = Vec::with_capacity(wanted.len());
     let mut empty = Vec::with_capacity(wanted.len());
     let mut heads = heads.into_iter();
+    // Each table's partitions, counted first so that its list is allocated once.
+    let mut counts = vec![0usize; wanted.len() + 1];
+    for r in rows.iter().filter(|r| r.rank == 1) {
+        if let Some(n) = usize::try_from(r.ord).ok().and_then(|o| counts.get_mut(o)) {
+            *n += 1;
+        }
+    }
     let mut rest = rows.into_iter().peekable();
     for (i, (tref, _)) in wanted.iter().enumerate() {
         let ord = i as i32 + 1;
@@ -453,7 +460,7 @@ pub fn read(
         let facts = head.facts.as_deref();
         empty.push(facts.and_then(|f| f.empty) == Some(true));
         referenced |= facts.is_some_and(|f| f.referenced);
-        tables.push(table_of(tref, head, mine)?);
+        tables.push(table_of(tref, head, mine, counts[i + 1])?);
     }
     if citus {
         read_citus(client, &mut tables, sizes)?;
@@ -542,6 +549,7 @@ fn table_of(
     tref: &TableRef,
     head: Row,
     mine: impl Iterator<Item = Row>,
+    partitions: usize,
 ) -> Result<Table, CatalogError> {
     let row = *head.facts.expect("a table row has its facts");
     let name = QualifiedName::new(head.schema.unwrap_or_default(), head.name);
@@ -573,8 +581,8 @@ fn table_of(
         ));
     };
     let kind = key_kind(&sql_type);
-    let mut partitions: Vec<Partition> = Vec::new();
-    let mut oids: Vec<Option<u32>> = Vec::new();
+    let mut oids: Vec<Option<u32>> = Vec::with_capacity(partitions);
+    let mut partitions: Vec<Partition> = Vec::with_capacity(partitions);
     let mut orphans = Vec::new();
     let mut in_transit = Vec::new();
     for r in mine {
