@@ -12,7 +12,7 @@ use super::{
 use crate::backend::Backend;
 
 /// At most this many steps go to the server together: a stop request waits for them.
-pub const STEPS_TOGETHER: usize = 16;
+pub const STEPS_TOGETHER: usize = 32;
 
 /// The tables given so far, in order, and the steps waiting to be sent.
 pub(super) struct Runner<'p> {
