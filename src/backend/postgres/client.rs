@@ -163,36 +163,43 @@ impl Client {
             failed: None,
         };
         let (connection, notices) = (d.connection, d.notices);
-        let mut sent = false;
+        // How many statements have been sent (polled once).
+        let mut sent = 0;
         d.runtime.block_on(std::future::poll_fn(|cx| {
-            if !sent {
-                // Polling a statement sends it: every one, in order, before any answer.
-                sent = true;
-                for f in pending.iter_mut() {
+            loop {
+                // Polling a statement sends it, in order. A few at a time, the connection
+                // writes them out (and reads what came back), so that the server starts on the
+                // first while the rest are still being encoded.
+                let upto = (sent + SEND_AHEAD).min(pending.len());
+                for f in &mut pending[sent..upto] {
                     if let Poll::Ready(r) = f.as_mut().poll(cx) {
                         // Only a failed send ends this early. Kept for its turn (a finished
                         // async block must not be polled again).
                         *f = Box::pin(std::future::ready(r));
                     }
                 }
-            }
-            loop {
-                match connection.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(Ok(AsyncMessage::Notice(n)))) => {
-                        advance(&mut pending, &mut marked.results, cx);
-                        marked.notice_of.push(marked.results.len());
-                        notices(n);
+                sent = upto;
+                loop {
+                    match connection.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(Ok(AsyncMessage::Notice(n)))) => {
+                            advance(&mut pending[..sent], &mut marked.results, cx);
+                            marked.notice_of.push(marked.results.len());
+                            notices(n);
+                        }
+                        Poll::Ready(Some(Ok(_))) => {}
+                        Poll::Ready(Some(Err(e))) => {
+                            advance(&mut pending[..sent], &mut marked.results, cx);
+                            marked.failed = Some(e);
+                            return Poll::Ready(());
+                        }
+                        Poll::Ready(None) | Poll::Pending => break,
                     }
-                    Poll::Ready(Some(Ok(_))) => {}
-                    Poll::Ready(Some(Err(e))) => {
-                        advance(&mut pending, &mut marked.results, cx);
-                        marked.failed = Some(e);
-                        return Poll::Ready(());
-                    }
-                    Poll::Ready(None) | Poll::Pending => break,
+                }
+                advance(&mut pending[..sent], &mut marked.results, cx);
+                if sent == pending.len() {
+                    break;
                 }
             }
-            advance(&mut pending, &mut marked.results, cx);
             match marked.results.len() == pending.len() {
                 true => Poll::Ready(()),
                 false => Poll::Pending,
@@ -201,6 +208,9 @@ impl Client {
         marked
     }
 }
+
+/// Statements [`Client::pipeline_marked`] sends before it lets the connection write them out.
+const SEND_AHEAD: usize = 8;
 
 /// A statement's answer still to come.
 type Answer<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
