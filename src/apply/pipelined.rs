@@ -92,21 +92,11 @@ impl<'p> Runner<'p> {
                 self.together.push((t, k));
                 continue;
             }
-            let left = table.planned.steps.len() - k;
             if interrupt::requested() {
-                table.end = Some(End::Interrupted(left));
+                table.end = Some(End::Interrupted(table.planned.steps.len() - k));
                 break;
             }
-            match run_one(
-                backend,
-                table.planned.policy,
-                &table.planned.steps[k],
-                None,
-                log,
-            ) {
-                Ok(applied) => table.done.push(applied),
-                Err(e) => table.end = Some(ended(e, left)),
-            }
+            table.run(k, None, backend, log);
         }
     }
 
@@ -142,18 +132,7 @@ impl<'p> Runner<'p> {
             }
         };
         for ((t, k), answer) in sent.into_iter().zip(answers) {
-            let table = &mut self.tables[t];
-            let left = table.planned.steps.len() - k;
-            match run_one(
-                backend,
-                table.planned.policy,
-                &table.planned.steps[k],
-                answer,
-                log,
-            ) {
-                Ok(applied) => table.done.push(applied),
-                Err(e) => table.end = Some(ended(e, left)),
-            }
+            self.tables[t].run(k, answer, backend, log);
         }
     }
 
@@ -184,6 +163,23 @@ impl<'p> Runner<'p> {
                 (t.slot, outcome)
             })
             .collect()
+    }
+}
+
+impl Table<'_> {
+    /// Run step `k`, or go on from its first attempt's answer, and keep how it went.
+    fn run(
+        &mut self,
+        k: usize,
+        answer: Option<crate::backend::StepAnswer>,
+        backend: &mut dyn Backend,
+        log: &mut dyn FnMut(&Event),
+    ) {
+        let step = &self.planned.steps[k];
+        match run_one(backend, self.planned.policy, step, answer, log) {
+            Ok(applied) => self.done.push(applied),
+            Err(e) => self.end = Some(ended(e, self.planned.steps.len() - k)),
+        }
     }
 }
 
