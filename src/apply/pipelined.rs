@@ -131,6 +131,7 @@ impl<'p> Runner<'p> {
                     .collect()
             }
         };
+        debug_assert_eq!(answers.len(), sent.len(), "an answer for every step sent");
         for ((t, k), answer) in sent.into_iter().zip(answers) {
             self.tables[t].run(k, answer, backend, log);
         }
