@@ -257,7 +257,7 @@ fn apply_locked(
     let mut outcomes: Vec<(String, TableOutcome)> = Vec::with_capacity(jobs.len());
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (fk, version) = (&fk, &version);
+        let (fk, version) = (&fk, version.as_str());
         scope.spawn(move || {
             for (i, read) in jobs {
                 let job = Job {
@@ -320,7 +320,7 @@ struct Job<'a> {
     now: DateTime<Utc>,
     opts: &'a Options<'a>,
     engine: crate::catalog::Engine,
-    version: &'a String,
+    version: &'a str,
     fk: &'a crate::plan::foreign_keys::FkJudgement,
 }
 
@@ -355,7 +355,7 @@ impl<'a> Job<'a> {
         let mut catalog = Catalog {
             format_version: CATALOG_FORMAT_VERSION,
             engine: self.engine,
-            server_version: self.version.clone(),
+            server_version: self.version.to_string(),
             tables: vec![*table],
         };
         let refused = crate::render::refusals(policy, &catalog, self.fk);
@@ -417,27 +417,6 @@ struct Planned<'p> {
     /// The table as read and the partitions the plan removes, when it removes any: their
     /// bounds are confirmed from the server before the steps run.
     confirm: Option<(Box<crate::catalog::Table>, Vec<QualifiedName>)>,
-}
-
-/// Run one table's steps in order; stop at the first failure or when a stop is requested.
-fn run_table(
-    backend: &mut dyn Backend,
-    policy: &Policy,
-    steps: &[Step],
-    log: &mut dyn FnMut(&Event),
-) -> TableOutcome {
-    let mut done = Vec::new();
-    for (k, step) in steps.iter().enumerate() {
-        if interrupt::requested() {
-            return interrupted(done, steps.len() - k);
-        }
-        match run_one(backend, policy, step, None, log) {
-            Ok(applied) => done.push(applied),
-            Err(ApplyError::Interrupted { .. }) => return interrupted(done, steps.len() - k),
-            Err(e) => return failed_after(policy, done, e.to_string()),
-        }
-    }
-    TableOutcome::Done(done)
 }
 
 /// Run one step, or go on from its first attempt's answer when that was sent along with other

@@ -6,9 +6,7 @@
 //! as ever). What changes is only when a retry runs: after the steps sent along with the
 //! failed one. So when a foreign key orders the tables, each table runs alone, as before.
 
-use super::{
-    failed_after, interrupt, interrupted, run_one, run_table, step, Event, Planned, TableOutcome,
-};
+use super::{failed_after, interrupt, interrupted, run_one, step, Event, Planned, TableOutcome};
 use crate::backend::Backend;
 
 /// At most this many steps go to the server together: a stop request waits for them.
@@ -16,7 +14,7 @@ pub const STEPS_TOGETHER: usize = 32;
 
 /// The tables given so far, in order, and the steps waiting to be sent.
 pub(super) struct Runner<'p> {
-    /// Steps of different tables may go together.
+    /// Steps of different tables may go together; else every step runs alone.
     together_ok: bool,
     tables: Vec<Table<'p>>,
     /// (table, step) to send at the next flush; at most one step of a table.
@@ -36,8 +34,6 @@ enum End {
     Failed(String),
     /// A stop was requested; this many steps were not started.
     Interrupted(usize),
-    /// Run alone (`run_table`): its outcome.
-    Outcome(TableOutcome),
 }
 
 impl<'p> Runner<'p> {
@@ -58,26 +54,15 @@ impl<'p> Runner<'p> {
         log: &mut dyn FnMut(&Event),
     ) {
         let t = self.tables.len();
-        let end = match self.together_ok {
-            true => None,
-            false => {
-                self.flush(backend, log);
-                Some(End::Outcome(run_table(
-                    backend,
-                    planned.policy,
-                    &planned.steps,
-                    log,
-                )))
-            }
-        };
         self.tables.push(Table {
             slot,
             planned,
             done: Vec::new(),
-            end,
+            end: None,
         });
         for k in 0..self.tables[t].planned.steps.len() {
-            let whole = step::sent_whole(&self.tables[t].planned.steps[k], backend);
+            let whole =
+                self.together_ok && step::sent_whole(&self.tables[t].planned.steps[k], backend);
             if !whole
                 || self.together.len() == STEPS_TOGETHER
                 || self.together.iter().any(|(other, _)| *other == t)
@@ -114,7 +99,7 @@ impl<'p> Runner<'p> {
             return;
         }
         let answers = match sent.len() {
-            // Alone, as run_table would (the same round trips).
+            // Alone, as any step run on its own (the same round trips).
             1 => vec![None],
             _ => {
                 let statements: Vec<Vec<&str>> = sent
@@ -152,7 +137,6 @@ impl<'p> Runner<'p> {
                     None => TableOutcome::Done(t.done),
                     Some(End::Failed(message)) => failed_after(policy, t.done, message),
                     Some(End::Interrupted(n)) => interrupted(t.done, n),
-                    Some(End::Outcome(outcome)) => outcome,
                 };
                 let outcome = match outcome {
                     // What the plan refused is this table's failure, after the rest was done.

@@ -1,8 +1,8 @@
 //! The session's client: `tokio-postgres` driven on a current-thread runtime, the way the
-//! `postgres` crate drives it, plus what that crate cannot do: [`Client::pipeline`], several
-//! statements sent before the first answer comes back (each still its own Parse, Bind, Execute
-//! and Sync: one statement per call). A step's plain statements then cost one round trip, not
-//! one each.
+//! `postgres` crate drives it, plus what that crate cannot do: [`Client::pipeline_marked`],
+//! several statements sent before the first answer comes back (each still its own Parse, Bind,
+//! Execute and Sync: one statement per call). A step's plain statements then cost one round
+//! trip, not one each, and the steps of several tables go together.
 
 use futures_util::{Stream, StreamExt};
 use std::future::Future;
@@ -127,17 +127,8 @@ impl Client {
     /// Send every statement (no parameters) before reading any answer; each one's rows
     /// changed, or its error, in order. The server runs them one after another as ever, and
     /// a failed one does not stop the next: inside a transaction block the next ones fail
-    /// (25P02) and a COMMIT there rolls back. `Err`: the connection failed.
-    pub fn pipeline(&mut self, statements: &[&str]) -> Result<Vec<Result<u64, Error>>, Error> {
-        let marked = self.pipeline_marked(statements);
-        match marked.failed {
-            Some(e) => Err(e),
-            None => Ok(marked.results),
-        }
-    }
-
-    /// As [`Client::pipeline`], and for each notice the server sent meanwhile (in the order
-    /// the sink heard them) the index of the statement it came from. Answers come back in
+    /// (25P02) and a COMMIT there rolls back. For each notice the server sent meanwhile (in
+    /// the order the sink heard them), the index of the statement it came from. Answers come back in
     /// order, so a notice belongs to the first statement whose answer is not complete when the
     /// notice arrives: the statements are polled in order before each notice is passed on.
     /// When the connection fails, the results stop at the last complete answer and the error

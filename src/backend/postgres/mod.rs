@@ -126,6 +126,50 @@ fn truncates_local(sql: &str) -> bool {
     sql.starts_with("SELECT truncate_local_data_after_distributing_table(")
 }
 
+/// Each step's statements inside BEGIN and COMMIT, one after another, and where each step's
+/// are among them.
+fn transactions<'a>(steps: &[&[&'a str]]) -> (Vec<&'a str>, Vec<std::ops::Range<usize>>) {
+    let mut all = Vec::new();
+    let mut ranges = Vec::with_capacity(steps.len());
+    for s in steps {
+        let begin = all.len();
+        all.push("BEGIN");
+        all.extend_from_slice(s);
+        all.push("COMMIT");
+        ranges.push(begin..all.len());
+    }
+    (all, ranges)
+}
+
+/// One step's answer from a pipeline: its first failed statement and why, or the connection's
+/// failure when its answers did not all come back.
+fn transaction_answer(
+    all: &[&str],
+    range: std::ops::Range<usize>,
+    marked: &client::Marked,
+) -> Result<(), (String, StmtError)> {
+    let Some(results) = marked.results.get(range.clone()) else {
+        return Err((
+            format!(
+                "BEGIN; ...; COMMIT ({} statements sent together; the connection failed before every answer came back)",
+                range.len() - 2
+            ),
+            match &marked.failed {
+                Some(e) => stmt_error(e),
+                None => StmtError::other("no answer came back"),
+            },
+        ));
+    };
+    match results
+        .iter()
+        .zip(&all[range])
+        .find_map(|(r, sql)| r.as_ref().err().map(|e| (*sql, e)))
+    {
+        None => Ok(()),
+        Some((sql, e)) => Err((sql.to_string(), stmt_error(e))),
+    }
+}
+
 /// No parameters, for [`run`].
 const NO_PARAMS: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 0] = [];
 
@@ -348,6 +392,14 @@ impl PgBackend {
 
     /// A statement that succeeded removed the local copy Citus keeps after distributing a
     /// table (see `truncated_local`).
+    /// After a pipeline whose connection failed before every answer came back: the server
+    /// rolls back what it had not committed when the session ends; say so now if it still can.
+    fn after_pipeline(&mut self, marked: &client::Marked) {
+        if marked.failed.is_some() {
+            let _ = run(&mut self.client, "ROLLBACK");
+        }
+    }
+
     fn note_truncation(&mut self, sql: &str) {
         if truncates_local(sql) {
             self.truncated_local = true;
@@ -743,50 +795,23 @@ impl Backend for PgBackend {
         // Pipelined: BEGIN, the statements and COMMIT sent before any answer is read. After a
         // failure the server runs the rest inside the failed transaction block (each refused,
         // 25P02), and the COMMIT there rolls back: nothing of the step stays. The first error
-        // is the step's.
-        let mut all = Vec::with_capacity(statements.len() + 2);
-        all.push("BEGIN");
-        all.extend_from_slice(statements);
-        all.push("COMMIT");
-        let results = match self.client.pipeline(&all) {
-            Ok(results) => results,
-            Err(e) => {
-                // The connection failed before every answer came back: the server rolls back
-                // what it had not committed when the session ends.
-                let _ = run(&mut self.client, "ROLLBACK");
-                let sent = format!(
-                    "BEGIN; ...; COMMIT ({} statements sent together; the connection failed before every answer came back)",
-                    statements.len()
-                );
-                return Err((sent, stmt_error(&e)));
-            }
-        };
-        match results
-            .into_iter()
-            .zip(&all)
-            .find_map(|(r, sql)| r.err().map(|e| (sql.to_string(), stmt_error(&e))))
-        {
-            None => {
-                statements.iter().for_each(|s| self.note_truncation(s));
-                Ok(())
-            }
-            Some(failed) => Err(failed),
+        // is the step's. Notices stay for take_notices.
+        let (all, ranges) = transactions(&[statements]);
+        let marked = self.client.pipeline_marked(&all);
+        let result = transaction_answer(&all, ranges[0].clone(), &marked);
+        self.after_pipeline(&marked);
+        if result.is_ok() {
+            statements.iter().for_each(|s| self.note_truncation(s));
         }
+        result
     }
 
     fn execute_transactions(&mut self, steps: &[Vec<&str>]) -> Vec<StepAnswer> {
         // As execute_transaction, every step's BEGIN ... COMMIT sent before any answer is
         // read: the server runs the next step as soon as one commits.
         let _ = self.take_notices();
-        let mut all = Vec::new();
-        let mut ranges = Vec::with_capacity(steps.len());
-        for s in steps {
-            let begin = all.len();
-            all.push("BEGIN");
-            all.extend_from_slice(s);
-            all.push("COMMIT");
-            ranges.push(begin..all.len());
-        }
+        let steps: Vec<&[&str]> = steps.iter().map(Vec::as_slice).collect();
+        let (all, ranges) = transactions(&steps);
         let marked = self.client.pipeline_marked(&all);
         let mut heard = self
             .notices
@@ -794,31 +819,12 @@ impl Backend for PgBackend {
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default()
             .into_iter()
-            .zip(marked.notice_of)
+            .zip(&marked.notice_of)
             .peekable();
         let answers = ranges
             .into_iter()
             .map(|range| {
-                let result = match marked.results.get(range.clone()) {
-                    Some(results) => match results
-                        .iter()
-                        .zip(&all[range.clone()])
-                        .find_map(|(r, sql)| r.as_ref().err().map(|e| (*sql, e)))
-                    {
-                        None => Ok(()),
-                        Some((sql, e)) => Err((sql.to_string(), stmt_error(e))),
-                    },
-                    None => Err((
-                        format!(
-                            "BEGIN; ...; COMMIT ({} statements sent together; the connection failed before every answer came back)",
-                            range.len() - 2
-                        ),
-                        match &marked.failed {
-                            Some(e) => stmt_error(e),
-                            None => StmtError::other("no answer came back"),
-                        },
-                    )),
-                };
+                let result = transaction_answer(&all, range.clone(), &marked);
                 let mut notices = Vec::new();
                 while let Some((n, _)) = heard.next_if(|(_, i)| range.contains(i)) {
                     notices.push(n);
@@ -827,10 +833,7 @@ impl Backend for PgBackend {
                 (result, notices_that_matter(notices, truncated))
             })
             .collect();
-        if marked.failed.is_some() {
-            // The server rolls back what it had not committed when the session ends.
-            let _ = run(&mut self.client, "ROLLBACK");
-        }
+        self.after_pipeline(&marked);
         answers
     }
 
