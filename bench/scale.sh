@@ -13,7 +13,7 @@
 #   MariaDB, database `bench`: MY_TABLES tables (50) x MY_PARTS daily partitions (92) and a
 #     MAXVALUE catch-all each.
 #
-# Then it times, RUNS times each (default 11; the apply group APPLY_RUNS times, default 15; the MariaDB group MY_RUNS times, default 21) after one warm-up round, and prints the medians
+# Then it times, RUNS times each (default 11; the apply group APPLY_RUNS times, default 21; the MariaDB group MY_RUNS times, default 21) after one warm-up round, and prints the medians
 # (the measurements of a group run interleaved, round by round, so that a slow moment of a
 # shared machine falls on all of them alike):
 #   - partctl no-op `plan` (exit 0 expected), warm (its bound cache, in $WORK/cache, filled by the
@@ -38,8 +38,8 @@
 # Options: RUNS, TABLES, PARTS, BIG (0: skip the scale point), BIG_TABLES, BIG_PARTS,
 #          MARIA (0: skip MariaDB), MY_TABLES, MY_PARTS, MY_RUNS (rounds of the MariaDB group,
 #          default 21: each run takes about 40 ms, and 5 of them scatter by a fifth),
-#          APPLY_RUNS (rounds of the apply group, default 15: its runs scatter by a third on a
-#          shared machine); RUNS went from 5 to 11 when four full runs of 5 rounds put the
+#          APPLY_RUNS (rounds of the apply group, default 21: its runs scatter by a third on a
+#          shared machine, and the ratio it decides sits near its target); RUNS went from 5 to 11 when four full runs of 5 rounds put the
 #          no-op plan at 0.86x to 1.13x of its floor, PARTCTL (a built binary; default:
 #          cargo build --release), BEFORE (another build, e.g. of an older commit: timed in the
 #          same rounds, for before/after figures), KEEP=1 (leave the servers running and print
@@ -56,7 +56,7 @@ MARIA=${MARIA:-1}
 MY_TABLES=${MY_TABLES:-50}
 MY_PARTS=${MY_PARTS:-92}
 MY_RUNS=${MY_RUNS:-21}
-APPLY_RUNS=${APPLY_RUNS:-15}
+APPLY_RUNS=${APPLY_RUNS:-21}
 KEEP=${KEEP:-0}
 BEFORE=${BEFORE:-}
 PREMAKE=4
@@ -190,6 +190,8 @@ reset_pg() {
 partman_premake5() { reset_pg; psql_ "$PG" -c "UPDATE partman.part_config SET premake = $((PREMAKE + 1))"; }
 
 declare -A MED
+# Each measurement's times, round by round (nanoseconds), for `paired`.
+declare -A ROUNDS
 # A group of measurements, run interleaved so that a slow moment of a shared machine falls on
 # every measurement of the group alike: one warm-up round, then RUNS rounds, each running every
 # measurement once (its PREPARE untimed first; `:` for none). Records each median in seconds.
@@ -214,6 +216,7 @@ run_group() { # [ROUNDS, default RUNS]
         done
     done
     for i in "${!G_NAMES[@]}"; do
+        ROUNDS[${G_NAMES[$i]}]=${times[$i]}
         MED[${G_NAMES[$i]}]=$(printf '%s\n' ${times[$i]} | sort -n | awk '{a[NR]=$1} END {printf "%.4f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1e9}')
         printf '%-48s median %8.4f s   runs: %s\n' "${G_NAMES[$i]}" "${MED[${G_NAMES[$i]}]}" \
             "$(printf '%s\n' ${times[$i]} | awk '{printf "%.3f ", $1 / 1e9}')"
@@ -224,6 +227,13 @@ peak_mb() { # peak resident set of a command, MB
     /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
+# The median of A's time over B's, round by round: the two ran one after the other, so a slow
+# moment of the machine weighs on both (the ratio of the medians mixes rounds).
+paired() { # NAME_A NAME_B
+    paste -d ' ' <(printf '%s\n' ${ROUNDS[$1]}) <(printf '%s\n' ${ROUNDS[$2]}) |
+        awk '{print $1 / $2}' | sort -g |
+        awk '{a[NR]=$1} END {printf "%.2fx", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'
+}
 
 export DATABASE_URL="$PG"
 # The bound cache of plan, check, show and apply: the warm-up round fills it (apply confirms
@@ -351,7 +361,7 @@ echo "cold no-op plan / catalog floor:         $(ratio "$(m "partctl plan (no-op
 echo "floor without bounds / floor:            $(ratio "$(m "catalog floor without the bounds (names only)")" "$(m "catalog floor (psql, one round trip)")")"
 echo "pg_partman no-op / no-op plan:           $(ratio "$(m "pg_partman run_maintenance_proc (no-op)")" "$(m "partctl plan (no-op)")")"
 echo "apply / psql replay of the plan's SQL:   $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay of the plan's SQL")")"
-echo "apply / CREATE LIKE + ATTACH replay:     $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay: CREATE LIKE + ATTACH only")")"
+echo "apply / CREATE LIKE + ATTACH replay:     $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(m "psql replay: CREATE LIKE + ATTACH only")") (round by round: $(paired "partctl apply (1 partition x $TABLES)" "psql replay: CREATE LIKE + ATTACH only"))"
 echo "apply / (replay + catalog floor):        $(ratio "$(m "partctl apply (1 partition x $TABLES)")" "$(awk -v a="$(m "psql replay of the plan's SQL")" -v b="$(m "catalog floor (psql, one round trip)")" 'BEGIN {print a + b}')")"
 echo "pg_partman create / apply:               $(ratio "$(m "pg_partman creating the same partitions")" "$(m "partctl apply (1 partition x $TABLES)")")"
 echo "peak memory, no-op plan, $((TABLES * PARTS)) partitions: $MEM18 MB${MEM18B:+ (before: $MEM18B MB)}"
