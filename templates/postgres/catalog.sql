@@ -7,10 +7,12 @@
 -- deparsed with relid 0: they hold no column references, and a real relid would lock each
 -- partition too. Bounds print in UTC (see session.sql).
 --
--- One row per requested table (kind 't'), then its partitions (kind NULL, by schema and name), the
--- sub-partitions of composite tables ('s', by name, `part` naming their partition's oid),
--- tables partctl detached and did not finish with ('o', see expire.sql.tera) and tables a
--- batched move was filling when it stopped ('i', see create_batched.sql.tera). Unordered: the
+-- One row per requested table (kind 't'), then its partitions (kind NULL, by schema and name; 'q'
+-- for a partition that is itself partitioned, whose sub-partitions subpartitions.sql then reads:
+-- composite tables are few, and reading their sub-partitions here cost every run a scan of
+-- pg_inherits and a fifth of the planning), tables partctl detached and did not finish with ('o',
+-- see expire.sql.tera) and tables a batched move was filling when it stopped ('i', see
+-- create_batched.sql.tera). Unordered: the
 -- reader sorts by (ord, kind, schema, name), names byte-wise as the `name` type's C collation
 -- does. Plain rows and no JSON: each catalog is read once for every table (pg_inherits by its
 -- parent index, pg_description once for partctl's labels); the only per-row subquery names the
@@ -91,7 +93,7 @@ LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[
 LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
-SELECT t.ord::int4, NULL,
+SELECT t.ord::int4, CASE WHEN ch.relkind = 'p' THEN 'q' END,
        CASE WHEN ch.relnamespace <> t.nsp
             THEN (SELECT cn.nspname::text FROM pg_namespace cn WHERE cn.oid = ch.relnamespace) END,
        CASE WHEN NOT $5 THEN ch.relname::text END,
@@ -104,20 +106,6 @@ FROM tabs t
 JOIN pg_inherits i ON i.inhparent = t.relid
 JOIN pg_class ch ON ch.oid = i.inhrelid
 WHERE t.partitioned
-UNION ALL
--- Composite tables: the sub-partitions of a partition that is itself partitioned.
-SELECT t.ord::int4, 's', gn.nspname::text, gc.relname::text, pg_get_expr(gc.relpartbound, 0),
-       gc.reltuples::int8,
-       CASE WHEN $3 THEN coalesce(pg_total_relation_size(gc.oid), 0) ELSE 0 END,
-       NULL, ch.partrelid, NULL, NULL
--- Driven by pg_partitioned_table (the partitioned tables only, few) rather than by every
--- partition again.
-FROM pg_partitioned_table ch
-JOIN pg_inherits i ON i.inhrelid = ch.partrelid
-JOIN tabs t ON t.relid = i.inhparent
-JOIN pg_inherits gi ON gi.inhparent = ch.partrelid
-JOIN pg_class gc ON gc.oid = gi.inhrelid
-JOIN pg_namespace gn ON gn.oid = gc.relnamespace
 UNION ALL
 SELECT t.ord::int4, 'o', l.nspname::text, l.relname::text, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL

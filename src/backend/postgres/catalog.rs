@@ -16,8 +16,8 @@ use crate::render::{postgres::POSTGRES, NameCtx, Templates};
 use tokio_postgres::types::{ToSql, Type};
 
 /// One row of the catalog query (see templates/postgres/catalog.sql): a table ('t'), one of
-/// its partitions ('p'), a sub-partition ('s'), an unfinished detach ('o') or a table a
-/// batched move was filling ('i').
+/// its partitions ('p'; 'q' when itself partitioned), a sub-partition ('s', from
+/// subpartitions.sql), an unfinished detach ('o') or a table a batched move was filling ('i').
 struct Row {
     ord: i32,
     /// The order of the kinds within a table: t, p, s, o, i.
@@ -38,6 +38,8 @@ struct Row {
     parsed: Option<Option<PartBound>>,
     /// The table's row: its facts.
     facts: Option<Box<TableRow>>,
+    /// A partition that is itself partitioned (kind 'q'): its sub-partitions are read next.
+    partitioned: bool,
 }
 
 /// The facts of a table's row (its `facts` column, see catalog.sql).
@@ -147,11 +149,15 @@ fn rows_of(
     let mut late = false;
     let mut failed = None;
     let mut take = |r: tokio_postgres::Row| -> Result<(), CatalogError> {
-        // A partition's kind is NULL (see catalog.sql).
+        // A partition's kind is NULL, or 'q' when it is partitioned itself (see catalog.sql).
         let kind: &str = r
             .try_get::<_, Option<&str>>(1)
             .map_err(shape)?
             .unwrap_or("p");
+        let (kind, partitioned) = match kind {
+            "q" => ("p", true),
+            k => (k, false),
+        };
         let rank =
             KINDS.iter().position(|k| *k == kind).ok_or_else(|| {
                 CatalogError::Query(format!("unexpected catalog row kind `{kind}`"))
@@ -198,6 +204,7 @@ fn rows_of(
             age: if rank == 1 { xmin_col } else { None },
             parsed: None,
             facts: table,
+            partitioned,
         };
         if rank == 1 {
             match facts.get(slot).copied().flatten() {
@@ -394,8 +401,40 @@ fn read_rows(
             return Ok(Err(stale));
         }
     }
+    read_subpartitions(client, &mut rows, wanted.len(), sizes)?;
     sort_rows(&mut heads, &mut rows);
     Ok(Ok((heads, rows)))
+}
+
+/// The sub-partitions of the partitions that are partitioned themselves (composite tables),
+/// when there are any: one more statement (subpartitions.sql), its rows added to `rows`.
+fn read_subpartitions(
+    client: &mut super::client::Client,
+    rows: &mut Vec<Row>,
+    tables: usize,
+    sizes: bool,
+) -> Result<(), CatalogError> {
+    let (parts, ords): (Vec<u32>, Vec<i32>) = rows
+        .iter()
+        .filter(|r| r.partitioned)
+        .filter_map(|r| Some((r.part?, r.ord)))
+        .unzip();
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let subs = client
+        .query_typed_raw(
+            include_str!("../../../templates/postgres/subpartitions.sql"),
+            [
+                (&parts as &(dyn ToSql + Sync), Type::OID_ARRAY),
+                (&ords, Type::INT4_ARRAY),
+                (&sizes, Type::BOOL),
+            ],
+        )
+        .map_err(|e| CatalogError::Query(error_text(&e)))?;
+    let ((_, subs), _) = rows_of(subs, tables, None)?;
+    rows.extend(subs);
+    Ok(())
 }
 
 /// Read the given tables. A table that does not exist, or is not partitioned, is an error
@@ -876,6 +915,7 @@ mod tests {
             age: None,
             parsed: None,
             facts: None,
+            partitioned: false,
         }
     }
 
