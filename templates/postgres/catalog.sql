@@ -43,7 +43,9 @@ WITH wanted AS (
          WITH ORDINALITY AS w(schema_name, table_name, catch_all, ord)
 ), tabs AS (
     SELECT w.ord, w.schema_name, w.table_name, w.catch_all, n.oid AS nsp, c.oid AS relid,
-           c.relkind, kp.partrelid IS NOT NULL AS partitioned, kp.partdefid,
+           c.relkind, kp.partrelid IS NOT NULL AS partitioned, kp.partdefid, kp.partstrat,
+           kp.partnatts, kp.partexprs IS NOT NULL AS key_is_expression, ka.attname AS key_column,
+           ka.atttypid, ka.atttypmod,
            coalesce(ty.oid < 16384 AND ty.typtype = 'b' AND ty.typname !~ '^reg', false)
              AS cacheable
     FROM wanted w
@@ -76,11 +78,11 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
        age('3'::xid)::int8 AS xmin,
        json_build_object(
          'found', t.relid IS NOT NULL,
-         'strategy', pt.partstrat::text,
-         'key_count', pt.partnatts::int4,
-         'key_is_expression', pt.partexprs IS NOT NULL,
-         'key_column', ka.attname::text,
-         'key_type', format_type(ka.atttypid, ka.atttypmod),
+         'strategy', t.partstrat::text,
+         'key_count', t.partnatts::int4,
+         'key_is_expression', t.key_is_expression,
+         'key_column', t.key_column::text,
+         'key_type', format_type(t.atttypid, t.atttypmod),
          'columns', coalesce(cl.columns, '{}'),
          -- The DEFAULT partition: a plain table with no page.
          'empty', CASE WHEN t.catch_all AND t.partdefid <> 0
@@ -88,8 +90,6 @@ SELECT t.ord::int4 AS ord, 't' AS kind, t.schema_name AS schema, t.table_name AS
                              FROM pg_class dc WHERE dc.oid = t.partdefid) END,
          'referenced', rf.confrelid IS NOT NULL) AS facts
 FROM tabs t
-LEFT JOIN pg_partitioned_table pt ON pt.partrelid = t.relid
-LEFT JOIN pg_attribute ka ON ka.attrelid = t.relid AND ka.attnum = pt.partattrs[0]
 LEFT JOIN cols cl ON cl.attrelid = t.relid
 LEFT JOIN refd rf ON rf.confrelid = t.relid
 UNION ALL
