@@ -227,7 +227,7 @@ peak_mb() { # peak resident set of a command, MB
     /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
-# The median of A's time over B's, round by round: the two ran one after the other, so a slow
+# The median of A's time over B's, round by round: the two ran in the same round, so a slow
 # moment of the machine weighs on both (the ratio of the medians mixes rounds).
 paired() { # NAME_A NAME_B
     paste -d ' ' <(printf '%s\n' ${ROUNDS[$1]}) <(printf '%s\n' ${ROUNDS[$2]}) |

@@ -1,6 +1,7 @@
--- One round trip for every managed table: $1 schemas (NULL = current_schema()), $2 table names,
--- $3 whether to read partition sizes (`show`, `snapshot`): pg_total_relation_size locks every
--- partition until the end of the transaction, which plan and apply do not need. $4, per table:
+-- One round trip for every managed table (and one more for composite tables' sub-partitions,
+-- see below): $1 schemas (NULL = current_schema()), $2 table names, $3 whether to read
+-- partition sizes (`show`, `snapshot`): pg_total_relation_size locks every partition until the
+-- end of the transaction, which plan and apply do not need. $4, per table:
 -- whether the plan needs the catch-all's key range; then the table's row says whether its
 -- DEFAULT partition is certainly empty (a plain table with no page on disk: every row, committed or
 -- not, lives on a page), so that key_stats.sql.tera need not ask. Bounds are
@@ -29,9 +30,9 @@
 -- `age('3'::xid)`: both are (int32) (now - xid) for the statement's one `now`, so the reader
 -- recovers xmin = 3 + base - age, modulo 2^32.
 -- A partition row's schema is NULL when it is its table's (a schema rename does not change
--- pg_class rows, so schemas are not cached). Its kind is NULL, its bytes without $3 and its
--- pending flag when false too: every value the server sends costs it a call of the type's
--- send function, and partitions are most of the rows.
+-- pg_class rows, so schemas are not cached). Its kind is NULL (unless 'q'), its bytes without
+-- $3 and its pending flag when false too: every value the server sends costs it a call of the
+-- type's send function, and partitions are most of the rows.
 -- The table row's facts come as one json object (`found`, `strategy`, the key, `columns`,
 -- `empty`, `referenced`: some foreign key references the table, so that foreign_keys.sql
 -- runs only then), so that the 18,600 partition rows of 200 tables x 93 partitions carry 11

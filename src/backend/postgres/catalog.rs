@@ -438,8 +438,9 @@ fn read_subpartitions(
 }
 
 /// Read the given tables. A table that does not exist, or is not partitioned, is an error
-/// naming it. The catalog query, then (only when some table needs them) the key statistics of
-/// every table that needs them in one statement.
+/// naming it. The catalog query, then (only when some partition is itself partitioned) its
+/// sub-partitions, and (only when some table needs them) the key statistics of every table
+/// that needs them in one statement.
 /// With `citus` (the extension is installed), tables Citus distributes are marked so, their
 /// catch-alls' key statistics are always read (their rows live on the workers), and their
 /// partitions' estimates (and sizes, with `sizes`) come from the shards.

@@ -218,7 +218,8 @@ impl Client {
 const NAP_WHILE_MORE_THAN: usize = 8;
 
 /// The naps of [`Client::pipeline_marked`]: short while answers keep coming, longer (up to
-/// `MAX`) while a long statement runs, so that it costs a few wakeups a second, not thousands.
+/// `MAX`) while a long statement runs, so that it costs about 300 wakeups a second, not
+/// thousands.
 /// Measured on a 200-table apply (2 cores, local TCP, perf): the server spent 3.9 to 4.4 % of
 /// its time sending answers, 2.0 to 2.5 % of it waking the client; with naps, 2.2 to 2.7 % and
 /// 0.3 to 0.5 %.
