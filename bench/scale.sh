@@ -39,8 +39,9 @@
 #          MARIA (0: skip MariaDB), MY_TABLES, MY_PARTS, MY_RUNS (rounds of the MariaDB group,
 #          default 21: each run takes about 40 ms, and 5 of them scatter by a fifth),
 #          APPLY_RUNS (rounds of the apply group, default 21: its runs scatter by a third on a
-#          shared machine, and the ratio it decides sits near its target); RUNS went from 5 to 11 when four full runs of 5 rounds put the
-#          no-op plan at 0.86x to 1.13x of its floor, PARTCTL (a built binary; default:
+#          shared machine, and the ratio it decides sits near its target); RUNS went from 5 to
+#          11 when four full runs of 5 rounds put the no-op plan at 0.86x to 1.13x of its
+#          floor, PARTCTL (a built binary; default:
 #          cargo build --release), BEFORE (another build, e.g. of an older commit: timed in the
 #          same rounds, for before/after figures), KEEP=1 (leave the servers running and print
 #          their URLs; stop them with the printed command).
