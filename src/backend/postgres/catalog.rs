@@ -13,6 +13,7 @@ use crate::names::{QualifiedName, TableRef};
 use crate::policy::Strategy;
 use crate::render::postgres::key_kind;
 use crate::render::{postgres::POSTGRES, NameCtx, Templates};
+use std::collections::HashMap;
 use tokio_postgres::types::{ToSql, Type};
 
 /// One row of the catalog query (see templates/postgres/catalog.sql): a table ('t'), one of
@@ -332,6 +333,9 @@ fn mend(run: &mut [Row], cmp: impl Fn(&Row, &Row) -> std::cmp::Ordering) {
 /// without the cache.
 struct Stale;
 
+/// A partition's row version (xmin), name and bound, as bounds.sql sent them.
+type Sent = (i64, Option<String>, Option<String>);
+
 /// The names and bounds the cache lacked, from the server (bounds.sql), each checked to
 /// belong to the row version the catalog query saw.
 fn fill_missing(
@@ -341,8 +345,7 @@ fn fill_missing(
     cache: &mut BoundCache,
 ) -> Result<Result<(), Stale>, CatalogError> {
     let oids: Vec<u32> = missing.iter().map(|(_, oid, _, _)| *oid).collect();
-    type Sent = (i64, Option<String>, Option<String>);
-    let mut found: std::collections::HashMap<u32, Sent> = client
+    let found: HashMap<u32, Sent> = client
         .query_typed(
             include_str!("../../../templates/postgres/bounds.sql"),
             &[(&oids, Type::OID_ARRAY)],
@@ -351,6 +354,18 @@ fn fill_missing(
         .into_iter()
         .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
+    Ok(take_missing(rows, missing, found, cache))
+}
+
+/// Give the rows the cache lacked the names and bounds bounds.sql `found` (and record them
+/// in the cache), each only when it is of the row version the catalog query saw: a partition
+/// that changed, or went, between the two statements makes the read `Stale`.
+fn take_missing(
+    rows: &mut [Row],
+    missing: &Missing,
+    mut found: HashMap<u32, Sent>,
+    cache: &mut BoundCache,
+) -> Result<(), Stale> {
     for (at, oid, xmin, kind) in missing {
         match found.remove(oid) {
             Some((x, Some(name), Some(text))) if x == i64::from(*xmin) => {
@@ -361,10 +376,10 @@ fn fill_missing(
                     row.bound = Some(text);
                 }
             }
-            _ => return Ok(Err(Stale)),
+            _ => return Err(Stale),
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The catalog query's rows, sorted, every partition's bound filled in (from the server or
@@ -918,6 +933,53 @@ mod tests {
             facts: None,
             partitioned: false,
         }
+    }
+
+    #[test]
+    fn a_partition_changed_or_gone_between_the_two_statements_makes_the_read_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = BoundCache::open(dir.path(), "x.bounds");
+        cache.load();
+        let unnamed = || {
+            vec![
+                row(1, 1, None, String::new()),
+                row(1, 1, None, String::new()),
+            ]
+        };
+        // What the catalog query saw: oid 10 at xmin 100, oid 11 at xmin 200.
+        let missing: Missing = vec![(0, 10, 100, None), (1, 11, 200, None)];
+        let sent = |xmin: i64, name: &str| {
+            let bound = format!("FOR VALUES IN ('{name}')");
+            (xmin, Some(name.to_string()), Some(bound))
+        };
+        let mut rows = unnamed();
+        let found = HashMap::from([(10, sent(100, "a")), (11, sent(200, "b"))]);
+        assert!(take_missing(&mut rows, &missing, found, &mut cache).is_ok());
+        assert_eq!((rows[0].name.as_str(), rows[1].name.as_str()), ("a", "b"));
+        assert_eq!(rows[1].bound.as_deref(), Some("FOR VALUES IN ('b')"));
+        for (why, found) in [
+            (
+                "renamed or re-attached since",
+                HashMap::from([(10, sent(100, "a")), (11, sent(201, "b"))]),
+            ),
+            ("dropped since", HashMap::from([(10, sent(100, "a"))])),
+            (
+                "detached since (no bound)",
+                HashMap::from([(10, sent(100, "a")), (11, (200, Some("b".into()), None))]),
+            ),
+        ] {
+            let (mut rows, mut cache) = (unnamed(), BoundCache::default());
+            assert!(
+                take_missing(&mut rows, &missing, found, &mut cache).is_err(),
+                "{why}"
+            );
+        }
+        // What was recorded is what was taken: the entries of the version the query saw.
+        cache.save().unwrap().join().unwrap();
+        let mut again = BoundCache::open(dir.path(), "x.bounds");
+        again.load();
+        assert_eq!(again.cached(11, 200, None).map(|c| c.0), Some("b"));
+        assert_eq!(again.cached(11, 201, None), None);
     }
 
     proptest! {
