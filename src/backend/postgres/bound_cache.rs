@@ -46,13 +46,18 @@
 //! its own while the command goes on (the session joins it before it reads or removes a cache
 //! file again, and when it ends), atomically (a temporary file renamed over it), without fsync: that took 50 ms here, on every run after
 //! DDL, for a file whose loss costs one slower read; a file a crash left incomplete lacks its
-//! `end` line, or does not parse, and is ignored.
+//! `end` line, or does not parse, and is ignored. A run that finds nothing new does not
+//! rewrite the file but sets its modification time; on that thread, once a day (a stamp
+//! file's age), the directory is looked through and the cache files no run has used for 30
+//! days (a dropped database, a one-off set of tables) are removed, with the temporary files a
+//! crash left (`prune`); nothing else in the directory is touched.
 
 use crate::catalog::PartBound;
 use crate::key::{Bound, KeyKind};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const HEADER: &str = "partctl bound cache 4";
 
@@ -505,13 +510,22 @@ impl BoundCache {
             self.misses
         ));
         let unchanged = self.misses == 0 && self.seen.len() == self.entries.len();
+        let path = path.clone();
         // Nothing to write: the cache is still freed there (18,600 entries took 1.5 to 2 ms,
-        // before the plan's first step).
+        // before the plan's first step), and the file marked as used.
         std::thread::Builder::new()
             .name("partctl-cache".into())
-            .spawn(move || match unchanged {
-                true => drop(self),
-                false => self.write(),
+            .spawn(move || {
+                match unchanged {
+                    true => {
+                        drop(self);
+                        touch(&path);
+                    }
+                    false => self.write(),
+                }
+                if let Some(dir) = path.parent() {
+                    prune(dir, std::time::SystemTime::now());
+                }
             })
             .ok()
     }
@@ -552,13 +566,94 @@ impl BoundCache {
         let write = || -> std::io::Result<()> {
             let dir = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(TMP_PREFIX)
+                .suffix(TMP_SUFFIX)
+                .tempfile_in(dir)?;
             tmp.write_all(text.as_bytes())?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };
         if let Err(e) = write() {
             debug(&format!("bound cache {}: not written: {e}", path.display()));
+        }
+    }
+}
+
+/// A cache file no run has used for this long is removed (`prune`): its database, or its set
+/// of tables, is most likely gone (a dropped database, a one-off `plan -t`), and if not, the
+/// next run only deparses every bound once.
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The directory is looked through at most this often, and a temporary file a crash left
+/// behind is removed when it is older than this.
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// Its modification time says when the directory was last looked through.
+const STAMP: &str = ".partctl-pruned";
+/// A cache file being written: `.partctl-<random>.tmp`, renamed over the file when complete.
+const TMP_PREFIX: &str = ".partctl-";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// Mark a cache file as used by this run (its modification time), so that `prune` keeps it.
+fn touch(path: &Path) {
+    let now = std::time::SystemTime::now();
+    if let Err(e) = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(now))
+    {
+        debug(&format!(
+            "bound cache {}: not marked used: {e}",
+            path.display()
+        ));
+    }
+}
+
+/// A name `file_name` gives: `pg-<16 hex digits>-<16 hex digits>.bounds`.
+fn is_cache_file(name: &str) -> bool {
+    let hex = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    name.strip_prefix("pg-")
+        .and_then(|s| s.strip_suffix(".bounds"))
+        .and_then(|s| s.split_once('-'))
+        .is_some_and(|(a, b)| hex(a) && hex(b))
+}
+
+/// Remove from `dir`, at most once a `PRUNE_EVERY`, the cache files no run has used for
+/// `UNUSED_FOR` and the temporary files older than `PRUNE_EVERY`; nothing else in it. Every
+/// error is ignored (a debug line): the cache never fails a run.
+fn prune(dir: &Path, now: std::time::SystemTime) {
+    let older = |meta: std::io::Result<std::fs::Metadata>, age: Duration| {
+        meta.and_then(|m| m.modified())
+            .is_ok_and(|m| now.duration_since(m).is_ok_and(|d| d > age))
+    };
+    let stamp = dir.join(STAMP);
+    if std::fs::metadata(&stamp).is_ok() && !older(std::fs::metadata(&stamp), PRUNE_EVERY) {
+        return;
+    }
+    // The pass is claimed first: a run ending meanwhile finds a fresh stamp and goes on.
+    if let Err(e) = std::fs::File::create(&stamp).and_then(|f| f.set_modified(now)) {
+        debug(&format!("bound cache {}: not pruned: {e}", dir.display()));
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let age = if is_cache_file(name) {
+            UNUSED_FOR
+        } else if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
+            PRUNE_EVERY
+        } else {
+            continue;
+        };
+        if older(entry.metadata(), age) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => debug(&format!("bound cache {name}: unused, removed")),
+                Err(e) => debug(&format!("bound cache {name}: not removed: {e}")),
+            }
         }
     }
 }
@@ -670,6 +765,91 @@ mod tests {
         ] {
             assert_eq!(range_of(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn prunes_unused_cache_files_and_nothing_else_once_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let now = std::time::SystemTime::now();
+        let used = file_name(&["s"], &["a".into()]);
+        let unused = file_name(&["s"], &["b".into()]);
+        let files = [
+            (used.as_str(), 29),
+            (unused.as_str(), 31),
+            // Not a name partctl gives: never removed.
+            ("pg-0123.bounds", 400),
+            ("notes.txt", 400),
+            (".tmp12345", 400),
+            // Temporary files: one a crash left, one being written.
+            (".partctl-aB3x.tmp", 2),
+            (".partctl-cD4y.tmp", 0),
+        ];
+        let file = |name: &str| dir.path().join(name);
+        let age = |name: &str, days: u32| {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(file(name))
+                .unwrap();
+            f.set_modified(now - day * days).unwrap();
+        };
+        for (name, days) in files {
+            std::fs::write(file(name), "x").unwrap();
+            age(name, days);
+        }
+        prune(dir.path(), now);
+        let left = |name: &str| file(name).exists();
+        assert!(left(&used) && !left(&unused));
+        assert!(left("pg-0123.bounds") && left("notes.txt") && left(".tmp12345"));
+        assert!(!left(".partctl-aB3x.tmp") && left(".partctl-cD4y.tmp"));
+        // Looked through at most once a day: the next run within the day leaves a file that
+        // is old enough by now, a run a day later removes it.
+        age(&used, 31);
+        prune(dir.path(), now + day / 2);
+        assert!(left(&used));
+        prune(dir.path(), now + day * 2);
+        assert!(!left(&used));
+        assert!(left(STAMP) && left("notes.txt"));
+    }
+
+    #[test]
+    fn a_save_marks_its_file_used_and_writes_through_a_temporary_file_prune_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = file_name(&["s"], &["t".into()]);
+        let mut c = BoundCache::open(dir.path(), &name);
+        c.load();
+        c.record(7, 9, None, "p", "DEFAULT");
+        c.save().unwrap().join().unwrap();
+        let path = dir.path().join(&name);
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(40 * 24 * 3600);
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(long_ago).unwrap();
+        // Read again with nothing new: not rewritten, but marked used (and so not pruned).
+        let mut c = BoundCache::open(dir.path(), &name);
+        c.load();
+        assert!(c.cached(7, 9, None).is_some());
+        c.save().unwrap().join().unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(
+            modified > long_ago + Duration::from_secs(24 * 3600),
+            "{modified:?}"
+        );
+        assert!(path.exists());
+        // The file `write` would leave, were it stopped before the rename, is one prune removes.
+        let tmp = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(TMP_SUFFIX)
+            .tempfile_in(dir.path())
+            .unwrap();
+        let tmp_name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(tmp_name.starts_with(TMP_PREFIX) && tmp_name.ends_with(TMP_SUFFIX));
+        assert!(is_cache_file(&name) && !is_cache_file(&tmp_name));
     }
 
     #[test]
