@@ -48,7 +48,7 @@
 //! DDL, for a file whose loss costs one slower read; a file a crash left incomplete lacks its
 //! `end` line, or does not parse, and is ignored. A run that finds nothing new does not
 //! rewrite the file but sets its modification time; on that thread, once a day (a stamp
-//! file's age), the directory is looked through and the cache files no run has used for 30
+//! file's age), the directory is looked through and the cache files no run has used for 92
 //! days (a dropped database, a one-off set of tables) are removed, with the temporary files a
 //! crash left (`prune`); nothing else in the directory is touched.
 
@@ -566,10 +566,7 @@ impl BoundCache {
         let write = || -> std::io::Result<()> {
             let dir = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(TMP_PREFIX)
-                .suffix(TMP_SUFFIX)
-                .tempfile_in(dir)?;
+            let mut tmp = temp_in(dir)?;
             tmp.write_all(text.as_bytes())?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
@@ -582,8 +579,9 @@ impl BoundCache {
 
 /// A cache file no run has used for this long is removed (`prune`): its database, or its set
 /// of tables, is most likely gone (a dropped database, a one-off `plan -t`), and if not, the
-/// next run only deparses every bound once.
-const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// next run only deparses every bound once. Three months, so that a quarterly job's file
+/// outlives the gaps between its runs.
+const UNUSED_FOR: Duration = Duration::from_secs(92 * 24 * 3600);
 /// The directory is looked through at most this often, and a temporary file a crash left
 /// behind is removed when it is older than this.
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -593,18 +591,28 @@ const STAMP: &str = ".partctl-pruned";
 const TMP_PREFIX: &str = ".partctl-";
 const TMP_SUFFIX: &str = ".tmp";
 
+/// A new temporary file in `dir`, named so that `prune` knows it.
+fn temp_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .suffix(TMP_SUFFIX)
+        .tempfile_in(dir)
+}
+
 /// Mark a cache file as used by this run (its modification time), so that `prune` keeps it.
+/// No file (a read that found no partition): nothing to mark.
 fn touch(path: &Path) {
     let now = std::time::SystemTime::now();
-    if let Err(e) = std::fs::File::options()
+    match std::fs::File::options()
         .write(true)
         .open(path)
         .and_then(|f| f.set_modified(now))
     {
-        debug(&format!(
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => debug(&format!(
             "bound cache {}: not marked used: {e}",
             path.display()
-        ));
+        )),
+        _ => {}
     }
 }
 
@@ -626,32 +634,46 @@ fn prune(dir: &Path, now: std::time::SystemTime) {
             .is_ok_and(|m| now.duration_since(m).is_ok_and(|d| d > age))
     };
     let stamp = dir.join(STAMP);
-    if std::fs::metadata(&stamp).is_ok() && !older(std::fs::metadata(&stamp), PRUNE_EVERY) {
+    // Due when there is no stamp, when it is a day old, or when it is dated after now (a
+    // clock that was set ahead must not stop the pruning until that date).
+    let last = std::fs::symlink_metadata(&stamp).and_then(|m| m.modified());
+    if last.is_ok_and(|m| now.duration_since(m).is_ok_and(|d| d <= PRUNE_EVERY)) {
         return;
     }
-    // The pass is claimed first: a run ending meanwhile finds a fresh stamp and goes on.
-    if let Err(e) = std::fs::File::create(&stamp).and_then(|f| f.set_modified(now)) {
+    // The pass is claimed first (a run ending meanwhile finds a fresh stamp and goes on; two
+    // that both claim it only find each other's removals done). A new file renamed over the
+    // stamp: a symbolic link planted there is replaced, never followed.
+    let claim = || -> std::io::Result<()> {
+        let tmp = temp_in(dir)?;
+        tmp.as_file().set_modified(now)?;
+        tmp.persist(&stamp).map_err(|e| e.error)?;
+        Ok(())
+    };
+    if let Err(e) = claim() {
         debug(&format!("bound cache {}: not pruned: {e}", dir.display()));
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return debug(&format!("bound cache {}: not pruned: {e}", dir.display())),
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else {
             continue;
         };
-        let age = if is_cache_file(name) {
-            UNUSED_FOR
+        let (age, why) = if is_cache_file(name) {
+            (UNUSED_FOR, "unused for 92 days")
         } else if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
-            PRUNE_EVERY
+            (PRUNE_EVERY, "a temporary file a day old")
         } else {
             continue;
         };
+        // A file another run renames into place between this look and the removal goes too:
+        // that run's next read deparses every bound once.
         if older(entry.metadata(), age) {
             match std::fs::remove_file(entry.path()) {
-                Ok(()) => debug(&format!("bound cache {name}: unused, removed")),
+                Ok(()) => debug(&format!("bound cache {name}: {why}, removed")),
                 Err(e) => debug(&format!("bound cache {name}: not removed: {e}")),
             }
         }
@@ -775,8 +797,8 @@ mod tests {
         let used = file_name(&["s"], &["a".into()]);
         let unused = file_name(&["s"], &["b".into()]);
         let files = [
-            (used.as_str(), 29),
-            (unused.as_str(), 31),
+            (used.as_str(), 91),
+            (unused.as_str(), 93),
             // Not a name partctl gives: never removed.
             ("pg-0123.bounds", 400),
             ("notes.txt", 400),
@@ -804,7 +826,7 @@ mod tests {
         assert!(!left(".partctl-aB3x.tmp") && left(".partctl-cD4y.tmp"));
         // Looked through at most once a day: the next run within the day leaves a file that
         // is old enough by now, a run a day later removes it.
-        age(&used, 31);
+        age(&used, 93);
         prune(dir.path(), now + day / 2);
         assert!(left(&used));
         prune(dir.path(), now + day * 2);
@@ -814,6 +836,7 @@ mod tests {
 
     #[test]
     fn a_save_marks_its_file_used_and_writes_through_a_temporary_file_prune_knows() {
+        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let name = file_name(&["s"], &["t".into()]);
         let mut c = BoundCache::open(dir.path(), &name);
@@ -821,26 +844,24 @@ mod tests {
         c.record(7, 9, None, "p", "DEFAULT");
         c.save().unwrap().join().unwrap();
         let path = dir.path().join(&name);
-        let long_ago = std::time::SystemTime::now() - Duration::from_secs(40 * 24 * 3600);
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(100 * 24 * 3600);
         let f = std::fs::File::options().write(true).open(&path).unwrap();
         f.set_modified(long_ago).unwrap();
-        // Read again with nothing new: not rewritten, but marked used (and so not pruned).
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        // The pruning is due again (no stamp): the run that reads the file with nothing new
+        // neither rewrites it (the same inode) nor lets the pruning remove it.
+        std::fs::remove_file(dir.path().join(STAMP)).unwrap();
         let mut c = BoundCache::open(dir.path(), &name);
         c.load();
         assert!(c.cached(7, 9, None).is_some());
         c.save().unwrap().join().unwrap();
-        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-        assert!(
-            modified > long_ago + Duration::from_secs(24 * 3600),
-            "{modified:?}"
-        );
-        assert!(path.exists());
-        // The file `write` would leave, were it stopped before the rename, is one prune removes.
-        let tmp = tempfile::Builder::new()
-            .prefix(TMP_PREFIX)
-            .suffix(TMP_SUFFIX)
-            .tempfile_in(dir.path())
-            .unwrap();
+        assert!(dir.path().join(STAMP).exists(), "pruned");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.ino(), inode, "not rewritten");
+        assert!(meta.modified().unwrap() > long_ago + Duration::from_secs(24 * 3600));
+        // What `write` writes through is a file prune removes once it is a day old (were the
+        // run stopped before the rename).
+        let tmp = temp_in(dir.path()).unwrap();
         let tmp_name = tmp
             .path()
             .file_name()
@@ -848,8 +869,34 @@ mod tests {
             .to_str()
             .unwrap()
             .to_string();
-        assert!(tmp_name.starts_with(TMP_PREFIX) && tmp_name.ends_with(TMP_SUFFIX));
-        assert!(is_cache_file(&name) && !is_cache_file(&tmp_name));
+        let f = std::fs::File::options()
+            .write(true)
+            .open(tmp.path())
+            .unwrap();
+        f.set_modified(long_ago).unwrap();
+        std::fs::remove_file(dir.path().join(STAMP)).unwrap();
+        prune(dir.path(), std::time::SystemTime::now());
+        assert!(!dir.path().join(&tmp_name).exists(), "{tmp_name}");
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_stamp_dated_after_now_does_not_stop_the_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        let day = Duration::from_secs(24 * 3600);
+        let unused = dir.path().join(file_name(&["s"], &["u".into()]));
+        std::fs::write(&unused, "x").unwrap();
+        let f = std::fs::File::options().write(true).open(&unused).unwrap();
+        f.set_modified(now - day * 100).unwrap();
+        let stamp = dir.path().join(STAMP);
+        std::fs::write(&stamp, "").unwrap();
+        let f = std::fs::File::options().write(true).open(&stamp).unwrap();
+        f.set_modified(now + day * 365).unwrap();
+        prune(dir.path(), now);
+        assert!(!unused.exists());
+        let dated = std::fs::metadata(&stamp).unwrap().modified().unwrap();
+        assert!(dated <= now + Duration::from_secs(1), "the stamp is now's");
     }
 
     #[test]
