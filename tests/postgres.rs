@@ -3120,12 +3120,39 @@ timezone = "UTC"
     let dir = common::temp_dir("bcache");
     expect_code(&partctl(&db, &policy, NOW, &["apply"]), 0, "apply");
 
+    // A cache file no run used for 100 days (a dropped database's) and a file that is not
+    // partctl's: the first run's daily clean-up removes the one and keeps the other.
+    let days_ago = |days: u64| std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    let aged = |path: &Path, days: u64| {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(days_ago(days)).unwrap();
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let gone = dir.join("pg-00000000000000aa-00000000000000bb.bounds");
+    std::fs::write(&gone, "partctl bound cache 4\nend\t0\n").unwrap();
+    aged(&gone, 100);
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    aged(&dir.join("notes.txt"), 100);
     let first = cached(&db, &policy, &dir, &["plan"]);
     expect_code(&first, 0, "first plan");
     assert_counts(&first, 0, 3);
+    assert!(!gone.exists(), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("unused for 92 days, removed"),
+        "{}",
+        first.stderr
+    );
+    assert!(dir.join("notes.txt").exists());
+    // A run that reads the file and rewrites nothing marks it used.
+    aged(&cache_file(&dir), 100);
     let second = cached(&db, &policy, &dir, &["plan"]);
     expect_code(&second, 0, "second plan");
     assert_counts(&second, 3, 0);
+    let used = std::fs::metadata(cache_file(&dir))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(used > days_ago(1), "{used:?}");
     assert!(second.stdout.contains("No changes"), "{}", second.stdout);
     // check and show share the read, and the cache.
     assert_counts(&cached(&db, &policy, &dir, &["check"]), 3, 0);

@@ -663,12 +663,13 @@ fn prune(dir: &Path, now: std::time::SystemTime) {
             continue;
         };
         let (age, why) = if is_cache_file(name) {
-            (UNUSED_FOR, "unused for 92 days")
+            (UNUSED_FOR, "unused for")
         } else if name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) {
-            (PRUNE_EVERY, "a temporary file a day old")
+            (PRUNE_EVERY, "a temporary file older than")
         } else {
             continue;
         };
+        let why = format!("{why} {} days", age.as_secs() / 86_400);
         // A file another run renames into place between this look and the removal goes too:
         // that run's next read deparses every bound once.
         if older(entry.metadata(), age) {
