@@ -3067,13 +3067,18 @@ fn session_settings_are_in_force_after_connect() {
 
 /// `partctl ... --cache-dir DIR ARGS` with the cache's debug line on.
 fn cached(db: &PgDb, policy: &Path, dir: &Path, args: &[&str]) -> Run {
+    cached_at(db, policy, dir, NOW, args)
+}
+
+/// `cached` at another `now`.
+fn cached_at(db: &PgDb, policy: &Path, dir: &Path, now: &str, args: &[&str]) -> Run {
     let mut all = vec![
         "--policies",
         policy.to_str().unwrap(),
         "--database-url",
         db.url.as_str(),
         "--now",
-        NOW,
+        now,
         "--cache-dir",
         dir.to_str().unwrap(),
     ];
@@ -3129,7 +3134,7 @@ timezone = "UTC"
     };
     std::fs::create_dir_all(&dir).unwrap();
     let gone = dir.join("pg-00000000000000aa-00000000000000bb.bounds");
-    std::fs::write(&gone, "partctl bound cache 4\nend\t0\n").unwrap();
+    std::fs::write(&gone, "partctl bound cache 5\nend\t0\n").unwrap();
     aged(&gone, 100);
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     aged(&dir.join("notes.txt"), 100);
@@ -3254,9 +3259,19 @@ timezone = "UTC"
     expect_code(&repaired, 2, "plan over a damaged line");
     assert_counts(&repaired, 2, 1);
     assert_eq!(plan_json(&repaired)["steps"], doc["steps"]);
-    // The line is written again as the server deparsed it.
+    // The line is written again as the server deparsed it (with its pg_inherits row's
+    // version now, which bounds.sql reads and the plan's catalog query does not).
     let lines = |t: &str| {
-        let mut l: Vec<String> = t.lines().map(String::from).collect();
+        let mut l: Vec<String> = t
+            .lines()
+            .map(|l| {
+                let mut f: Vec<&str> = l.split('\t').collect();
+                if f.len() > 3 {
+                    f.remove(2);
+                }
+                f.join("\t")
+            })
+            .collect();
         l.sort();
         l
     };
@@ -3277,14 +3292,14 @@ timezone = "UTC"
     // A deliberately wrong cache: the re-attached partition's row version claims its old
     // bound. plan trusts it (the cache is what it reads) ...
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
-    // A line: oid, xmin, name, bound.
-    let bound23 = day23.splitn(4, '\t').nth(3).unwrap();
+    // A line: oid, xmin, link, name, bound.
+    let bound23 = day23.splitn(5, '\t').nth(4).unwrap();
     let wrong: String = text
         .lines()
         .map(|l| match l.contains("('2026-12-01 00:00:00+00') TO") {
             true => {
-                let f: Vec<&str> = l.splitn(4, '\t').collect();
-                format!("{}\t{}\t{}\t{bound23}\n", f[0], f[1], f[2])
+                let f: Vec<&str> = l.splitn(5, '\t').collect();
+                format!("{}\t{}\t{}\t{}\t{bound23}\n", f[0], f[1], f[2], f[3])
             }
             false => format!("{l}\n"),
         })
@@ -3311,6 +3326,133 @@ timezone = "UTC"
         &cached(&db, &policy, &dir, &["--no-cache", "plan"]),
         0,
         "plan --no-cache after apply",
+    );
+}
+
+/// apply's read under its locks takes the partitions but the DEFAULT from pg_inherits and the
+/// bound cache, without pg_class: a partition renamed since the cache saw it keeps its old
+/// name there. What a step names is exact all the same: the DEFAULT is read as it is (rows
+/// move out of it under its new name), a partition in another schema is read with its schema,
+/// and a removal of a renamed partition is refused until a run reads it again.
+#[test]
+fn apply_names_exactly_what_its_steps_touch_when_the_cache_names_the_rest() {
+    let db = pg();
+    db.exec(EVENTS);
+    let policy = write_policy(
+        "light",
+        r#"
+[[table]]
+name = "public.events"
+partition_by = "range"
+column = "created_at"
+interval = "1 day"
+premake = 2
+default_partition = true
+retain = "10 days"
+on_expire = "drop"
+timezone = "UTC"
+"#,
+    );
+    let dir = common::temp_dir("light");
+    expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "first apply");
+    // A partition in another schema, expired at the later `now` below (the next apply fills
+    // the days between it and today).
+    db.exec(
+        "CREATE SCHEMA elsewhere;
+         CREATE TABLE elsewhere.events_old PARTITION OF public.events
+           FOR VALUES FROM ('2026-11-11 00:00:00+00') TO ('2026-11-12 00:00:00+00')",
+    );
+    expect_code(
+        &cached(&db, &policy, &dir, &["apply"]),
+        0,
+        "apply filling the gap",
+    );
+    let names = names_by_bound(&db, "public", "events");
+    let parts = names.len();
+    assert_eq!(parts, 14, "{names:?}");
+    // Two more applies with nothing to do: the first reads what the cache lacks by the
+    // pg_inherits rows' versions (bounds.sql), the second takes all but the DEFAULT (read as
+    // it is) and the partition in another schema (never taken by its pg_inherits row) from it.
+    assert_counts(&cached(&db, &policy, &dir, &["apply"]), 0, parts);
+    let warm = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&warm, 0, "apply with the cache");
+    assert_counts(&warm, parts - 2, 2);
+    assert!(warm.stdout.contains("nothing to do"), "{}", warm.stdout);
+
+    // Renamed behind the cache's back: the catch-all, and today's partition.
+    let default = names[&"DEFAULT".to_string()].clone();
+    let today = names[&day("2026-11-21")].clone();
+    db.exec(&format!(
+        "ALTER TABLE public.{default} RENAME TO events_catch_all;
+         ALTER TABLE public.{today} RENAME TO events_kept;
+         INSERT INTO public.events
+           SELECT g, '2026-11-24 00:00:00+00'::timestamptz + g * interval '1 minute', 'x'
+           FROM generate_series(1, 50) g"
+    ));
+    assert_eq!(
+        rows_by_bound(&db, "public.events").get("DEFAULT"),
+        Some(&50),
+        "the rows wait in the catch-all"
+    );
+    // A day later: the 11-24 partition is created and the catch-all's rows move into it, out
+    // of the catch-all under its new name. The partition in the other schema expires and is
+    // dropped under its own schema's name (its removal confirmed).
+    let later = "2026-11-22T12:00:00Z";
+    let moved = cached_at(&db, &policy, &dir, later, &["apply"]);
+    expect_code(&moved, 0, "apply a day later");
+    let rows = rows_by_bound(&db, "public.events");
+    assert_eq!(rows.get(&day("2026-11-24")), Some(&50), "{rows:?}");
+    assert_eq!(rows.get("DEFAULT"), None, "{rows:?}");
+    let now = names_by_bound(&db, "public", "events");
+    assert_eq!(now[&"DEFAULT".to_string()], "events_catch_all");
+    assert_eq!(now[&day("2026-11-21")], "events_kept");
+    assert!(!now.contains_key(&day("2026-11-11")), "{now:?}");
+    // The plan's read sees the names as they are.
+    let shown = cached_at(&db, &policy, &dir, later, &["show"]);
+    expect_code(&shown, 0, "show");
+    assert!(shown.stdout.contains("events_kept"), "{}", shown.stdout);
+    expect_code(
+        &cached_at(&db, &policy, &dir, later, &["plan"]),
+        0,
+        "plan after apply",
+    );
+
+    // An expired partition renamed behind the cache's back: apply asks the server for it by
+    // the cached name before it drops it, finds none, and does nothing on the table; the
+    // cache is removed, and the next apply drops it under its new name.
+    let expired = "2026-12-02T12:00:00Z";
+    expect_code(
+        &cached_at(&db, &policy, &dir, later, &["apply"]),
+        0,
+        "apply: the cache learns the new partition's pg_inherits row",
+    );
+    db.exec("ALTER TABLE public.events_kept RENAME TO events_kept_again");
+    let refused = cached_at(&db, &policy, &dir, expired, &["apply"]);
+    expect_code(
+        &refused,
+        1,
+        "apply dropping a partition renamed behind the cache",
+    );
+    assert!(
+        refused.stderr.contains(
+            "public.events_kept is not the one planned with (server: `no such partition`)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(names_by_bound(&db, "public", "events").contains_key(&day("2026-11-21")));
+    assert!(cache_files(&dir).is_empty(), "the cache was removed");
+    expect_code(
+        &cached_at(&db, &policy, &dir, expired, &["apply"]),
+        0,
+        "apply after the cache was removed",
+    );
+    let now = names_by_bound(&db, "public", "events");
+    assert!(!now.contains_key(&day("2026-11-21")), "{now:?}");
+    expect_code(
+        &cached_at(&db, &policy, &dir, expired, &["--no-cache", "plan"]),
+        0,
+        "plan --no-cache at the end",
     );
 }
 
@@ -3362,6 +3504,11 @@ timezone = "UTC"
     let fill = cached(&db, &policy, &dir, &["plan"]);
     expect_code(&fill, 0, "plan");
     assert_counts(&fill, 0, before.len() + before_b.len());
+    // apply looks its partitions up by their pg_inherits rows' versions, which the plan's
+    // read did not see: bounds.sql reads them once, and the next apply takes them all.
+    let warm = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&warm, 0, "apply with the cache");
+    assert_counts(&warm, 0, before.len() + before_b.len());
     let warm = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&warm, 0, "apply with the cache");
     assert_counts(&warm, before.len() + before_b.len(), 0);
@@ -3372,10 +3519,10 @@ timezone = "UTC"
         .lines()
         .map(|l| match l.contains("('2026-11-28 00:00:00+00') TO") {
             true => {
-                let f: Vec<&str> = l.splitn(4, '\t').collect();
+                let f: Vec<&str> = l.splitn(5, '\t').collect();
                 format!(
-                    "{}\t{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
-                    f[0], f[1], f[2]
+                    "{}\t{}\t{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                    f[0], f[1], f[2], f[3]
                 )
             }
             false => format!("{l}\n"),
@@ -3418,6 +3565,9 @@ timezone = "UTC"
     assert_eq!(bounds(&db, "public", "events"), before);
     assert_eq!(bounds(&db, "public", "events_b"), before_b);
 
+    // (That apply read without a cache: one more records the pg_inherits rows' versions that
+    // apply looks partitions up by.)
+    expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "apply");
     // A cache naming another table's partition, of the very bound it claims: the check asks
     // for the partition of this table by that name, finds none, and nothing is dropped.
     db.exec(
@@ -3429,11 +3579,11 @@ timezone = "UTC"
     let foreign: String = text
         .lines()
         .map(|l| {
-            let f: Vec<&str> = l.splitn(4, '\t').collect();
-            match f.get(2) == Some(&"events_later") {
+            let f: Vec<&str> = l.splitn(5, '\t').collect();
+            match f.get(3) == Some(&"events_later") {
                 true => format!(
-                    "{}\t{}\tother_p1101\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
-                    f[0], f[1]
+                    "{}\t{}\t{}\tother_p1101\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                    f[0], f[1], f[2]
                 ),
                 false => format!("{l}\n"),
             }

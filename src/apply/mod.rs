@@ -216,7 +216,10 @@ fn apply_locked(
     opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Vec<(String, TableOutcome)> {
+    // Under the locks the partitions the steps do not name need no check of their names.
+    backend.names_from_cache(true);
     let (meta, reads) = backend::read_tables(backend, policies, Some(now));
+    backend.names_from_cache(false);
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     // Foreign keys across the tables: referencing tables first, refused expiries left out.
     // Without a foreign key referencing a managed table there is nothing to judge (and no

@@ -154,6 +154,15 @@ pub trait Backend {
     /// `check`, `show`, `apply` and `run` unless `--no-cache`.
     fn use_bound_cache(&mut self, _dir: std::path::PathBuf) {}
 
+    /// `on`: the catalog reads that follow are apply's under its locks, and may name the
+    /// partitions it does not touch from the bound cache without reading `pg_class` (the
+    /// `pg_inherits` row of each tells whether its bound is still the cached one; a rename
+    /// since the cache saw it goes unseen). What a step names is exact all the same: the
+    /// DEFAULT partition is read as it is, a removal is confirmed first
+    /// ([`Backend::confirm_bounds`]), and a CREATE or ATTACH names only the table and its
+    /// new partition. PostgreSQL with the bound cache; elsewhere nothing.
+    fn names_from_cache(&mut self, _on: bool) {}
+
     /// Before a step that detaches, drops, archives or merges `partitions` of `table` (as the
     /// last catalog read gave it): when that read took bounds from the cache, ask the server
     /// for these partitions' bounds once more and check that they are the ones planned with,

@@ -181,10 +181,7 @@ impl ActionKind {
             | ActionKind::Drop { partition, .. }
             | ActionKind::Archive { partition, .. }
             | ActionKind::ShrinkHash { partition, .. }
-            | ActionKind::Finalize {
-                partition,
-                then: Some(_),
-            } => vec![partition],
+            | ActionKind::Finalize { partition, .. } => vec![partition],
             ActionKind::GrowHash { splits, .. } => splits.iter().map(|s| &s.old).collect(),
             ActionKind::Coarsen { parts, .. } => parts.iter().map(|p| &p.partition).collect(),
             _ => vec![],

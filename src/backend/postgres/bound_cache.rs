@@ -3,9 +3,29 @@
 //! read, so that a steady-state run deparses only the bounds it has not seen (the catalog
 //! query sends neither the names nor the bounds of cached partitions, only their oid, row
 //! version and estimates, and bounds.sql the few missing). A cached bound never chooses what is removed:
-//! `apply` reads the bounds of the partitions a step would detach, drop, archive or merge from
-//! the server again first (`Backend::confirm_bounds`); on a difference the table fails with
-//! nothing done and every cache file the session read is removed.
+//! `apply` reads the bounds of the partitions a step would detach, drop, archive, merge or
+//! finish detaching from the server again first, by name (`Backend::confirm_bounds`); on a
+//! difference the table fails with nothing done and every cache file the session read is
+//! removed.
+//!
+//! `apply`'s read under its locks (`Backend::names_from_cache`) leaves `pg_class` out: the
+//! first touch of its pages in a new connection and the join were about 35 ms of a 0.45 s
+//! apply of 200 partitions at 18,600 (BENCHMARKS.md, twelfth pass). It looks each partition
+//! up by its `pg_inherits` row's version instead, (oid, link) ([`Version::Link`]):
+//! - ATTACH and CREATE ... PARTITION OF insert that row, DETACH deletes it and DETACH ...
+//!   CONCURRENTLY first updates it (`inhdetachpending`): a partition whose row is unchanged
+//!   is attached as it was, with the bound it had (a bound cannot change while attached). Its
+//!   kind (partitioned or not) and the DEFAULT are read from the server each time.
+//! - A rename (or `SET SCHEMA`) writes `pg_class` only: the name is the last one a read saw.
+//!   apply shows no partition that none of its steps names, and what the steps name is exact:
+//!   the DEFAULT partition is read from `pg_class` (rows move out of it), a removal is
+//!   confirmed by name first (a renamed one fails the table and removes the cache), a CREATE
+//!   or ATTACH names only the table and its new partition. A partition outside its table's
+//!   schema is never taken by its link (the light read does not send schemas): bounds.sql
+//!   reads it each time.
+//! - Estimates are unknown (-1) but the DEFAULT's: apply prints none.
+//! - An entry keeps both versions: a read that finds it by one keeps the other; one the
+//!   server sent in the catalog query has its link unknown (0) until bounds.sql reads it.
 //!
 //! Why an entry never goes stale: it is keyed by the `pg_class` row version, (oid, xmin).
 //! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) or `relname`
@@ -36,7 +56,8 @@
 //!
 //! The file: one per (server, database, set of tables read), under `--cache-dir`,
 //! `$PARTCTL_CACHE_DIR`, `$XDG_CACHE_HOME/partctl` or `~/.cache/partctl`. A line format:
-//! a header line, then `oid <TAB> xmin <TAB> name <TAB> bound [<TAB> range]` with `\`, tab,
+//! a header line, then `oid <TAB> xmin <TAB> link <TAB> name <TAB> bound [<TAB> range]`
+//! (either version 0 when unknown) with `\`, tab,
 //! CR and newline escaped, `range` being a range bound as it was read for its key's kind
 //! (`z:1788566400000000:max`: kind, from, to), written on the writing thread so that the
 //! next read need not parse the text (a range read for another kind is not used); then
@@ -59,7 +80,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const HEADER: &str = "partctl bound cache 4";
+const HEADER: &str = "partctl bound cache 5";
 
 /// The cache of one read: the entries loaded, what this read saw, and the counts.
 #[derive(Debug, Default)]
@@ -67,11 +88,10 @@ pub struct BoundCache {
     path: Option<PathBuf>,
     /// The file's text; entries without escapes point into it.
     text: String,
-    /// oid -> (xmin, name, bound text)
+    /// oid -> (xmin, link, name, bound text)
     entries: HashMap<u32, Entry, OidHash>,
-    /// What this read saw, to be written back: the partition's key kind, and the name and
-    /// bound the server sent, `None` for what came from `entries`.
-    seen: Vec<(u32, u32, Option<KeyKind>, Option<Sent>)>,
+    /// What this read saw, to be written back.
+    seen: Vec<Seen>,
     /// The file is there and not read yet (see `load`).
     unread: bool,
     /// The file being read and parsed on a thread of its own (see `open`).
@@ -183,10 +203,17 @@ enum Text {
 /// A partition's name and bound as the server sent them.
 type Sent = (String, String);
 
+/// A partition a read saw: (oid, xmin, link), its key kind, and the name and bound the server
+/// sent, `None` for what came from the cache's entries.
+type Seen = (u32, u32, u32, Option<KeyKind>, Option<Sent>);
+
 /// One cached partition.
 #[derive(Debug)]
 struct Entry {
+    /// The `pg_class` row's xmin; 0: unknown.
     xmin: u32,
+    /// The `pg_inherits` row's xmin (the partition's attachment); 0: unknown.
+    link: u32,
     name: Text,
     bound: Text,
     /// A range bound as `parse_bound` read it for a key kind: the reader takes it instead of
@@ -197,6 +224,18 @@ struct Entry {
 
 /// A range bound read for a key kind: (kind, from, to).
 pub type Range = (KeyKind, Bound, Bound);
+
+/// Which row version a partition's entry is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Version {
+    /// Its `pg_class` row's xmin: the name and the bound are as cached (every read but
+    /// apply's).
+    Row(u32),
+    /// Its `pg_inherits` row's xmin, for apply's read under its locks, which leaves
+    /// `pg_class` out: the bound is as cached (ATTACH writes that row, DETACH deletes it); the
+    /// name is the last one a read saw (a rename writes `pg_class` only).
+    Link(u32),
+}
 
 /// A cache hit: the name, the bound's text, and its range when one was read for the kind asked.
 pub type Cached<'a> = (&'a str, &'a str, Option<(Bound, Bound)>);
@@ -335,7 +374,8 @@ fn parse(text: &str) -> Option<HashMap<u32, Entry, OidHash>> {
             continue;
         }
         let (oid, at_xmin) = number(&b[..line.end], line.start)?;
-        let (xmin, at_name) = number(&b[..line.end], at_xmin)?;
+        let (xmin, at_link) = number(&b[..line.end], at_xmin)?;
+        let (link, at_name) = number(&b[..line.end], at_link)?;
         let name_end = at_name + memchr::memchr(b'\t', &b[at_name..line.end])?;
         let at_bound = name_end + 1;
         // The range, when there is one, after a tab (tabs in a bound are escaped).
@@ -348,6 +388,7 @@ fn parse(text: &str) -> Option<HashMap<u32, Entry, OidHash>> {
         };
         let entry = Entry {
             xmin,
+            link,
             name: field(text, at_name, name_end, escaped(at_name, name_end))?,
             bound: field(text, at_bound, bound_end, escaped(at_bound, bound_end))?,
             range,
@@ -463,13 +504,16 @@ impl BoundCache {
         self.path.as_deref()
     }
 
-    /// The cached (name, bound, range read for `kind`) of this (oid, xmin), recorded for the
-    /// next run; `None`: not cached. The range is `None` when the file has none, or one read
-    /// for another kind.
-    pub fn cached(&mut self, oid: u32, xmin: u32, kind: Option<KeyKind>) -> Option<Cached<'_>> {
-        let e = self.entries.get(&oid).filter(|e| e.xmin == xmin)?;
+    /// The cached (name, bound, range read for `kind`) of this partition's row version (see
+    /// [`Version`]), recorded for the next run; `None`: not cached. The range is `None` when
+    /// the file has none, or one read for another kind.
+    pub fn cached(&mut self, oid: u32, at: Version, kind: Option<KeyKind>) -> Option<Cached<'_>> {
+        let e = self.entries.get(&oid).filter(|e| match at {
+            Version::Row(xmin) => xmin != 0 && e.xmin == xmin,
+            Version::Link(link) => link != 0 && e.link == link,
+        })?;
         self.hits += 1;
-        self.seen.push((oid, xmin, kind, None));
+        self.seen.push((oid, e.xmin, e.link, kind, None));
         let range = e
             .range
             .filter(|r| Some(r.0) == kind)
@@ -483,18 +527,30 @@ impl BoundCache {
 
     /// Take back the last `cached` hit (its entry turned out unusable).
     pub fn forget_last(&mut self) {
-        if let Some((_, _, _, None)) = self.seen.last() {
+        if let Some((_, _, _, _, None)) = self.seen.last() {
             self.seen.pop();
             self.hits -= 1;
         }
     }
 
-    /// Record the name and bound the server sent for this (oid, xmin) of a partition whose key
-    /// is of `kind`, for the next run.
-    pub fn record(&mut self, oid: u32, xmin: u32, kind: Option<KeyKind>, name: &str, bound: &str) {
+    /// Record the name and bound the server sent for this (oid, xmin, link) of a partition
+    /// whose key is of `kind`, for the next run (0: that version is unknown).
+    pub fn record(
+        &mut self,
+        oid: u32,
+        (xmin, link): (u32, u32),
+        kind: Option<KeyKind>,
+        name: &str,
+        bound: &str,
+    ) {
         self.misses += 1;
-        self.seen
-            .push((oid, xmin, kind, Some((name.to_string(), bound.to_string()))));
+        self.seen.push((
+            oid,
+            xmin,
+            link,
+            kind,
+            Some((name.to_string(), bound.to_string())),
+        ));
     }
 
     /// Write what this read saw, when it differs from what was loaded, on a thread of its own
@@ -537,7 +593,7 @@ impl BoundCache {
         let mut text = String::with_capacity(self.seen.len() * 96);
         text.push_str(HEADER);
         text.push('\n');
-        for (oid, xmin, kind, sent) in &self.seen {
+        for (oid, xmin, link, kind, sent) in &self.seen {
             let (name, bound, range) = match sent {
                 Some((name, bound)) => (name.as_str(), bound.as_str(), None),
                 None => {
@@ -551,7 +607,7 @@ impl BoundCache {
                 }
             };
             use std::fmt::Write as _;
-            let _ = write!(text, "{oid}\t{xmin}\t");
+            let _ = write!(text, "{oid}\t{xmin}\t{link}\t");
             escape_onto(&mut text, name);
             text.push('\t');
             escape_onto(&mut text, bound);
@@ -711,7 +767,7 @@ mod tests {
         fn prop_parse_reads_what_was_written(
             entries in proptest::collection::btree_map(
                 any::<u32>(),
-                (any::<u32>(), ".{0,12}", ".{0,40}", proptest::option::of((0usize..6, any::<i64>(), any::<i64>()))),
+                (any::<(u32, u32)>(), ".{0,12}", ".{0,40}", proptest::option::of((0usize..6, any::<i64>(), any::<i64>()))),
                 0..8,
             ),
             cut in any::<prop::sample::Index>(),
@@ -726,8 +782,8 @@ mod tests {
                 };
                 (kinds[k], end(a), end(b))
             });
-            for (oid, (xmin, name, bound, r)) in &entries {
-                text.push_str(&format!("{oid}\t{xmin}\t"));
+            for (oid, ((xmin, link), name, bound, r)) in &entries {
+                text.push_str(&format!("{oid}\t{xmin}\t{link}\t"));
                 escape_onto(&mut text, name);
                 text.push('\t');
                 escape_onto(&mut text, bound);
@@ -741,9 +797,10 @@ mod tests {
             text.push_str(&format!("end\t{}\n", entries.len()));
             let parsed = parse(&text).expect("a whole file parses");
             prop_assert_eq!(parsed.len(), entries.len());
-            for (oid, (xmin, name, bound, r)) in &entries {
+            for (oid, ((xmin, link), name, bound, r)) in &entries {
                 let e = &parsed[oid];
                 prop_assert_eq!(e.xmin, *xmin);
+                prop_assert_eq!(e.link, *link);
                 prop_assert_eq!(e.range, range(r));
                 prop_assert_eq!(text_of(&text, &e.name), name.as_str());
                 prop_assert_eq!(text_of(&text, &e.bound), bound.as_str());
@@ -842,7 +899,7 @@ mod tests {
         let name = file_name(&["s"], &["t".into()]);
         let mut c = BoundCache::open(dir.path(), &name);
         c.load();
-        c.record(7, 9, None, "p", "DEFAULT");
+        c.record(7, (9, 0), None, "p", "DEFAULT");
         c.save().unwrap().join().unwrap();
         let path = dir.path().join(&name);
         let long_ago = std::time::SystemTime::now() - Duration::from_secs(100 * 24 * 3600);
@@ -854,7 +911,7 @@ mod tests {
         std::fs::remove_file(dir.path().join(STAMP)).unwrap();
         let mut c = BoundCache::open(dir.path(), &name);
         c.load();
-        assert!(c.cached(7, 9, None).is_some());
+        assert!(c.cached(7, Version::Row(9), None).is_some());
         c.save().unwrap().join().unwrap();
         assert!(dir.path().join(STAMP).exists(), "pruned");
         let meta = std::fs::metadata(&path).unwrap();
@@ -905,24 +962,37 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = BoundCache::open(dir.path(), "x.bounds");
         c.load();
-        assert_eq!(c.cached(7, 9, None), None);
-        c.record(7, 9, None, "p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')");
-        c.record(8, 1, Some(KeyKind::Int), "p2", "DEFAULT");
+        assert_eq!(c.cached(7, Version::Row(9), None), None);
+        c.record(7, (9, 0), None, "p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')");
+        // Read by apply: the pg_class row version unknown.
+        c.record(8, (0, 5), Some(KeyKind::Int), "p2", "DEFAULT");
         let tz = Some(KeyKind::Timestamptz);
         let upper = "FOR VALUES FROM ('2026-09-05 00:00:00+00') TO (MAXVALUE)";
-        c.record(9, 3, tz, "p3", upper);
+        c.record(9, (3, 4), tz, "p3", upper);
         c.save().unwrap().join().unwrap();
         let mut c = BoundCache::open(dir.path(), "x.bounds");
         assert!(!c.is_empty(), "a file not read yet");
         c.load();
         assert!(!c.is_empty());
-        assert_eq!(c.cached(7, 10, None), None, "another row version");
         assert_eq!(
-            c.cached(7, 9, None),
+            c.cached(7, Version::Row(10), None),
+            None,
+            "another row version"
+        );
+        // An unknown version (0) never matches.
+        assert_eq!(c.cached(7, Version::Link(0), None), None);
+        assert_eq!(c.cached(8, Version::Row(0), None), None);
+        assert_eq!(
+            c.cached(9, Version::Link(3), tz),
+            None,
+            "the row's, not the link's"
+        );
+        assert_eq!(
+            c.cached(7, Version::Row(9), None),
             Some(("p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')", None))
         );
         assert_eq!(
-            c.cached(8, 1, Some(KeyKind::Int)),
+            c.cached(8, Version::Link(5), Some(KeyKind::Int)),
             Some(("p2", "DEFAULT", None))
         );
         // A range comes back read, for the kind it was read for only.
@@ -932,45 +1002,51 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(
-            c.cached(9, 3, tz),
+            c.cached(9, Version::Row(3), tz),
             Some(("p3", upper, Some((from, Bound::Max))))
         );
         assert_eq!(
-            c.cached(9, 3, Some(KeyKind::Timestamp)),
+            c.cached(9, Version::Link(4), Some(KeyKind::Timestamp)),
             Some(("p3", upper, None))
         );
         assert_eq!(c.hits, 4);
+        // Each hit keeps both versions for the next run, whichever it was found by.
+        let seen: Vec<_> = c.seen.iter().map(|s| (s.0, s.1, s.2)).collect();
+        assert_eq!(seen, [(7, 9, 0), (8, 0, 5), (9, 3, 4), (9, 3, 4)]);
         let text = std::fs::read_to_string(dir.path().join("x.bounds")).unwrap();
         assert!(
             text.ends_with(&format!(
-                "\n8\t1\tp2\tDEFAULT\n9\t3\tp3\t{upper}\tz:1788566400000000:max\nend\t3\n"
+                "\n8\t0\t5\tp2\tDEFAULT\n9\t3\t4\tp3\t{upper}\tz:1788566400000000:max\nend\t3\n"
             )),
             "{text:?}"
         );
         for junk in [
             "",
             "partctl bound cache 3\n1\t2\tx\ty\nend\t1\n",
-            "partctl bound cache 4\nx\t2\tp\tx\n",
-            "partctl bound cache 4\nx\t2\tp\tx\nend\t1\n",
+            "partctl bound cache 5\nx\t2\t0\tp\tx\n",
+            "partctl bound cache 5\nx\t2\t0\tp\tx\nend\t1\n",
             // No name (the format before 3).
-            "partctl bound cache 4\n1\t2\tx\nend\t1\n",
+            "partctl bound cache 5\n1\t2\t0\tx\nend\t1\n",
+            // No link (the format before 5).
+            "partctl bound cache 4\n1\t2\tp\tx\nend\t1\n",
+            "partctl bound cache 5\n1\t2\tp\tx\nend\t1\n",
             // Zeroed blocks inside a line (a crash, the file not synced).
-            "partctl bound cache 4\n1\t2\tp\tFOR VALUES IN ('a\0\0')\nend\t1\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tFOR VALUES IN ('a\0\0')\nend\t1\n",
             // Cut short (a full disk, a crash): no end line.
-            "partctl bound cache 4\n1\t2\tp\tFOR VALUES FROM ('2026-0",
-            "partctl bound cache 4\n1\t2\tp\tx\nend\t2\n",
-            "partctl bound cache 4\n1\t2\tp\tx\nend\t1\n3\t4\tq\ty\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tFOR VALUES FROM ('2026-0",
+            "partctl bound cache 5\n1\t2\t0\tp\tx\nend\t2\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tx\nend\t1\n3\t4\t0\tq\ty\n",
             // A range field that is not one.
-            "partctl bound cache 4\n1\t2\tp\tx\tq:1:2\nend\t1\n",
-            "partctl bound cache 4\n1\t2\tp\tx\tz:1:2:3\nend\t1\n",
-            "partctl bound cache 4\n1\t2\tp\tx\tz:1\nend\t1\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tx\tq:1:2\nend\t1\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tx\tz:1:2:3\nend\t1\n",
+            "partctl bound cache 5\n1\t2\t0\tp\tx\tz:1\nend\t1\n",
         ] {
             std::fs::write(dir.path().join("x.bounds"), junk).unwrap();
             let mut c = BoundCache::open(dir.path(), "x.bounds");
             c.load();
             assert!(c.is_empty());
             // Another version's file, or none at all, is known empty before it is read.
-            if !junk.starts_with("partctl bound cache 4\n") {
+            if !junk.starts_with("partctl bound cache 5\n") {
                 assert!(
                     BoundCache::open(dir.path(), "x.bounds").is_empty(),
                     "{junk:?}"

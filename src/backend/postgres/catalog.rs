@@ -2,7 +2,7 @@
 //! plan needs (largest key, what sits in the catch-all) for every table that needs them, in
 //! one more statement.
 
-use super::bound_cache::BoundCache;
+use super::bound_cache::{BoundCache, Version};
 use super::error_text;
 use crate::catalog::{
     Catalog, CatalogError, Engine, KeyColumn, KeyStats, PartBound, Partition, StatsNeeded, Table,
@@ -80,15 +80,18 @@ fn xmin_of(base: i64, age: i64) -> Option<u32> {
 /// The tables' rows in order, and the others sorted (see `sort_rows`).
 type Rows = (Vec<Row>, Vec<Row>);
 
-/// Partition rows the cache could not name: (row, oid, xmin, key kind), for bounds.sql.
-type Missing = Vec<(usize, u32, u32, Option<KeyKind>)>;
+/// Partition rows the cache could not name: (row, oid, row version, key kind), for
+/// bounds.sql.
+type Missing = Vec<(usize, u32, Version, Option<KeyKind>)>;
 
 /// Give a partition row its name and bound: what the server sent (recorded in the cache),
-/// else the cache's entry for its row version; a row the cache lacks goes to `missing`.
+/// else the cache's entry for its row version (`light`: its `pg_inherits` row's, see
+/// catalog.sql's $6); a row the cache lacks goes to `missing`.
 fn resolve(
     row: &mut Row,
     at: usize,
     facts: TableFacts,
+    light: bool,
     cache: Option<&mut BoundCache>,
     missing: &mut Missing,
 ) {
@@ -103,13 +106,24 @@ fn resolve(
     // the reader reads again with every name and bound from the server.
     let xmin = xmin_of(base, age).unwrap_or(0);
     if !row.name.is_empty() {
-        if let (Some(bound), true) = (&row.bound, xmin != 0) {
-            cache.record(oid, xmin, facts.kind, &row.name, bound);
+        // A partition outside its table's schema is never taken by its link: the light read
+        // does not send schemas.
+        let versions = match (light, row.schema.is_some()) {
+            (false, _) => (xmin, 0),
+            (true, false) => (0, xmin),
+            (true, true) => (0, 0),
+        };
+        if let (Some(bound), true) = (&row.bound, versions != (0, 0)) {
+            cache.record(oid, versions, facts.kind, &row.name, bound);
         }
         return;
     }
-    let Some((name, text, range)) = cache.cached(oid, xmin, facts.kind) else {
-        missing.push((at, oid, xmin, facts.kind));
+    let version = match light {
+        true => Version::Link(xmin),
+        false => Version::Row(xmin),
+    };
+    let Some((name, text, range)) = cache.cached(oid, version, facts.kind) else {
+        missing.push((at, oid, version, facts.kind));
         return;
     };
     let name = name.to_string();
@@ -121,7 +135,7 @@ fn resolve(
         let b = match parse_bound(text, facts.kind) {
             Some(PartBound::Other { .. }) | None => {
                 cache.forget_last();
-                missing.push((at, oid, xmin, facts.kind));
+                missing.push((at, oid, version, facts.kind));
                 return;
             }
             Some(b) => b,
@@ -137,6 +151,7 @@ fn resolve(
 fn rows_of(
     mut rows: super::client::RowIter<'_>,
     tables: usize,
+    light: bool,
     mut cache: Option<&mut BoundCache>,
 ) -> Result<(Rows, Missing), CatalogError> {
     let shape =
@@ -209,7 +224,14 @@ fn rows_of(
         };
         if rank == 1 {
             match facts.get(slot).copied().flatten() {
-                Some(f) => resolve(&mut row, out.len(), f, cache.as_deref_mut(), &mut missing),
+                Some(f) => resolve(
+                    &mut row,
+                    out.len(),
+                    f,
+                    light,
+                    cache.as_deref_mut(),
+                    &mut missing,
+                ),
                 None => late = true,
             }
             if let (None, Some(Some(f)), Some(text)) = (&row.parsed, facts.get(slot), &row.bound) {
@@ -239,7 +261,7 @@ fn rows_of(
             if row.age.is_some() {
                 let slot = usize::try_from(row.ord).unwrap_or(0);
                 if let Some(f) = facts.get(slot).copied().flatten() {
-                    resolve(row, at, f, cache.as_deref_mut(), &mut missing);
+                    resolve(row, at, f, light, cache.as_deref_mut(), &mut missing);
                 }
             }
         }
@@ -333,8 +355,15 @@ fn mend(run: &mut [Row], cmp: impl Fn(&Row, &Row) -> std::cmp::Ordering) {
 /// without the cache.
 struct Stale;
 
-/// A partition's row version (xmin), name and bound, as bounds.sql sent them.
-type Sent = (i64, Option<String>, Option<String>);
+/// A partition as bounds.sql sent it: its `pg_class` and `pg_inherits` rows' xmin, name,
+/// bound, and schema when not its table's.
+struct Sent {
+    xmin: i64,
+    link: i64,
+    name: Option<String>,
+    bound: Option<String>,
+    schema: Option<String>,
+}
 
 /// The names and bounds the cache lacked, from the server (bounds.sql), each checked to
 /// belong to the row version the catalog query saw.
@@ -345,6 +374,16 @@ fn fill_missing(
     cache: &mut BoundCache,
 ) -> Result<Result<(), Stale>, CatalogError> {
     let oids: Vec<u32> = missing.iter().map(|(_, oid, _, _)| *oid).collect();
+    let sent = |r: tokio_postgres::Row| {
+        let sent = Sent {
+            xmin: r.try_get(1)?,
+            link: r.try_get(2)?,
+            name: r.try_get(3)?,
+            bound: r.try_get(4)?,
+            schema: r.try_get(5)?,
+        };
+        Ok::<_, tokio_postgres::Error>((r.try_get::<_, u32>(0)?, sent))
+    };
     let found: HashMap<u32, Sent> = client
         .query_typed(
             include_str!("../../../templates/postgres/bounds.sql"),
@@ -352,8 +391,9 @@ fn fill_missing(
         )
         .map_err(|e| CatalogError::Query(error_text(&e)))?
         .into_iter()
-        .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2), r.get(3))))
-        .collect();
+        .map(sent)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CatalogError::Query(format!("unexpected catalog shape: {e}")))?;
     Ok(take_missing(rows, missing, found, cache))
 }
 
@@ -366,31 +406,54 @@ fn take_missing(
     mut found: HashMap<u32, Sent>,
     cache: &mut BoundCache,
 ) -> Result<(), Stale> {
-    for (at, oid, xmin, kind) in missing {
-        match found.remove(oid) {
-            Some((x, Some(name), Some(text))) if x == i64::from(*xmin) => {
-                cache.record(*oid, *xmin, *kind, &name, &text);
-                let row = &mut rows[*at];
-                row.name = name;
-                if row.bound.is_none() {
-                    row.bound = Some(text);
-                }
-            }
-            _ => return Err(Stale),
+    for (at, oid, version, kind) in missing {
+        let Some(Sent {
+            xmin,
+            link,
+            name: Some(name),
+            bound: Some(text),
+            schema,
+        }) = found.remove(oid)
+        else {
+            return Err(Stale);
+        };
+        let same = match *version {
+            Version::Row(x) => xmin == i64::from(x),
+            Version::Link(l) => link == i64::from(l),
+        };
+        if !same {
+            return Err(Stale);
+        }
+        // A partition outside its table's schema is never taken by its link (the light read
+        // does not send schemas).
+        let link = if schema.is_some() { 0 } else { link };
+        let (Ok(xmin), Ok(link)) = (u32::try_from(xmin), u32::try_from(link)) else {
+            return Err(Stale);
+        };
+        cache.record(*oid, (xmin, link), *kind, &name, &text);
+        let row = &mut rows[*at];
+        row.name = name;
+        if schema.is_some() {
+            row.schema = schema;
+        }
+        if row.bound.is_none() {
+            row.bound = Some(text);
         }
     }
     Ok(())
 }
 
 /// The catalog query's rows, sorted, every partition's bound filled in (from the server or
-/// the cache). `use_cache`: the server leaves out the bounds the cache may hold.
+/// the cache). `use_cache`: the server leaves out the bounds the cache may hold; `light` as
+/// well (see [`read`]).
 fn read_rows(
     client: &mut super::client::Client,
     wanted: &[(TableRef, StatsNeeded)],
     sizes: bool,
-    use_cache: bool,
+    (use_cache, light): (bool, bool),
     mut cache: Option<&mut BoundCache>,
 ) -> Result<Result<Rows, Stale>, CatalogError> {
+    let light = light && use_cache && !sizes;
     let schemas: Vec<Option<String>> = wanted.iter().map(|(t, _)| t.schema.clone()).collect();
     let names: Vec<String> = wanted.iter().map(|(t, _)| t.name.clone()).collect();
     let catch_all: Vec<bool> = wanted.iter().map(|(_, n)| n.catch_all_range).collect();
@@ -403,6 +466,7 @@ fn read_rows(
                 (&sizes, Type::BOOL),
                 (&catch_all, Type::BOOL_ARRAY),
                 (&use_cache, Type::BOOL),
+                (&light, Type::BOOL),
             ],
         )
         .map_err(|e| CatalogError::Query(error_text(&e)))?;
@@ -410,7 +474,8 @@ fn read_rows(
     if let Some(c) = cache.as_deref_mut() {
         c.load();
     }
-    let ((mut heads, mut rows), missing) = rows_of(rows, wanted.len(), cache.as_deref_mut())?;
+    let ((mut heads, mut rows), missing) =
+        rows_of(rows, wanted.len(), light, cache.as_deref_mut())?;
     if let (false, Some(cache)) = (missing.is_empty(), cache) {
         if let Err(stale) = fill_missing(client, &mut rows, &missing, cache)? {
             return Ok(Err(stale));
@@ -447,7 +512,7 @@ fn read_subpartitions(
             ],
         )
         .map_err(|e| CatalogError::Query(error_text(&e)))?;
-    let ((_, subs), _) = rows_of(subs, tables, None)?;
+    let ((_, subs), _) = rows_of(subs, tables, false, None)?;
     rows.extend(subs);
     Ok(())
 }
@@ -461,18 +526,22 @@ fn read_subpartitions(
 /// partitions' estimates (and sizes, with `sizes`) come from the shards.
 /// With a `cache`, the server deparses no bound of a built-in key type; the reader takes them
 /// from the cache by pg_class row version, and asks for the few it lacks in one more
-/// statement (bounds.sql).
+/// statement (bounds.sql). `light` (apply's read under its locks, with a cache and without
+/// `sizes`): the partitions but the DEFAULT are read from `pg_inherits` alone, their names,
+/// bounds and schemas taken from the cache by that row's version and their estimates
+/// unknown (see catalog.sql's $6 and [`Version::Link`]).
 pub fn read(
     client: &mut super::client::Client,
     version: &str,
     wanted: &[(TableRef, StatsNeeded)],
-    sizes: bool,
+    (sizes, light): (bool, bool),
     citus: bool,
     mut cache: Option<&mut BoundCache>,
 ) -> Result<Catalog, CatalogError> {
     // With an empty cache (a first run) the server deparses every bound at once.
     let use_cache = cache.as_deref().is_some_and(|c| !c.is_empty());
-    let (heads, rows) = match read_rows(client, wanted, sizes, use_cache, cache.as_deref_mut())? {
+    let how = (use_cache, light);
+    let (heads, rows) = match read_rows(client, wanted, sizes, how, cache.as_deref_mut())? {
         Ok(rows) => rows,
         Err(Stale) => {
             // A concurrent change between the two statements: once more, every bound from
@@ -483,7 +552,7 @@ pub fn read(
             if let Some(c) = cache.as_deref_mut() {
                 c.restart();
             }
-            match read_rows(client, wanted, sizes, false, cache)? {
+            match read_rows(client, wanted, sizes, (false, false), cache)? {
                 Ok(rows) => rows,
                 // Every bound deparsed: nothing can be missing.
                 Err(Stale) => {
@@ -944,28 +1013,68 @@ mod tests {
             vec![
                 row(1, 1, None, String::new()),
                 row(1, 1, None, String::new()),
+                row(1, 1, None, String::new()),
             ]
         };
-        // What the catalog query saw: oid 10 at xmin 100, oid 11 at xmin 200.
-        let missing: Missing = vec![(0, 10, 100, None), (1, 11, 200, None)];
-        let sent = |xmin: i64, name: &str| {
-            let bound = format!("FOR VALUES IN ('{name}')");
-            (xmin, Some(name.to_string()), Some(bound))
+        // What the catalog query saw: oid 10's pg_class row at xmin 100 (a full read), oids
+        // 11 and 12 by their pg_inherits rows at 210 and 220 (apply's read).
+        let missing: Missing = vec![
+            (0, 10, Version::Row(100), None),
+            (1, 11, Version::Link(210), None),
+            (2, 12, Version::Link(220), None),
+        ];
+        let sent = |xmin: i64, link: i64, name: &str| Sent {
+            xmin,
+            link,
+            name: Some(name.to_string()),
+            bound: Some(format!("FOR VALUES IN ('{name}')")),
+            schema: None,
+        };
+        let elsewhere = || Sent {
+            schema: Some("other".into()),
+            ..sent(300, 320, "c")
+        };
+        let good = || {
+            HashMap::from([
+                (10, sent(100, 110, "a")),
+                (11, sent(200, 210, "b")),
+                (
+                    12,
+                    Sent {
+                        link: 220,
+                        ..elsewhere()
+                    },
+                ),
+            ])
         };
         let mut rows = unnamed();
-        let found = HashMap::from([(10, sent(100, "a")), (11, sent(200, "b"))]);
-        assert!(take_missing(&mut rows, &missing, found, &mut cache).is_ok());
-        assert_eq!((rows[0].name.as_str(), rows[1].name.as_str()), ("a", "b"));
+        assert!(take_missing(&mut rows, &missing, good(), &mut cache).is_ok());
+        let names: Vec<_> = rows
+            .iter()
+            .map(|r| (r.schema.as_deref(), r.name.as_str()))
+            .collect();
+        assert_eq!(names, [(None, "a"), (None, "b"), (Some("other"), "c")]);
         assert_eq!(rows[1].bound.as_deref(), Some("FOR VALUES IN ('b')"));
+        let changed = |oid: u32, to: Sent| {
+            let mut found = good();
+            found.insert(oid, to);
+            found
+        };
+        let mut gone = good();
+        gone.remove(&11);
         for (why, found) in [
+            ("renamed since", changed(10, sent(101, 110, "a"))),
+            ("re-attached since", changed(11, sent(200, 211, "b"))),
+            ("dropped or detached since", gone),
             (
-                "renamed or re-attached since",
-                HashMap::from([(10, sent(100, "a")), (11, sent(201, "b"))]),
-            ),
-            ("dropped since", HashMap::from([(10, sent(100, "a"))])),
-            (
-                "detached since (no bound)",
-                HashMap::from([(10, sent(100, "a")), (11, (200, Some("b".into()), None))]),
+                "no bound",
+                changed(
+                    11,
+                    Sent {
+                        bound: None,
+                        ..sent(200, 210, "b")
+                    },
+                ),
             ),
         ] {
             let (mut rows, mut cache) = (unnamed(), BoundCache::default());
@@ -974,11 +1083,36 @@ mod tests {
                 "{why}"
             );
         }
-        // What was taken was recorded, under the row version the query saw.
+        // Only the version the read looked by counts: oid 10's link, oid 11's row version,
+        // may have moved on.
+        let (mut rows, mut cache2) = (unnamed(), BoundCache::default());
+        let moved = changed(10, sent(100, 111, "a"));
+        let mut moved = moved;
+        moved.insert(11, sent(201, 210, "b"));
+        assert!(take_missing(&mut rows, &missing, moved, &mut cache2).is_ok());
+        // What was taken was recorded under both row versions, but a partition outside its
+        // table's schema never by its link.
         cache.save().unwrap().join().unwrap();
         let mut again = BoundCache::open(dir.path(), "x.bounds");
         again.load();
-        assert_eq!(again.cached(11, 200, None).map(|c| c.0), Some("b"));
+        let name = |c: &mut BoundCache, oid, v| c.cached(oid, v, None).map(|c| c.0.to_string());
+        assert_eq!(
+            name(&mut again, 11, Version::Row(200)).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            name(&mut again, 11, Version::Link(210)).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            name(&mut again, 10, Version::Link(110)).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            name(&mut again, 12, Version::Row(300)).as_deref(),
+            Some("c")
+        );
+        assert_eq!(name(&mut again, 12, Version::Link(220)), None);
     }
 
     proptest! {

@@ -65,6 +65,9 @@ pub struct PgBackend {
     cache_key: Option<Option<Vec<String>>>,
     /// A cache file being written (see [`BoundCache::save`]).
     cache_write: Option<std::thread::JoinHandle<()>>,
+    /// Catalog reads take partition names from the cache unchecked (see
+    /// [`Backend::names_from_cache`]).
+    names_from_cache: bool,
 }
 
 impl PgBackend {
@@ -268,6 +271,7 @@ impl PgBackend {
             cache_dir: None,
             cache_files: Vec::new(),
             confirm_needed: false,
+            names_from_cache: false,
             cache_key: None,
             cache_write: None,
         })
@@ -317,7 +321,7 @@ impl PgBackend {
                     &mut self.client,
                     &self.version,
                     &super::wanted(policies),
-                    sizes,
+                    (sizes, false),
                     true,
                     None,
                 )
@@ -502,7 +506,7 @@ impl Backend for PgBackend {
             &mut self.client,
             &self.version,
             &wanted,
-            sizes,
+            (sizes, self.names_from_cache),
             false,
             cache.as_mut(),
         );
@@ -522,6 +526,10 @@ impl Backend for PgBackend {
 
     fn use_bound_cache(&mut self, dir: std::path::PathBuf) {
         self.cache_dir = Some(dir);
+    }
+
+    fn names_from_cache(&mut self, on: bool) {
+        self.names_from_cache = on;
     }
 
     fn confirm_bounds(
@@ -657,7 +665,7 @@ impl Backend for PgBackend {
             &mut self.client,
             &self.version,
             &wanted,
-            false,
+            (false, false),
             self.citus,
             None,
         )
