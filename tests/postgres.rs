@@ -3333,7 +3333,7 @@ timezone = "UTC"
 /// bound cache, without pg_class: a partition renamed since the cache saw it keeps its old
 /// name there. What a step names is exact all the same: the DEFAULT is read as it is (rows
 /// move out of it under its new name), a partition in another schema is read with its schema,
-/// and a removal of a renamed partition is refused until a run reads it again.
+/// and a table whose plan removes partitions is read again with its names first.
 #[test]
 fn apply_names_exactly_what_its_steps_touch_when_the_cache_names_the_rest() {
     let db = pg();
@@ -3374,10 +3374,14 @@ timezone = "UTC"
     // pg_inherits rows' versions (bounds.sql), the second takes all but the DEFAULT (read as
     // it is) and the partition in another schema (never taken by its pg_inherits row) from it.
     assert_counts(&cached(&db, &policy, &dir, &["apply"]), 0, parts);
+    let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let written = inode(&cache_file(&dir));
     let warm = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&warm, 0, "apply with the cache");
     assert_counts(&warm, parts - 2, 2);
     assert!(warm.stdout.contains("nothing to do"), "{}", warm.stdout);
+    // What the server sent is what the file holds: it is not written again.
+    assert_eq!(inode(&cache_file(&dir)), written);
 
     // Renamed behind the cache's back: the catch-all, and today's partition.
     let default = names[&"DEFAULT".to_string()].clone();
@@ -3417,38 +3421,38 @@ timezone = "UTC"
         "plan after apply",
     );
 
-    // An expired partition renamed behind the cache's back: apply asks the server for it by
-    // the cached name before it drops it, finds none, and does nothing on the table; the
-    // cache is removed, and the next apply drops it under its new name.
+    // Expired partitions renamed behind the cache's back, and one of the old names taken by
+    // a new partition of the same table: the light read names both the renamed partition and
+    // the new one `events_p20261112`. apply reads the table again with its names before it
+    // removes anything, so it drops the expired partitions under their new names, keeps the
+    // new one, and fails nothing.
     let expired = "2026-12-02T12:00:00Z";
     expect_code(
         &cached_at(&db, &policy, &dir, later, &["apply"]),
         0,
         "apply: the cache learns the new partition's pg_inherits row",
     );
-    db.exec("ALTER TABLE public.events_kept RENAME TO events_kept_again");
-    let refused = cached_at(&db, &policy, &dir, expired, &["apply"]);
-    expect_code(
-        &refused,
-        1,
-        "apply dropping a partition renamed behind the cache",
+    let twelfth = names_by_bound(&db, "public", "events")[&day("2026-11-12")].clone();
+    assert_eq!(twelfth, "events_p20261112");
+    db.exec(
+        "ALTER TABLE public.events_kept RENAME TO events_kept_again;
+         ALTER TABLE public.events_p20261112 RENAME TO events_x;
+         CREATE TABLE public.events_p20261112 PARTITION OF public.events
+           FOR VALUES FROM ('2026-12-10 00:00:00+00') TO ('2026-12-11 00:00:00+00')",
     );
-    assert!(
-        refused.stderr.contains(
-            "public.events_kept is not the one planned with (server: `no such partition`)"
-        ),
-        "{}",
-        refused.stderr
-    );
-    assert!(names_by_bound(&db, "public", "events").contains_key(&day("2026-11-21")));
-    assert!(cache_files(&dir).is_empty(), "the cache was removed");
+    let file = cache_file(&dir);
+    let dropped = cached_at(&db, &policy, &dir, expired, &["apply"]);
     expect_code(
-        &cached_at(&db, &policy, &dir, expired, &["apply"]),
+        &dropped,
         0,
-        "apply after the cache was removed",
+        "apply dropping partitions renamed behind the cache",
     );
     let now = names_by_bound(&db, "public", "events");
-    assert!(!now.contains_key(&day("2026-11-21")), "{now:?}");
+    for gone in ["2026-11-12", "2026-11-21"] {
+        assert!(!now.contains_key(&day(gone)), "{gone}: {now:?}");
+    }
+    assert_eq!(now[&day("2026-12-10")], "events_p20261112", "{now:?}");
+    assert!(file.exists(), "the cache is kept");
     expect_code(
         &cached_at(&db, &policy, &dir, expired, &["--no-cache", "plan"]),
         0,
@@ -3457,9 +3461,10 @@ timezone = "UTC"
 }
 
 /// apply reads through the bound cache too, but a bound from the cache never chooses what is
-/// removed: before a step detaches or drops, its partitions' bounds are read from the server
-/// again. A cache claiming that a current partition is an old one: the table fails with
-/// nothing done, the cache is removed, and the next run converges.
+/// removed. A cache claiming that a current partition is an old one: apply reads the table
+/// again before it removes anything, and finds nothing to remove. With every cache file wrong,
+/// the bounds of what a step would remove are read from the server before it runs: the table
+/// fails with nothing done, the cache is removed, and the next run converges.
 #[test]
 fn a_wrong_bound_cache_never_removes_a_partition() {
     let db = pg();
@@ -3514,22 +3519,23 @@ timezone = "UTC"
     assert_counts(&warm, before.len() + before_b.len(), 0);
 
     // The cache now says that each table's 11-28 partition holds 11-01, long expired.
+    let wrong = |text: &str| -> String {
+        text.lines()
+            .map(|l| match l.contains("('2026-11-28 00:00:00+00') TO") {
+                true => {
+                    let f: Vec<&str> = l.splitn(5, '\t').collect();
+                    format!(
+                        "{}\t{}\t{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
+                        f[0], f[1], f[2], f[3]
+                    )
+                }
+                false => format!("{l}\n"),
+            })
+            .collect()
+    };
     let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
-    let wrong: String = text
-        .lines()
-        .map(|l| match l.contains("('2026-11-28 00:00:00+00') TO") {
-            true => {
-                let f: Vec<&str> = l.splitn(5, '\t').collect();
-                format!(
-                    "{}\t{}\t{}\t{}\tFOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-02 00:00:00+00')\n",
-                    f[0], f[1], f[2], f[3]
-                )
-            }
-            false => format!("{l}\n"),
-        })
-        .collect();
-    assert_ne!(wrong, text);
-    std::fs::write(cache_file(&dir), &wrong).unwrap();
+    assert_ne!(wrong(&text), text);
+    std::fs::write(cache_file(&dir), wrong(&text)).unwrap();
     let fooled = cached(&db, &policy, &dir, &["plan", "-f", "json"]);
     expect_code(&fooled, 2, "plan over the wrong cache");
     let verbs: Vec<String> = plan_json(&fooled)["steps"]
@@ -3540,6 +3546,25 @@ timezone = "UTC"
         .collect();
     assert!(verbs.iter().any(|v| v == "drop"), "{verbs:?}");
 
+    // apply's read plans the same drop, so it reads each table again first, with its names
+    // (and a cache file of its own for the one table, right): nothing to drop.
+    let healed = cached(&db, &policy, &dir, &["apply"]);
+    expect_code(&healed, 0, "apply over the wrong cache");
+    assert_eq!(
+        healed.stdout.matches("nothing to do").count(),
+        2,
+        "{}",
+        healed.stdout
+    );
+    assert_eq!(bounds(&db, "public", "events"), before, "nothing was done");
+    // The last defence: every cache file wrong, the one-table reads' too. The bounds of what
+    // a step removes are read from the server before it runs.
+    let files = cache_files(&dir);
+    assert_eq!(files.len(), 3, "{files:?}");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        std::fs::write(file, wrong(&text)).unwrap();
+    }
     let refused = cached(&db, &policy, &dir, &["apply"]);
     expect_code(&refused, 1, "apply over the wrong cache");
     assert_eq!(
@@ -3568,8 +3593,8 @@ timezone = "UTC"
     // (That apply read without a cache: one more records the pg_inherits rows' versions that
     // apply looks partitions up by.)
     expect_code(&cached(&db, &policy, &dir, &["apply"]), 0, "apply");
-    // A cache naming another table's partition, of the very bound it claims: the check asks
-    // for the partition of this table by that name, finds none, and nothing is dropped.
+    // A cache naming another table's partition, of the very bound it claims: the table is
+    // read again with its names, and nothing is dropped.
     db.exec(
         "CREATE TABLE public.other (created_at timestamptz) PARTITION BY RANGE (created_at);
          CREATE TABLE public.other_p1101 PARTITION OF public.other
@@ -3591,18 +3616,16 @@ timezone = "UTC"
         .collect();
     assert_ne!(foreign, text);
     std::fs::write(cache_file(&dir), &foreign).unwrap();
-    let refused = cached(&db, &policy, &dir, &["apply"]);
+    let healed = cached(&db, &policy, &dir, &["apply"]);
     expect_code(
-        &refused,
-        1,
+        &healed,
+        0,
         "apply over a cache naming another table's partition",
     );
     assert!(
-        refused.stderr.contains(
-            "the bound of partition public.other_p1101 is not the one planned with (server: `no such partition`)"
-        ),
+        healed.stdout.contains("public.events: nothing to do"),
         "{}",
-        refused.stderr
+        healed.stdout
     );
     assert_eq!(bounds(&db, "public", "other"), vec![day("2026-11-01")]);
     assert_eq!(bounds(&db, "public", "events"), before);

@@ -216,17 +216,27 @@ fn apply_locked(
     opts: &Options,
     log: &mut dyn FnMut(&Event),
 ) -> Vec<(String, TableOutcome)> {
-    // Under the locks the partitions the steps do not name need no check of their names.
+    // The read may take partitions' names from the bound cache unchecked (PostgreSQL; see
+    // `Backend::names_from_cache`): a table is read again with its names before anything
+    // acts on them, below.
     backend.names_from_cache(true);
-    let (meta, reads) = backend::read_tables(backend, policies, Some(now));
+    let (mut meta, mut reads) = backend::read_tables(backend, policies, Some(now));
     backend.names_from_cache(false);
+    let referenced = |reads: &[TableRead]| {
+        reads
+            .iter()
+            .any(|r| matches!(r, TableRead::Found(t) if !t.stats.referenced_by.is_empty()))
+    };
+    // Foreign keys are judged by partition names: every table read again with them.
+    if backend.names_unchecked() && referenced(&reads) {
+        (meta, reads) = backend::read_tables(backend, policies, Some(now));
+    }
+    let unchecked = backend.names_unchecked();
     let (engine, version) = meta.unwrap_or((backend.engine(), String::new()));
     // Foreign keys across the tables: referencing tables first, refused expiries left out.
     // Without a foreign key referencing a managed table there is nothing to judge (and no
     // need to copy every table read).
-    let referenced = reads
-        .iter()
-        .any(|r| matches!(r, TableRead::Found(t) if !t.stats.referenced_by.is_empty()));
+    let referenced = referenced(&reads);
     let fk = match referenced {
         false => crate::plan::foreign_keys::FkJudgement {
             order: (0..policies.len()).collect(),
@@ -261,26 +271,26 @@ fn apply_locked(
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel();
         let (fk, version) = (&fk, version.as_str());
+        let job = move |i: usize| Job {
+            policy: policies[i],
+            held: held[i],
+            stop,
+            now,
+            opts,
+            engine,
+            version,
+            fk,
+        };
         scope.spawn(move || {
             for (i, read) in jobs {
-                let job = Job {
-                    policy: policies[i],
-                    held: held[i],
-                    stop,
-                    now,
-                    opts,
-                    engine,
-                    version,
-                    fk,
-                };
-                if tx.send(job.prepare(read)).is_err() {
+                if tx.send((i, job(i).prepare(read))).is_err() {
                     break;
                 }
             }
         });
         let mut runner = pipelined::Runner::new(!referenced);
         loop {
-            let prepared = match rx.try_recv() {
+            let (i, prepared) = match rx.try_recv() {
                 Ok(p) => p,
                 Err(std::sync::mpsc::TryRecvError::Empty) => {
                     // Nothing more planned yet: the server gets what is ready meanwhile.
@@ -291,6 +301,26 @@ fn apply_locked(
                     }
                 }
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+            };
+            // Names taken from the cache unchecked: a table whose plan removes partitions, or
+            // that failed (a stale name can make a plan fail, or differ from a saved one), is
+            // read again with its names from pg_class and planned again, under the same
+            // locks. Its steps then name what is there, and a rename never fails a run.
+            let again = unchecked
+                && match &prepared {
+                    Prepared::Run(_, planned) => planned.confirm.is_some(),
+                    Prepared::Done(_, outcome) => matches!(outcome, TableOutcome::Failed { .. }),
+                };
+            let prepared = match again {
+                false => prepared,
+                true => {
+                    // (Steps gathered for other tables wait unsent, as for `confirm_bounds`.)
+                    let (_, mut read) = backend::read_tables(backend, &[policies[i]], Some(now));
+                    match read.pop() {
+                        Some(read) => job(i).prepare(read),
+                        None => prepared,
+                    }
+                }
             };
             match prepared {
                 Prepared::Done(name, outcome) => outcomes.push((name, outcome)),

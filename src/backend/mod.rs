@@ -154,20 +154,26 @@ pub trait Backend {
     /// `check`, `show`, `apply` and `run` unless `--no-cache`.
     fn use_bound_cache(&mut self, _dir: std::path::PathBuf) {}
 
-    /// `on`: the catalog reads that follow are apply's under its locks, and may name the
-    /// partitions it does not touch from the bound cache without reading `pg_class` (the
-    /// `pg_inherits` row of each tells whether its bound is still the cached one; a rename
-    /// since the cache saw it goes unseen). What a step names is exact all the same: the
-    /// DEFAULT partition is read as it is, a removal is confirmed first
-    /// ([`Backend::confirm_bounds`]), and a CREATE or ATTACH names only the table and its
-    /// new partition. PostgreSQL with the bound cache; elsewhere nothing.
+    /// `on`: the catalog reads that follow are apply's under its locks, and may take the
+    /// names of partitions from the bound cache without reading `pg_class` (the `pg_inherits`
+    /// row of each tells whether its bound is still the cached one; a rename since the cache
+    /// saw it goes unseen), all but the DEFAULT's. PostgreSQL with the bound cache; elsewhere
+    /// nothing. See [`Backend::names_unchecked`].
     fn names_from_cache(&mut self, _on: bool) {}
 
-    /// Before a step that detaches, drops, archives or merges `partitions` of `table` (as the
-    /// last catalog read gave it): when that read took bounds from the cache, ask the server
-    /// for these partitions' bounds once more and check that they are the ones planned with,
-    /// so that a cache can never choose what is removed. `Err` (the cache removed): the
-    /// step must not run.
+    /// The last catalog read took partition names from the cache unchecked (see
+    /// [`Backend::names_from_cache`]): apply reads a table again with its names before it
+    /// removes partitions of it, judges foreign keys, or reports it failed.
+    fn names_unchecked(&self) -> bool {
+        false
+    }
+
+    /// Before a step that detaches, drops, archives, merges, replaces or finishes detaching
+    /// `partitions` of `table` (as the last catalog read gave it): when some read of the
+    /// session took bounds from the cache, ask the server for the bounds of the partitions
+    /// of `table` so named once more and check that they are the ones planned with (a name
+    /// the read gave two partitions confirms neither), so that a cache can never choose what
+    /// is removed. `Err` (the cache removed): the step must not run.
     fn confirm_bounds(
         &mut self,
         _table: &crate::catalog::Table,

@@ -174,7 +174,8 @@ impl ActionKind {
     }
 
     /// The partitions this action detaches, drops, archives or replaces because of their
-    /// bounds (what a wrong bound would make it remove): see `Backend::confirm_bounds`.
+    /// bounds (what a wrong bound would make it remove), or finishes detaching: see
+    /// `Backend::confirm_bounds`.
     pub fn removes(&self) -> Vec<&QualifiedName> {
         match self {
             ActionKind::Detach { partition, .. }

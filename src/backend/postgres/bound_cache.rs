@@ -8,26 +8,30 @@
 //! difference the table fails with nothing done and every cache file the session read is
 //! removed.
 //!
-//! `apply`'s read under its locks (`Backend::names_from_cache`) leaves `pg_class` out: the
-//! first touch of its pages in a new connection and the join were about 35 ms of a 0.45 s
-//! apply of 200 partitions at 18,600 (BENCHMARKS.md, twelfth pass). It looks each partition
-//! up by its `pg_inherits` row's version instead, (oid, link) ([`Version::Link`]):
+//! `apply`'s read under its locks (`Backend::names_from_cache`) leaves `pg_class` out for the
+//! partitions: its scan, the first touch of its pages in a new connection and the join were
+//! about 25 ms of a 0.44 s apply of 200 partitions at 18,600 (BENCHMARKS.md, twelfth pass).
+//! It looks each partition up by its `pg_inherits` row's version instead, (oid, link)
+//! ([`Version::Link`]):
 //! - ATTACH and CREATE ... PARTITION OF insert that row, DETACH deletes it and DETACH ...
 //!   CONCURRENTLY first updates it (`inhdetachpending`): a partition whose row is unchanged
 //!   is attached as it was, with the bound it had (a bound cannot change while attached). Its
 //!   kind (partitioned or not) and the DEFAULT are read from the server each time.
 //! - A rename (or `SET SCHEMA`) writes `pg_class` only: the name is the last one a read saw.
-//!   apply shows no partition that none of its steps names, and what the steps name is exact:
-//!   the DEFAULT partition is read from `pg_class` (rows move out of it), a removal is
-//!   confirmed by name first (a renamed one fails the table and removes the cache), a CREATE
-//!   or ATTACH names only the table and its new partition. A partition outside its table's
-//!   schema is never taken by its link (the light read does not send schemas): bounds.sql
-//!   reads it each time.
-//! - Estimates are unknown (-1) but the DEFAULT's: apply prints none.
+//!   So nothing acts on such a name: the DEFAULT partition, which rows move out of, is read
+//!   from `pg_class`; a table whose plan removes partitions (or finishes detaching one), or
+//!   fails, or one that foreign keys reference, is read again with its names before anything
+//!   runs (`apply.rs`). A CREATE or ATTACH names only the table and its new partition, though
+//!   a stale name can still change what a new partition is called (a name taken, a coarsened
+//!   or hash partition's name built from its neighbours'). A partition recorded outside its
+//!   table's schema is never taken by its link (the light read does not send schemas):
+//!   bounds.sql reads it each time (one moved there since the cache saw it is not noticed).
+//! - Estimates are unknown (-1) but the DEFAULT's; apply prints none.
 //! - An entry keeps both versions: a read that finds it by one keeps the other; one the
-//!   server sent in the catalog query has its link unknown (0) until bounds.sql reads it.
+//!   server sent in the catalog query has its link unknown (0) until bounds.sql reads it (so
+//!   the first apply after a run without a cache file asks bounds.sql for every partition).
 //!
-//! Why an entry never goes stale: it is keyed by the `pg_class` row version, (oid, xmin).
+//! Why an entry found by its `pg_class` row version, (oid, xmin), never goes stale:
 //! - Every change of `relpartbound` (ATTACH, DETACH, CREATE ... PARTITION OF) or `relname`
 //!   (ALTER TABLE ... RENAME) is an ordinary catalog update (`CatalogTupleUpdate` ->
 //!   `heap_update`), which writes a new row version whose xmin is the changing transaction's;
@@ -99,6 +103,8 @@ pub struct BoundCache {
     /// Bounds taken from the cache, bounds deparsed by the server.
     pub hits: usize,
     pub misses: usize,
+    /// Some bound the server sent differs from the file's entry (or has none).
+    changed: bool,
 }
 
 /// Print a debug line when `PARTCTL_DEBUG` is set.
@@ -490,6 +496,7 @@ impl BoundCache {
         self.seen.clear();
         self.hits = 0;
         self.misses = 0;
+        self.changed = false;
     }
 
     /// Remove the file (a cached bound disagreed with the server's); errors are ignored.
@@ -544,6 +551,30 @@ impl BoundCache {
         bound: &str,
     ) {
         self.misses += 1;
+        // The same name and bound as the cache's entry (the DEFAULT, which apply's read always
+        // sends): the version not sent is kept, and when nothing is new the file need not be
+        // written again.
+        let same = |e: &&Entry| {
+            let agrees = |sent: u32, had: u32| sent == 0 || had == 0 || sent == had;
+            agrees(xmin, e.xmin)
+                && agrees(link, e.link)
+                && text_of(&self.text, &e.name) == name
+                && text_of(&self.text, &e.bound) == bound
+        };
+        let (mut xmin, mut link) = (xmin, link);
+        if let Some(e) = self.entries.get(&oid).filter(same) {
+            if xmin == 0 {
+                xmin = e.xmin;
+            }
+            if link == 0 {
+                link = e.link;
+            }
+            if (xmin, link) == (e.xmin, e.link) {
+                self.seen.push((oid, xmin, link, kind, None));
+                return;
+            }
+        }
+        self.changed = true;
         self.seen.push((
             oid,
             xmin,
@@ -565,7 +596,7 @@ impl BoundCache {
             self.hits,
             self.misses
         ));
-        let unchanged = self.misses == 0 && self.seen.len() == self.entries.len();
+        let unchanged = !self.changed && self.seen.len() == self.entries.len();
         let path = path.clone();
         // Nothing to write: the cache is still freed there (18,600 entries took 1.5 to 2 ms,
         // before the plan's first step), and the file marked as used.
@@ -1019,6 +1050,24 @@ mod tests {
                 "\n8\t0\t5\tp2\tDEFAULT\n9\t3\t4\tp3\t{upper}\tz:1788566400000000:max\nend\t3\n"
             )),
             "{text:?}"
+        );
+        // The server sends what the cache holds (apply's read always sends the DEFAULT): the
+        // entry is kept with the version not sent, unchanged; a version the entry lacked is
+        // added (the file is written again).
+        let mut c = BoundCache::open(dir.path(), "x.bounds");
+        c.load();
+        c.record(9, (0, 4), tz, "p3", upper);
+        c.record(7, (9, 0), None, "p\t1", "FOR VALUES IN ('a\tb\\n', 'c\nd')");
+        assert_eq!((c.hits, c.misses, c.changed), (0, 2, false));
+        c.record(8, (6, 5), None, "p2", "DEFAULT");
+        assert!(c.changed);
+        c.record(8, (0, 5), None, "p2 renamed", "DEFAULT");
+        c.record(8, (0, 6), None, "p2", "DEFAULT");
+        assert_eq!((c.hits, c.misses), (0, 5));
+        let seen: Vec<_> = c.seen.iter().map(|s| (s.0, s.1, s.2)).collect();
+        assert_eq!(
+            seen,
+            [(9, 3, 4), (7, 9, 0), (8, 6, 5), (8, 0, 5), (8, 0, 6)]
         );
         for junk in [
             "",

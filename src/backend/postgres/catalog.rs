@@ -69,7 +69,8 @@ struct TableFacts {
     base: Option<i64>,
 }
 
-/// A partition row's `pg_class` xmin from its `age(xmin)` and the statement's base
+/// A partition row's xmin (its `pg_class` row's; its `pg_inherits` row's in apply's read, see
+/// catalog.sql's $6) from its `age(xmin)` and the statement's base
 /// (`age('3'::xid)`): both are `(int32) (now - xid)`, so xmin = 3 + base - age, modulo 2^32.
 /// `None` for a permanent xid (age `INT_MAX`), which never names a row version worth caching.
 fn xmin_of(base: i64, age: i64) -> Option<u32> {

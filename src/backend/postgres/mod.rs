@@ -65,9 +65,11 @@ pub struct PgBackend {
     cache_key: Option<Option<Vec<String>>>,
     /// A cache file being written (see [`BoundCache::save`]).
     cache_write: Option<std::thread::JoinHandle<()>>,
-    /// Catalog reads take partition names from the cache unchecked (see
+    /// Catalog reads may take partition names from the cache unchecked (see
     /// [`Backend::names_from_cache`]).
     names_from_cache: bool,
+    /// The last catalog read took partition names from the cache unchecked.
+    names_unchecked: bool,
 }
 
 impl PgBackend {
@@ -272,6 +274,7 @@ impl PgBackend {
             cache_files: Vec::new(),
             confirm_needed: false,
             names_from_cache: false,
+            names_unchecked: false,
             cache_key: None,
             cache_write: None,
         })
@@ -502,6 +505,10 @@ impl Backend for PgBackend {
         }
         let wanted = super::wanted(policies);
         let mut cache = self.prepare_read(ms, &wanted)?;
+        // (A read that finds the cache stale reads again with every name from the server:
+        // this may say unchecked of a read that was not, which costs a table one more read.)
+        self.names_unchecked =
+            self.names_from_cache && cache.as_ref().is_some_and(|c| !c.is_empty());
         let catalog = catalog::read(
             &mut self.client,
             &self.version,
@@ -530,6 +537,10 @@ impl Backend for PgBackend {
 
     fn names_from_cache(&mut self, on: bool) {
         self.names_from_cache = on;
+    }
+
+    fn names_unchecked(&self) -> bool {
+        self.names_unchecked
     }
 
     fn confirm_bounds(
@@ -570,11 +581,12 @@ impl Backend for PgBackend {
         }
         for (p, row) in partitions.iter().zip(&rows) {
             let server: Option<String> = row.get(1);
-            let planned = table
-                .partitions
-                .iter()
-                .find(|q| q.name == **p)
-                .map(|q| &q.bound);
+            // A name the read gave two partitions (a stale one) confirms neither.
+            let mut named = table.partitions.iter().filter(|q| q.name == **p);
+            let planned = match (named.next(), named.next()) {
+                (Some(q), None) => Some(&q.bound),
+                _ => None,
+            };
             let parsed = server
                 .as_deref()
                 .and_then(|text| catalog::parse_bound(text, table.key.kind));
