@@ -3382,6 +3382,30 @@ timezone = "UTC"
     assert!(warm.stdout.contains("nothing to do"), "{}", warm.stdout);
     // What the server sent is what the file holds: it is not written again.
     assert_eq!(inode(&cache_file(&dir)), written);
+    // Each line's versions are its partition's pg_class and pg_inherits rows' xmin (the other
+    // schema's pg_inherits one never kept).
+    let versions: BTreeMap<String, (String, String)> = db
+        .query_strings(
+            "SELECT c.oid::text, c.xmin::text, i.xmin::text, c.relnamespace::regnamespace::text
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'public.events'::regclass",
+        )
+        .into_iter()
+        .map(|r| {
+            let r: Vec<String> = r.into_iter().map(Option::unwrap_or_default).collect();
+            let link = if r[3] == "public" { &r[2] } else { "0" };
+            (r[0].clone(), (r[1].clone(), link.to_string()))
+        })
+        .collect();
+    let text = std::fs::read_to_string(cache_file(&dir)).unwrap();
+    let in_file: BTreeMap<String, (String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(4, '\t').collect();
+            (f.len() == 4).then(|| (f[0].to_string(), (f[1].to_string(), f[2].to_string())))
+        })
+        .collect();
+    assert_eq!(in_file, versions, "{text}");
 
     // Renamed behind the cache's back: the catch-all, and today's partition.
     let default = names[&"DEFAULT".to_string()].clone();
