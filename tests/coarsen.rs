@@ -301,6 +301,7 @@ fn postgres_coarsening_survives_kill_9_during_the_copy() {
     let before = pg_sum(&db);
     let policy = write_policy("coarsen-kill", &pg_policy(true));
     let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .env_remove("DATABASE_URL")
         .args([
             "--policies",

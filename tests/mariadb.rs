@@ -213,6 +213,7 @@ impl Bounded {
         }
         let child = cmd
             .env_remove("DATABASE_URL")
+            .env("PARTCTL_CACHE_DIR", common::cache_dir())
             .args(args)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).unwrap())

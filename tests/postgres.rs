@@ -31,6 +31,7 @@ fn partctl(db: &PgDb, policy: &Path, now: &str, args: &[&str]) -> Run {
 /// Run the binary with a deadline, so that a hang fails the test instead of stalling the run.
 fn run_with_deadline(args: &[&str], secs: u64) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .env_remove("DATABASE_URL")
         .args(args)
         .stdin(Stdio::null())
@@ -1188,6 +1189,7 @@ premake = 30
     ];
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_partctl"))
+            .env("PARTCTL_CACHE_DIR", common::cache_dir())
             .env_remove("DATABASE_URL")
             .args(args)
             .stdin(Stdio::null())
@@ -2168,6 +2170,7 @@ premake = 1
         .unwrap();
     // Release the lock as soon as partctl reports its first failed attempt.
     let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .env_remove("DATABASE_URL")
         .args([
             "--policies",
@@ -2412,6 +2415,7 @@ on_expire = "drop"
                 ];
                 let spawn = || {
                     Command::new(env!("CARGO_BIN_EXE_partctl"))
+.env("PARTCTL_CACHE_DIR", common::cache_dir())
                         .env_remove("DATABASE_URL")
                         .args(args)
                         .stdin(Stdio::null())
@@ -2756,6 +2760,7 @@ fn batched_drain_killed_between_batches_resumes_without_loss() {
     let policy = write_policy("drain-crash", &DRAIN_POLICY.replace("1000", "100"));
     let before = ev_sum(&db);
     let mut child = Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .env_remove("DATABASE_URL")
         .args([
             "--policies",

@@ -90,6 +90,7 @@ fn sigterm_during_apply_finishes_the_step_in_flight_starts_no_other_and_exits_14
         .unwrap();
 
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .args(["--policies", policy.to_str().unwrap()])
         .args(["--database-url", &db.url, "--now", NOW, "apply"])
         .stdin(std::process::Stdio::null())
@@ -170,6 +171,7 @@ fn mariadb_sigterm_while_a_reorganize_waits_for_its_lock_leaves_the_table_as_it_
 
     let url = format!("mariadb://root@127.0.0.1:{}/{}", db.port(), db.dbname);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+        .env("PARTCTL_CACHE_DIR", common::cache_dir())
         .args(["--policies", policy.to_str().unwrap()])
         .args(["--database-url", &url, "--now", NOW, "apply"])
         .stdin(std::process::Stdio::null())
@@ -310,6 +312,7 @@ fn a_reader_that_leaves_early_is_no_error_and_no_panic() {
         ("check", 0),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partctl"))
+            .env("PARTCTL_CACHE_DIR", common::cache_dir())
             .args(["--policies", policy.to_str().unwrap()])
             .args(["--database-url", &db.url, "--now", NOW, cmd])
             .stdin(std::process::Stdio::null())

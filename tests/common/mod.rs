@@ -251,6 +251,14 @@ pub fn temp_dir(hint: &str) -> PathBuf {
     dir
 }
 
+/// The bound cache directory (`PARTCTL_CACHE_DIR`) of every partctl this test process runs,
+/// instead of the user's `~/.cache/partctl`: one per process, removed with the other temp
+/// dirs; its files are keyed by each test's own server and database.
+pub fn cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| temp_dir("bound-cache"))
+}
+
 /// Write `toml` to `policy.toml` in a fresh temp dir and return the file path.
 pub fn write_policy(dir_name_hint: &str, toml: &str) -> PathBuf {
     let path = temp_dir(&format!("policy-{dir_name_hint}")).join("policy.toml");
@@ -1016,6 +1024,7 @@ pub struct Run {
 pub fn partctl(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_partctl"));
     scrub_env(&mut cmd, &["PARTCTL_"]);
+    cmd.env("PARTCTL_CACHE_DIR", cache_dir());
     cmd.env_remove("DATABASE_URL")
         .args(args)
         .envs(env.iter().copied())
@@ -1067,6 +1076,7 @@ pub fn spawn_ctl(
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_partctl"));
     scrub_env(&mut cmd, &["PARTCTL_"]);
+    cmd.env("PARTCTL_CACHE_DIR", cache_dir());
     cmd.env_remove("DATABASE_URL")
         .arg("--policies")
         .arg(policy)
