@@ -259,6 +259,11 @@ fn apply_locked(
             now,
         ),
     };
+    // A table that could not be read is not read again for its names.
+    let found: Vec<bool> = reads
+        .iter()
+        .map(|r| matches!(r, TableRead::Found(_)))
+        .collect();
     let mut reads: Vec<Option<TableRead>> = reads.into_iter().map(Some).collect();
     let jobs: Vec<(usize, TableRead)> = fk
         .order
@@ -307,6 +312,7 @@ fn apply_locked(
             // read again with its names from pg_class and planned again, under the same
             // locks. Its steps then name what is there, and a rename never fails a run.
             let again = unchecked
+                && found[i]
                 && match &prepared {
                     Prepared::Run(_, planned) => planned.confirm.is_some(),
                     Prepared::Done(_, outcome) => matches!(outcome, TableOutcome::Failed { .. }),

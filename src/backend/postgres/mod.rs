@@ -505,10 +505,6 @@ impl Backend for PgBackend {
         }
         let wanted = super::wanted(policies);
         let mut cache = self.prepare_read(ms, &wanted)?;
-        // (A read that finds the cache stale reads again with every name from the server:
-        // this may say unchecked of a read that was not, which costs a table one more read.)
-        self.names_unchecked =
-            self.names_from_cache && cache.as_ref().is_some_and(|c| !c.is_empty());
         let catalog = catalog::read(
             &mut self.client,
             &self.version,
@@ -517,6 +513,10 @@ impl Backend for PgBackend {
             false,
             cache.as_mut(),
         );
+        // Every hit of a light read is by link (a stale read starts over without the cache,
+        // and no hits).
+        self.names_unchecked =
+            self.names_from_cache && !sizes && cache.as_ref().is_some_and(|c| c.hits > 0);
         if let (Some(cache), true) = (cache, catalog.is_ok()) {
             self.confirm_needed |= cache.hits > 0;
             if let (true, Some(path)) = (cache.hits > 0, cache.path()) {
